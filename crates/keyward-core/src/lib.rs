@@ -1,0 +1,19 @@
+//! Keyward's shared ground, used by the key service and by every client.
+//!
+//! - [`key`]: the API key format `{brand}_{id}{secret}{check}`: generation from the OS random
+//!   source, parsing with a CRC32 check that rejects typos before any database is touched,
+//!   and the `key_prefix` that is the only form shown to people after creation.
+//! - [`hashing`]: argon2id hashing (OWASP parameters) and constant-time verification.
+//! - [`scope`]: the `read` and `write` scopes.
+//! - [`wire`]: the JSON types both sides of the HTTP API speak.
+//!
+//! Nothing here does I/O, so every part is cheap to test and to fuzz.
+
+pub mod base62;
+pub mod hashing;
+pub mod key;
+pub mod scope;
+pub mod wire;
+
+pub use key::{ApiKey, Brand, KeyError, KeyId, ParsedKey};
+pub use scope::{Scope, Scopes};

@@ -1,0 +1,393 @@
+//! The JSON both sides of the key service's HTTP API speak.
+//!
+//! Requests deny unknown fields, so a misspelt field is an error rather than silently ignored.
+//! Times are RFC 3339 strings in UTC.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::scope::Scopes;
+
+/// The longest label a key or device may have, in characters.
+pub const MAX_NAME_CHARS: usize = 255;
+
+macro_rules! schema {
+    ($($item:item)*) => {
+        $(
+            #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+            $item
+        )*
+    };
+}
+
+schema! {
+/// Every error: `{"error": {"code": "snake_case_code", "message": "A sentence a person can act on."}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+/// A person, as recorded on keys and audit events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub name: String,
+    pub email: String,
+}
+
+/// `POST /api/session`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    pub device_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    /// `owner` or `staff`.
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreInfo {
+    pub id: String,
+    pub name: String,
+    /// The brand every key of this store starts with.
+    pub brand: String,
+    pub subscription_active: bool,
+}
+
+/// A signed-in device: one dashboard session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub id: String,
+    pub name: String,
+    pub user: Person,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub signed_out_at: Option<OffsetDateTime>,
+    /// Whether this is the device making the request.
+    pub current: bool,
+}
+
+/// `201` from `POST /api/session`. The token is shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionCreated {
+    pub token: String,
+    pub user: User,
+    pub store: StoreInfo,
+    pub device: Device,
+}
+
+/// A key as listed: never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    pub id: String,
+    pub name: String,
+    pub key_prefix: String,
+    pub scopes: Scopes,
+    pub created_by: Person,
+    /// The id of the device (dashboard session) the key was created from.
+    pub created_device: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    pub is_active: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    pub revoked_by: Option<Person>,
+    /// Set while a rotated key's overlap window runs: when it stops working.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revokes_at: Option<OffsetDateTime>,
+}
+
+/// `GET /api/keys`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyList {
+    pub keys: Vec<KeyRecord>,
+}
+
+/// `POST /api/keys`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyRequest {
+    pub name: String,
+    #[serde(default)]
+    pub scopes: Option<Scopes>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// `201` from `POST /api/keys` and `POST /api/keys/{id}/rotate`: the record and, this once,
+/// the whole key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatedKey {
+    #[serde(flatten)]
+    pub record: KeyRecord,
+    /// The full key. The service keeps only its hash and never shows it again.
+    pub key: String,
+}
+
+/// `PATCH /api/keys/{id}`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateKeyRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub scopes: Option<Scopes>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+/// `POST /api/keys/{id}/rotate`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKeyRequest {
+    /// How long the old key keeps working, so agents can switch over. 0 or absent: revoke now.
+    #[serde(default)]
+    pub overlap_seconds: Option<u32>,
+}
+
+/// `201` from rotate: the replacement (secret once) and the old key's record after the change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RotatedKey {
+    pub replacement: CreatedKey,
+    pub previous: KeyRecord,
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Who did it; absent for what the service did on its own (an overlap ending).
+    pub actor: Option<Person>,
+    pub actor_device: Option<String>,
+    /// What happened, e.g. `key.created`, `key.revoked`, `connection.revoked`.
+    pub action: String,
+    /// `key`, `connection`, `device` or `store`.
+    pub target_type: String,
+    pub target_id: String,
+    /// A sentence for people, e.g. `Created key "CI bot" (asmk_Ab12Cd34), read only`.
+    pub summary: String,
+}
+
+/// `GET /api/audit`: newest first; pass `before=next_before` for the next page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    pub next_before: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceList {
+    pub devices: Vec<Device>,
+}
+
+/// A web-chat app the store is connected to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    pub id: String,
+    pub app_name: String,
+    pub granted_by: Person,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub scopes: Scopes,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectionList {
+    pub connections: Vec<Connection>,
+}
+
+/// `POST /api/connections/codes`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionCodeRequest {
+    #[serde(default)]
+    pub scopes: Option<Scopes>,
+    /// The app the code is for, as the merchant will see it in the connections list.
+    #[serde(default)]
+    pub app_name: Option<String>,
+}
+
+/// A one-time code a web-chat app exchanges at `POST /oauth/token`; valid ten minutes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectionCode {
+    pub code: String,
+    pub scopes: Scopes,
+    pub app_name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// `POST /oauth/token` (form-encoded, as OAuth clients send it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenRequest {
+    /// `authorization_code` or `refresh_token`.
+    pub grant_type: String,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    pub expires_in: u64,
+    pub refresh_token: String,
+    /// Space-separated, as OAuth writes scopes.
+    pub scope: String,
+}
+
+/// One key as the verifier mirror holds it: hashes and status, never secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorRecord {
+    pub id: String,
+    pub key_prefix: String,
+    /// The argon2id PHC string of the secret.
+    pub secret_hash: String,
+    pub scopes: Scopes,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    pub is_active: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revokes_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// `GET /api/mirror?since=CURSOR`: the records changed after the cursor, oldest change first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MirrorPage {
+    pub store: StoreInfo,
+    pub records: Vec<MirrorRecord>,
+    /// Pass this as `since` next time.
+    pub cursor: String,
+    /// Whether more changes are waiting past this page.
+    pub has_more: bool,
+}
+
+/// `GET /v1/whoami`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Whoami {
+    pub store: StoreInfo,
+    /// The key's prefix, or for a web-chat token, `connection:{id}`.
+    pub key_prefix: String,
+    pub scopes: Scopes,
+}
+
+/// A raw material the store keeps in stock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawMaterial {
+    pub id: i64,
+    pub name: String,
+    /// The unit stock is counted in, e.g. `kg` or `pcs`.
+    pub unit: String,
+    pub stock: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRawMaterial {
+    pub name: String,
+    pub unit: String,
+    #[serde(default)]
+    pub stock: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMaterialChange {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub unit: Option<String>,
+    #[serde(default)]
+    pub stock: Option<f64>,
+}
+
+/// One line of a bill of materials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BomLine {
+    pub raw_material_id: i64,
+    pub quantity: f64,
+}
+
+/// A bill of materials: what one unit of a product is made of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bom {
+    pub id: i64,
+    pub product: String,
+    pub lines: Vec<BomLine>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewBom {
+    pub product: String,
+    pub lines: Vec<BomLine>,
+}
+}
+
+/// Checks a label for a key, device or app: not blank, at most [`MAX_NAME_CHARS`] characters,
+/// no control characters. Returns it trimmed.
+pub fn validate_name(what: &str, name: &str) -> Result<String, String> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err(format!("The {what} is empty. Give it a name people will recognise."));
+    }
+    if trimmed.chars().count() > MAX_NAME_CHARS {
+        return Err(format!("The {what} is longer than {MAX_NAME_CHARS} characters. Shorten it."));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(format!("The {what} contains control characters. Use plain text."));
+    }
+    Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_refuse_unknown_fields() {
+        let err = serde_json::from_str::<CreateKeyRequest>(r#"{"name":"x","scope":["read"]}"#);
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(validate_name("key label", "  CI bot ").unwrap(), "CI bot");
+        assert!(validate_name("key label", "   ").is_err());
+        assert!(validate_name("key label", &"é".repeat(255)).is_ok());
+        assert!(validate_name("key label", &"é".repeat(256)).is_err());
+        assert!(validate_name("key label", "a\u{0}b").is_err());
+    }
+}
