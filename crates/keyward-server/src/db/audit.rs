@@ -1,0 +1,76 @@
+//! The audit trail: who did what to which key, connection, device or store, and when.
+//! Entries are written in the same transaction as the change they describe, so the trail
+//! can never miss a change or record one that did not happen.
+
+use keyward_core::wire::{AuditEvent, AuditPage, Person};
+use rusqlite::{Connection, params};
+
+use super::{Db, DbResult, now, to_time};
+
+/// One entry to record. `actor_user` is `None` for what the service does on its own.
+pub struct AuditEntry<'a> {
+    pub store_id: &'a str,
+    pub actor_user: Option<&'a str>,
+    pub actor_device: Option<&'a str>,
+    pub action: &'a str,
+    pub target_type: &'a str,
+    pub target_id: &'a str,
+    pub summary: String,
+}
+
+pub(crate) fn record(conn: &Connection, entry: AuditEntry<'_>) -> DbResult<()> {
+    conn.execute(
+        "INSERT INTO audit_events (store_id, at, actor_user, actor_device, action, target_type, target_id, summary)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            entry.store_id,
+            now(),
+            entry.actor_user,
+            entry.actor_device,
+            entry.action,
+            entry.target_type,
+            entry.target_id,
+            entry.summary
+        ],
+    )?;
+    Ok(())
+}
+
+impl Db {
+    /// A page of the store's audit trail, newest first, starting below `before` if given.
+    pub async fn audit_page(&self, store_id: String, before: Option<i64>, limit: u32) -> DbResult<AuditPage> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT e.id, e.at, u.name, u.email, e.actor_device, e.action, e.target_type, e.target_id, e.summary
+                 FROM audit_events e LEFT JOIN users u ON u.id = e.actor_user
+                 WHERE e.store_id = ?1 AND e.id < ?2
+                 ORDER BY e.id DESC LIMIT ?3",
+            )?;
+            let events = stmt
+                .query_map(params![store_id, before.unwrap_or(i64::MAX), i64::from(limit) + 1], |r| {
+                    let name: Option<String> = r.get(2)?;
+                    let email: Option<String> = r.get(3)?;
+                    Ok(AuditEvent {
+                        id: r.get(0)?,
+                        at: to_time(r.get(1)?),
+                        actor: name.zip(email).map(|(name, email)| Person { name, email }),
+                        actor_device: r.get(4)?,
+                        action: r.get(5)?,
+                        target_type: r.get(6)?,
+                        target_id: r.get(7)?,
+                        summary: r.get(8)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut events = events;
+            let next_before = if events.len() > limit as usize {
+                events.truncate(limit as usize);
+                events.last().map(|e| e.id)
+            } else {
+                None
+            };
+            Ok(AuditPage { events, next_before })
+        })
+        .await
+    }
+}

@@ -1,0 +1,252 @@
+//! Web-chat connections: a merchant makes a one-time code, the app exchanges it at
+//! `/oauth/token` for an access token and a refresh token bound to the store and the scopes
+//! chosen. Revoking the connection kills its tokens at once, and its refresh token is refused
+//! afterwards, so the app cannot silently reconnect.
+
+use keyward_core::Scopes;
+use keyward_core::wire::{Connection as ConnectionRecord, Person};
+use rusqlite::{Connection, params};
+
+use super::audit::{AuditEntry, record};
+use super::{Db, DbError, DbResult, OptionalExtension, now, random_id, to_time, to_time_opt};
+
+/// Access tokens live an hour, refresh tokens thirty days (each used once).
+pub const ACCESS_TOKEN_SECONDS: i64 = 3600;
+pub const REFRESH_TOKEN_SECONDS: i64 = 30 * 24 * 3600;
+
+/// Digests of a freshly minted token pair, made by the caller who holds the tokens.
+pub struct IssuedTokens {
+    pub access_hash: Vec<u8>,
+    pub refresh_hash: Vec<u8>,
+}
+
+/// What the data plane needs to decide whether a connection token works.
+#[derive(Debug, Clone)]
+pub struct ConnectionTokenStatus {
+    pub connection_id: String,
+    pub store_id: String,
+    pub scopes: Scopes,
+    pub expired: bool,
+    pub revoked: bool,
+    pub store_name: String,
+    pub subscription_active: bool,
+    pub store_uninstalled: bool,
+}
+
+fn connection_record(conn: &Connection, store_id: &str, id: &str) -> DbResult<Option<ConnectionRecord>> {
+    Ok(conn
+        .query_row(
+            "SELECT c.id, c.app_name, u.name, u.email, c.created_at, c.scopes, c.revoked_at
+             FROM connections c JOIN users u ON u.id = c.granted_by WHERE c.store_id = ?1 AND c.id = ?2",
+            [store_id, id],
+            row_to_connection,
+        )
+        .optional()?)
+}
+
+fn row_to_connection(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConnectionRecord> {
+    let scopes: String = r.get(5)?;
+    Ok(ConnectionRecord {
+        id: r.get(0)?,
+        app_name: r.get(1)?,
+        granted_by: Person { name: r.get(2)?, email: r.get(3)? },
+        created_at: to_time(r.get(4)?),
+        scopes: Scopes::from_db(&scopes).unwrap_or_else(Scopes::read_only),
+        revoked_at: to_time_opt(r.get(6)?),
+    })
+}
+
+fn insert_tokens(conn: &Connection, connection_id: &str, tokens: &IssuedTokens, t: i64) -> DbResult<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO connection_tokens (token_hash, connection_id, kind, expires_at) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    stmt.execute(params![tokens.access_hash, connection_id, "access", t + ACCESS_TOKEN_SECONDS])?;
+    stmt.execute(params![tokens.refresh_hash, connection_id, "refresh", t + REFRESH_TOKEN_SECONDS])?;
+    Ok(())
+}
+
+impl Db {
+    pub async fn create_connection_code(
+        &self,
+        store_id: String,
+        app_name: String,
+        scopes: Scopes,
+        created_by: String,
+        actor_device: String,
+        code_hash: Vec<u8>,
+        expires_at: i64,
+    ) -> DbResult<()> {
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO connection_codes (code_hash, store_id, app_name, scopes, created_by, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![code_hash, store_id, app_name, scopes.to_db(), created_by, expires_at],
+            )?;
+            record(tx, AuditEntry {
+                store_id: &store_id,
+                actor_user: Some(&created_by),
+                actor_device: Some(&actor_device),
+                action: "connection.code_created",
+                target_type: "connection",
+                target_id: "-",
+                summary: format!("Made a connection code for \"{app_name}\", {}", scopes.label().to_lowercase()),
+            })
+        })
+        .await
+    }
+
+    /// Trades a one-time code for a new connection and its first tokens.
+    /// The inner `Err` is the sentence to refuse the grant with.
+    pub async fn exchange_connection_code(
+        &self,
+        code_hash: Vec<u8>,
+        tokens: IssuedTokens,
+    ) -> DbResult<Result<ConnectionRecord, String>> {
+        self.write(move |tx| {
+            let t = now();
+            let code: Option<(String, String, String, String, i64, Option<i64>, bool)> = tx
+                .query_row(
+                    "SELECT c.store_id, c.app_name, c.scopes, c.created_by, c.expires_at, c.used_at, s.uninstalled_at IS NOT NULL
+                     FROM connection_codes c JOIN stores s ON s.id = c.store_id WHERE c.code_hash = ?1",
+                    [&code_hash],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+                )
+                .optional()?;
+            let Some((store_id, app_name, scopes, created_by, expires_at, used_at, uninstalled)) = code else {
+                return Ok(Err("The connection code is not valid. Ask the merchant for a new code.".into()));
+            };
+            if used_at.is_some() {
+                return Ok(Err("The connection code was already used. Ask the merchant for a new code.".into()));
+            }
+            if expires_at <= t {
+                return Ok(Err("The connection code has expired (codes are valid 10 minutes). Ask the merchant for a new code.".into()));
+            }
+            if uninstalled {
+                return Ok(Err("The store has uninstalled Keyward. The merchant must reinstall it first.".into()));
+            }
+            tx.execute("UPDATE connection_codes SET used_at = ?2 WHERE code_hash = ?1", params![code_hash, t])?;
+            let id = random_id("con");
+            tx.execute(
+                "INSERT INTO connections (id, store_id, app_name, scopes, granted_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, store_id, app_name, scopes, created_by, t],
+            )?;
+            insert_tokens(tx, &id, &tokens, t)?;
+            record(tx, AuditEntry {
+                store_id: &store_id,
+                actor_user: Some(&created_by),
+                actor_device: None,
+                action: "connection.created",
+                target_type: "connection",
+                target_id: &id,
+                summary: format!("Connected \"{app_name}\""),
+            })?;
+            Ok(Ok(connection_record(tx, &store_id, &id)?.ok_or(DbError::NotFound)?))
+        })
+        .await
+    }
+
+    /// Uses a refresh token once, replacing it with a new pair; refused once the connection
+    /// is revoked. The inner `Err` is the sentence to refuse the grant with.
+    pub async fn refresh_connection(
+        &self,
+        refresh_hash: Vec<u8>,
+        tokens: IssuedTokens,
+    ) -> DbResult<Result<ConnectionRecord, String>> {
+        self.write(move |tx| {
+            let t = now();
+            let row: Option<(String, String, i64, Option<i64>, Option<i64>)> = tx
+                .query_row(
+                    "SELECT t.connection_id, c.store_id, t.expires_at, t.used_at, c.revoked_at
+                     FROM connection_tokens t JOIN connections c ON c.id = t.connection_id
+                     WHERE t.token_hash = ?1 AND t.kind = 'refresh'",
+                    [&refresh_hash],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .optional()?;
+            let Some((connection_id, store_id, expires_at, used_at, revoked_at)) = row else {
+                return Ok(Err("The refresh token is not valid. Connect the app to the store again.".into()));
+            };
+            if revoked_at.is_some() {
+                return Ok(Err("The merchant revoked this connection. Connect the app to the store again with a new code.".into()));
+            }
+            if used_at.is_some() {
+                return Ok(Err("The refresh token was already used. Connect the app to the store again.".into()));
+            }
+            if expires_at <= t {
+                return Ok(Err("The refresh token has expired. Connect the app to the store again.".into()));
+            }
+            tx.execute("UPDATE connection_tokens SET used_at = ?2 WHERE token_hash = ?1", params![refresh_hash, t])?;
+            insert_tokens(tx, &connection_id, &tokens, t)?;
+            Ok(Ok(connection_record(tx, &store_id, &connection_id)?.ok_or(DbError::NotFound)?))
+        })
+        .await
+    }
+
+    pub async fn connection_token(&self, token_hash: Vec<u8>) -> DbResult<Option<ConnectionTokenStatus>> {
+        self.read(move |conn| {
+            let t = now();
+            Ok(conn
+                .prepare_cached(
+                    "SELECT c.id, c.store_id, c.scopes, tk.expires_at, c.revoked_at IS NOT NULL,
+                            s.name, s.subscription_active, s.uninstalled_at IS NOT NULL
+                     FROM connection_tokens tk JOIN connections c ON c.id = tk.connection_id JOIN stores s ON s.id = c.store_id
+                     WHERE tk.token_hash = ?1 AND tk.kind = 'access'",
+                )?
+                .query_row([token_hash], |r| {
+                    let scopes: String = r.get(2)?;
+                    let expires_at: i64 = r.get(3)?;
+                    Ok(ConnectionTokenStatus {
+                        connection_id: r.get(0)?,
+                        store_id: r.get(1)?,
+                        scopes: Scopes::from_db(&scopes).unwrap_or_else(Scopes::read_only),
+                        expired: expires_at <= t,
+                        revoked: r.get(4)?,
+                        store_name: r.get(5)?,
+                        subscription_active: r.get(6)?,
+                        store_uninstalled: r.get(7)?,
+                    })
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    pub async fn list_connections(&self, store_id: String) -> DbResult<Vec<ConnectionRecord>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT c.id, c.app_name, u.name, u.email, c.created_at, c.scopes, c.revoked_at
+                 FROM connections c JOIN users u ON u.id = c.granted_by WHERE c.store_id = ?1
+                 ORDER BY c.revoked_at IS NOT NULL, c.created_at DESC LIMIT 200",
+            )?;
+            let rows = stmt.query_map([store_id], row_to_connection)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Revokes a connection; its tokens stop working on their next use.
+    pub async fn revoke_connection(
+        &self,
+        store_id: String,
+        id: String,
+        actor_user: String,
+        actor_device: String,
+    ) -> DbResult<ConnectionRecord> {
+        self.write(move |tx| {
+            let before = connection_record(tx, &store_id, &id)?.ok_or(DbError::NotFound)?;
+            if before.revoked_at.is_none() {
+                tx.execute("UPDATE connections SET revoked_at = ?2 WHERE id = ?1", params![id, now()])?;
+                record(tx, AuditEntry {
+                    store_id: &store_id,
+                    actor_user: Some(&actor_user),
+                    actor_device: Some(&actor_device),
+                    action: "connection.revoked",
+                    target_type: "connection",
+                    target_id: &id,
+                    summary: format!("Revoked the connection of \"{}\"", before.app_name),
+                })?;
+            }
+            connection_record(tx, &store_id, &id)?.ok_or(DbError::NotFound)
+        })
+        .await
+    }
+}

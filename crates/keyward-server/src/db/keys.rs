@@ -1,0 +1,489 @@
+//! API key records: create, list, change, revoke, rotate, and the lookups that authenticate a
+//! request and feed the verifier mirror.
+//!
+//! Every change to a key's hash or status takes a fresh `change_seq`, the mirror feed's cursor.
+//! `last_used_at` is not a status and does not move the cursor.
+
+use keyward_core::Scopes;
+use keyward_core::wire::{KeyRecord, MirrorRecord, Person};
+use rusqlite::{Connection, params};
+
+use super::audit::{AuditEntry, record};
+use super::{Db, DbError, DbResult, OptionalExtension, now, to_time, to_time_opt};
+
+/// The most active keys one store may hold.
+pub const ACTIVE_KEY_LIMIT: i64 = 10;
+
+/// A key to insert. The secret was hashed by the caller, outside the write lock.
+pub struct NewKey {
+    pub id: String,
+    pub store_id: String,
+    pub name: String,
+    pub scopes: Scopes,
+    pub expires_at: Option<i64>,
+    pub secret_hash: String,
+    pub created_by: String,
+    pub created_device: Option<String>,
+}
+
+/// What the data plane needs to decide whether a key works, read fresh on every request.
+#[derive(Debug, Clone)]
+pub struct KeyAuthRow {
+    pub id: String,
+    pub store_id: String,
+    pub secret_hash: String,
+    pub scopes: Scopes,
+    pub expires_at: Option<i64>,
+    pub is_active: bool,
+    /// Revoked now, or a rotation overlap that has ended.
+    pub revoked: bool,
+    pub store_name: String,
+    pub subscription_active: bool,
+    pub store_uninstalled: bool,
+}
+
+const RECORD_SELECT: &str = "SELECT k.id, k.name, k.scopes, cu.name, cu.email, k.created_device, k.created_at,
+        k.last_used_at, k.expires_at, k.is_active, k.revoked_at, ru.name, ru.email, k.revokes_at, d.brand
+    FROM api_keys k
+    JOIN users cu ON cu.id = k.created_by
+    LEFT JOIN users ru ON ru.id = k.revoked_by
+    CROSS JOIN deployment d";
+
+/// A rotated key whose overlap has ended counts as revoked at that moment, even before the
+/// sweeper has written it down.
+fn effective_revoked_at(revoked_at: Option<i64>, revokes_at: Option<i64>, t: i64) -> Option<i64> {
+    revoked_at.or(revokes_at.filter(|&at| at <= t))
+}
+
+fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
+    let id: String = r.get(0)?;
+    let scopes: String = r.get(2)?;
+    let revoked_at: Option<i64> = r.get(10)?;
+    let revokes_at: Option<i64> = r.get(13)?;
+    let revoked_by = match (r.get::<_, Option<String>>(11)?, r.get::<_, Option<String>>(12)?) {
+        (Some(name), Some(email)) => Some(Person { name, email }),
+        _ => None,
+    };
+    let brand: String = r.get(14)?;
+    let t = now();
+    Ok(KeyRecord {
+        key_prefix: format!("{brand}_{id}"),
+        id,
+        name: r.get(1)?,
+        scopes: Scopes::from_db(&scopes).unwrap_or_else(Scopes::read_only),
+        created_by: Person { name: r.get(3)?, email: r.get(4)? },
+        created_device: r.get(5)?,
+        created_at: to_time(r.get(6)?),
+        last_used_at: to_time_opt(r.get(7)?),
+        expires_at: to_time_opt(r.get(8)?),
+        is_active: r.get(9)?,
+        revoked_at: to_time_opt(effective_revoked_at(revoked_at, revokes_at, t)),
+        revoked_by,
+        revokes_at: to_time_opt(revokes_at.filter(|_| revoked_at.is_none())),
+    })
+}
+
+fn key_record(conn: &Connection, store_id: &str, id: &str) -> DbResult<Option<KeyRecord>> {
+    Ok(conn
+        .query_row(&format!("{RECORD_SELECT} WHERE k.store_id = ?1 AND k.id = ?2"), [store_id, id], record_from_row)
+        .optional()?)
+}
+
+fn next_seq(conn: &Connection) -> DbResult<i64> {
+    Ok(conn.query_row("SELECT COALESCE(MAX(change_seq), 0) + 1 FROM api_keys", [], |r| r.get(0))?)
+}
+
+/// Keys that count against the limit: not revoked, not on their way out after a rotation,
+/// switched on and not expired.
+fn count_active(conn: &Connection, store_id: &str, except: Option<&str>) -> DbResult<i64> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM api_keys WHERE store_id = ?1 AND revoked_at IS NULL AND revokes_at IS NULL
+           AND is_active = 1 AND (expires_at IS NULL OR expires_at > ?2) AND id IS NOT ?3",
+        params![store_id, now(), except],
+        |r| r.get(0),
+    )?)
+}
+
+fn insert_key(conn: &Connection, new: &NewKey) -> DbResult<()> {
+    let taken: bool = conn.query_row("SELECT EXISTS(SELECT 1 FROM api_keys WHERE id = ?1)", [&new.id], |r| r.get(0))?;
+    if taken {
+        return Err(DbError::IdTaken);
+    }
+    let t = now();
+    conn.execute(
+        "INSERT INTO api_keys (id, store_id, name, secret_hash, scopes, created_by, created_device, created_at,
+                               expires_at, is_active, updated_at, change_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?8, ?10)",
+        params![
+            new.id,
+            new.store_id,
+            new.name,
+            new.secret_hash,
+            new.scopes.to_db(),
+            new.created_by,
+            new.created_device,
+            t,
+            new.expires_at,
+            next_seq(conn)?
+        ],
+    )?;
+    Ok(())
+}
+
+fn set_revoked(conn: &Connection, id: &str, at: i64, by: Option<&str>) -> DbResult<()> {
+    conn.execute(
+        "UPDATE api_keys SET revoked_at = ?2, revoked_by = ?3, updated_at = ?2, change_seq = ?4 WHERE id = ?1",
+        params![id, at, by, next_seq(conn)?],
+    )?;
+    Ok(())
+}
+
+fn prefix_of(conn: &Connection, id: &str) -> DbResult<String> {
+    let brand: String = conn.query_row("SELECT brand FROM deployment", [], |r| r.get(0))?;
+    Ok(format!("{brand}_{id}"))
+}
+
+/// Revokes every live key of a store (uninstall).
+pub(crate) fn bump_all_keys_of_store(conn: &Connection, store_id: &str, t: i64, actor: &str) -> DbResult<()> {
+    let ids: Vec<String> = conn
+        .prepare("SELECT id FROM api_keys WHERE store_id = ?1 AND revoked_at IS NULL")?
+        .query_map([store_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in ids {
+        set_revoked(conn, &id, t, Some(actor))?;
+    }
+    Ok(())
+}
+
+/// Revokes every live key created from a device (the lost-laptop flow). Returns how many.
+pub(crate) fn revoke_keys_of_device(
+    conn: &Connection,
+    store_id: &str,
+    device_id: &str,
+    actor_user: &str,
+    actor_device: &str,
+    t: i64,
+) -> DbResult<usize> {
+    let keys: Vec<(String, String)> = conn
+        .prepare("SELECT id, name FROM api_keys WHERE store_id = ?1 AND created_device = ?2 AND revoked_at IS NULL")?
+        .query_map([store_id, device_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, name) in &keys {
+        set_revoked(conn, id, t, Some(actor_user))?;
+        record(conn, AuditEntry {
+            store_id,
+            actor_user: Some(actor_user),
+            actor_device: Some(actor_device),
+            action: "key.revoked",
+            target_type: "key",
+            target_id: id,
+            summary: format!("Revoked key \"{name}\" ({}) with its device", prefix_of(conn, id)?),
+        })?;
+    }
+    Ok(keys.len())
+}
+
+fn created_summary(verb: &str, new: &NewKey, prefix: &str) -> String {
+    format!("{verb} key \"{}\" ({prefix}), {}", new.name, new.scopes.label().to_lowercase())
+}
+
+impl Db {
+    /// Inserts a key, unless the store already has [`ACTIVE_KEY_LIMIT`] active keys.
+    pub async fn create_key(&self, new: NewKey) -> DbResult<KeyRecord> {
+        self.write(move |tx| {
+            if count_active(tx, &new.store_id, None)? >= ACTIVE_KEY_LIMIT {
+                return Err(DbError::ActiveKeyLimit);
+            }
+            insert_key(tx, &new)?;
+            let prefix = prefix_of(tx, &new.id)?;
+            record(tx, AuditEntry {
+                store_id: &new.store_id,
+                actor_user: Some(&new.created_by),
+                actor_device: new.created_device.as_deref(),
+                action: "key.created",
+                target_type: "key",
+                target_id: &new.id,
+                summary: created_summary("Created", &new, &prefix),
+            })?;
+            key_record(tx, &new.store_id, &new.id)?.ok_or(DbError::NotFound)
+        })
+        .await
+    }
+
+    pub async fn get_key(&self, store_id: String, id: String) -> DbResult<Option<KeyRecord>> {
+        self.read(move |conn| key_record(conn, &store_id, &id)).await
+    }
+
+    /// Up to 100 keys, newest first; revoked ones only when asked.
+    pub async fn list_keys(&self, store_id: String, include_revoked: bool) -> DbResult<Vec<KeyRecord>> {
+        self.read(move |conn| {
+            let filter = if include_revoked {
+                ""
+            } else {
+                "AND k.revoked_at IS NULL AND (k.revokes_at IS NULL OR k.revokes_at > ?2)"
+            };
+            let mut stmt = conn.prepare_cached(&format!(
+                "{RECORD_SELECT} WHERE k.store_id = ?1 {filter} AND ?2 = ?2 ORDER BY k.created_at DESC, k.rowid DESC LIMIT 100"
+            ))?;
+            let rows = stmt.query_map(params![store_id, now()], record_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Renames, rescopes, deactivates or reactivates a key. A revoked key cannot change.
+    pub async fn update_key(
+        &self,
+        store_id: String,
+        id: String,
+        name: Option<String>,
+        scopes: Option<Scopes>,
+        is_active: Option<bool>,
+        actor_user: String,
+        actor_device: String,
+    ) -> DbResult<KeyRecord> {
+        self.write(move |tx| {
+            let before = key_record(tx, &store_id, &id)?.ok_or(DbError::NotFound)?;
+            if before.revoked_at.is_some() {
+                return Err(DbError::Conflict(format!(
+                    "The key {} is revoked and can no longer be changed. Create a new key instead.",
+                    before.key_prefix
+                )));
+            }
+            let mut changes = Vec::new();
+            if let Some(name) = name.filter(|n| *n != before.name) {
+                tx.execute("UPDATE api_keys SET name = ?2 WHERE id = ?1", params![id, name])?;
+                changes.push(("key.renamed", format!("Renamed key \"{}\" ({}) to \"{name}\"", before.name, before.key_prefix)));
+            }
+            if let Some(scopes) = scopes.filter(|s| *s != before.scopes) {
+                tx.execute(
+                    "UPDATE api_keys SET scopes = ?2, updated_at = ?3, change_seq = ?4 WHERE id = ?1",
+                    params![id, scopes.to_db(), now(), next_seq(tx)?],
+                )?;
+                changes.push((
+                    "key.rescoped",
+                    format!("Changed key \"{}\" ({}) from {} to {}", before.name, before.key_prefix, before.scopes.label().to_lowercase(), scopes.label().to_lowercase()),
+                ));
+            }
+            if let Some(active) = is_active.filter(|a| *a != before.is_active) {
+                if active && count_active(tx, &store_id, Some(&id))? >= ACTIVE_KEY_LIMIT {
+                    return Err(DbError::ActiveKeyLimit);
+                }
+                tx.execute(
+                    "UPDATE api_keys SET is_active = ?2, updated_at = ?3, change_seq = ?4 WHERE id = ?1",
+                    params![id, active, now(), next_seq(tx)?],
+                )?;
+                let verb = if active { "Reactivated" } else { "Deactivated" };
+                changes.push((
+                    if active { "key.reactivated" } else { "key.deactivated" },
+                    format!("{verb} key \"{}\" ({})", before.name, before.key_prefix),
+                ));
+            }
+            for (action, summary) in changes {
+                record(tx, AuditEntry {
+                    store_id: &store_id,
+                    actor_user: Some(&actor_user),
+                    actor_device: Some(&actor_device),
+                    action,
+                    target_type: "key",
+                    target_id: &id,
+                    summary,
+                })?;
+            }
+            key_record(tx, &store_id, &id)?.ok_or(DbError::NotFound)
+        })
+        .await
+    }
+
+    /// Revokes a key for good. Revoking a revoked key changes nothing and returns its record.
+    pub async fn revoke_key(&self, store_id: String, id: String, actor_user: String, actor_device: String) -> DbResult<KeyRecord> {
+        self.write(move |tx| {
+            let before = key_record(tx, &store_id, &id)?.ok_or(DbError::NotFound)?;
+            let already_revoked: bool =
+                tx.query_row("SELECT revoked_at IS NOT NULL FROM api_keys WHERE id = ?1", [&id], |r| r.get(0))?;
+            if !already_revoked {
+                set_revoked(tx, &id, now(), Some(&actor_user))?;
+                record(tx, AuditEntry {
+                    store_id: &store_id,
+                    actor_user: Some(&actor_user),
+                    actor_device: Some(&actor_device),
+                    action: "key.revoked",
+                    target_type: "key",
+                    target_id: &id,
+                    summary: format!("Revoked key \"{}\" ({})", before.name, before.key_prefix),
+                })?;
+            }
+            key_record(tx, &store_id, &id)?.ok_or(DbError::NotFound)
+        })
+        .await
+    }
+
+    /// Safe rotation: inserts the replacement (same name, scopes and expiry), then revokes the
+    /// old key now, or schedules its end after `overlap_seconds`.
+    /// The caller fills `replacement` except for name, scopes and expiry, which come from the old key.
+    pub async fn rotate_key(
+        &self,
+        old_id: String,
+        mut replacement: NewKey,
+        overlap_seconds: u32,
+        actor_device: String,
+    ) -> DbResult<(KeyRecord, KeyRecord)> {
+        self.write(move |tx| {
+            let store_id = replacement.store_id.clone();
+            let old = key_record(tx, &store_id, &old_id)?.ok_or(DbError::NotFound)?;
+            if old.revoked_at.is_some() || old.revokes_at.is_some() {
+                return Err(DbError::Conflict(format!(
+                    "The key {} is already revoked or being rotated. Rotate its replacement instead.",
+                    old.key_prefix
+                )));
+            }
+            if count_active(tx, &store_id, Some(&old_id))? >= ACTIVE_KEY_LIMIT {
+                return Err(DbError::ActiveKeyLimit);
+            }
+            replacement.name = old.name.clone();
+            replacement.scopes = old.scopes.clone();
+            replacement.expires_at = old.expires_at.map(|t| t.unix_timestamp());
+            insert_key(tx, &replacement)?;
+            let t = now();
+            let actor = replacement.created_by.clone();
+            if overlap_seconds == 0 {
+                set_revoked(tx, &old_id, t, Some(&actor))?;
+            } else {
+                tx.execute(
+                    "UPDATE api_keys SET revokes_at = ?2, revoked_by = ?3, updated_at = ?4, change_seq = ?5 WHERE id = ?1",
+                    params![old_id, t + i64::from(overlap_seconds), actor, t, next_seq(tx)?],
+                )?;
+            }
+            let new_prefix = prefix_of(tx, &replacement.id)?;
+            let when = if overlap_seconds == 0 { "now".to_owned() } else { format!("in {overlap_seconds} s") };
+            record(tx, AuditEntry {
+                store_id: &store_id,
+                actor_user: Some(&actor),
+                actor_device: Some(&actor_device),
+                action: "key.rotated",
+                target_type: "key",
+                target_id: &old_id,
+                summary: format!("Rotated key \"{}\" ({}) to {new_prefix}; the old key stops working {when}", old.name, old.key_prefix),
+            })?;
+            let new_record = key_record(tx, &store_id, &replacement.id)?.ok_or(DbError::NotFound)?;
+            let old_record = key_record(tx, &store_id, &old_id)?.ok_or(DbError::NotFound)?;
+            Ok((new_record, old_record))
+        })
+        .await
+    }
+
+    /// The key's hash and status, with its store's, for authenticating one request.
+    pub async fn key_for_auth(&self, id: String) -> DbResult<Option<KeyAuthRow>> {
+        self.read(move |conn| {
+            let t = now();
+            Ok(conn
+                .prepare_cached(
+                    "SELECT k.store_id, k.secret_hash, k.scopes, k.expires_at, k.is_active, k.revoked_at, k.revokes_at,
+                            s.name, s.subscription_active, s.uninstalled_at IS NOT NULL
+                     FROM api_keys k JOIN stores s ON s.id = k.store_id WHERE k.id = ?1",
+                )?
+                .query_row([&id], |r| {
+                    let scopes: String = r.get(2)?;
+                    Ok(KeyAuthRow {
+                        id: id.clone(),
+                        store_id: r.get(0)?,
+                        secret_hash: r.get(1)?,
+                        scopes: Scopes::from_db(&scopes).unwrap_or_else(Scopes::read_only),
+                        expires_at: r.get(3)?,
+                        is_active: r.get(4)?,
+                        revoked: effective_revoked_at(r.get(5)?, r.get(6)?, t).is_some(),
+                        store_name: r.get(7)?,
+                        subscription_active: r.get(8)?,
+                        store_uninstalled: r.get(9)?,
+                    })
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    /// Key records of the store changed after `since`, oldest change first, at most `limit`.
+    /// Returns the records, the new cursor and whether more are waiting.
+    pub async fn mirror_changes(&self, store_id: String, since: i64, limit: u32) -> DbResult<(Vec<MirrorRecord>, i64, bool)> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT k.id, d.brand, k.secret_hash, k.scopes, k.expires_at, k.is_active, k.revoked_at, k.revokes_at,
+                        k.updated_at, k.change_seq
+                 FROM api_keys k CROSS JOIN deployment d
+                 WHERE k.store_id = ?1 AND k.change_seq > ?2 ORDER BY k.change_seq LIMIT ?3",
+            )?;
+            let mut cursor = since;
+            let mut records = stmt
+                .query_map(params![store_id, since, i64::from(limit) + 1], |r| {
+                    let id: String = r.get(0)?;
+                    let brand: String = r.get(1)?;
+                    let scopes: String = r.get(3)?;
+                    Ok((
+                        MirrorRecord {
+                            key_prefix: format!("{brand}_{id}"),
+                            id,
+                            secret_hash: r.get(2)?,
+                            scopes: Scopes::from_db(&scopes).unwrap_or_else(Scopes::read_only),
+                            expires_at: to_time_opt(r.get(4)?),
+                            is_active: r.get(5)?,
+                            revoked_at: to_time_opt(r.get(6)?),
+                            revokes_at: to_time_opt(r.get(7)?),
+                            updated_at: to_time(r.get(8)?),
+                        },
+                        r.get::<_, i64>(9)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let has_more = records.len() > limit as usize;
+            records.truncate(limit as usize);
+            if let Some((_, seq)) = records.last() {
+                cursor = *seq;
+            }
+            Ok((records.into_iter().map(|(r, _)| r).collect(), cursor, has_more))
+        })
+        .await
+    }
+
+    /// Writes remembered last-use times in one transaction; never moves a time backwards.
+    pub async fn record_usage(&self, uses: Vec<(String, i64)>) -> DbResult<()> {
+        self.write(move |tx| {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)",
+            )?;
+            for (id, at) in uses {
+                stmt.execute(params![id, at])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Writes down the revocation of rotated keys whose overlap has ended, so the mirror feed
+    /// and the audit trail show it. (Authentication already treats them as revoked.)
+    pub async fn finish_overlaps(&self) -> DbResult<usize> {
+        self.write(|tx| {
+            let t = now();
+            let due: Vec<(String, String, String, i64)> = tx
+                .prepare("SELECT id, store_id, name, revokes_at FROM api_keys WHERE revoked_at IS NULL AND revokes_at <= ?1")?
+                .query_map([t], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<Result<_, _>>()?;
+            for (id, store_id, name, at) in &due {
+                tx.execute(
+                    "UPDATE api_keys SET revoked_at = ?2, updated_at = ?3, change_seq = ?4 WHERE id = ?1",
+                    params![id, at, t, next_seq(tx)?],
+                )?;
+                record(tx, AuditEntry {
+                    store_id,
+                    actor_user: None,
+                    actor_device: None,
+                    action: "key.revoked",
+                    target_type: "key",
+                    target_id: id,
+                    summary: format!("Key \"{name}\" ({}) stopped working: its rotation overlap ended", prefix_of(tx, id)?),
+                })?;
+            }
+            Ok(due.len())
+        })
+        .await
+    }
+}

@@ -1,0 +1,215 @@
+//! All storage, behind one narrow interface.
+//!
+//! Handlers call domain methods on [`Db`] (`create_key`, `key_for_auth`, …) and never see SQL,
+//! so another backend (PostgreSQL, for several instances behind a load balancer) can replace
+//! this module without touching them. The SQLite file runs in WAL mode with `synchronous=FULL`:
+//! once a call returns, its change survives the process being killed.
+//!
+//! SQLite calls block, so every call runs on tokio's blocking pool: one writer connection
+//! (SQLite allows one writer at a time anyway) and a few readers that WAL lets run alongside it.
+
+mod audit;
+mod catalog;
+mod connections;
+mod keys;
+mod sessions;
+mod stores;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use audit::AuditEntry;
+pub use connections::{ConnectionTokenStatus, IssuedTokens};
+pub use keys::{KeyAuthRow, NewKey};
+pub use sessions::SessionRow;
+pub use stores::NewStore;
+
+/// Migrations in order; `PRAGMA user_version` records how many have run.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const READERS: usize = 3;
+
+/// What storage can go wrong with, as far as callers need to tell apart.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database worker stopped: {0}")]
+    Worker(String),
+    /// The request cannot be carried out as asked; the text says why and what to do.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("not found")]
+    NotFound,
+    /// The store already has the most active keys it may have.
+    #[error("active key limit reached")]
+    ActiveKeyLimit,
+    /// The change conflicts with the row's state (e.g. changing a revoked key).
+    #[error("{0}")]
+    Conflict(String),
+    /// A freshly generated id is taken; the caller generates another.
+    #[error("id taken")]
+    IdTaken,
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// The key service's database.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(())
+}
+
+impl Db {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> DbResult<Db> {
+        let mut writer = Connection::open(path)?;
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        configure(&writer)?;
+        migrate(&mut writer)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            configure(&reader)?;
+            readers.push(Mutex::new(reader));
+        }
+        Ok(Db {
+            inner: Arc::new(Inner {
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// Runs `f` on a reader connection on the blocking pool.
+    pub(crate) async fn read<T, F>(&self, f: F) -> DbResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> DbResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let start = inner.next_reader.fetch_add(1, Ordering::Relaxed);
+            // Take the first idle reader, else wait for the one it is our turn for.
+            for offset in 0..inner.readers.len() {
+                let slot = &inner.readers[(start + offset) % inner.readers.len()];
+                if let Ok(conn) = slot.try_lock() {
+                    return f(&conn);
+                }
+            }
+            let conn = inner.readers[start % inner.readers.len()]
+                .lock()
+                .map_err(|e| DbError::Worker(e.to_string()))?;
+            f(&conn)
+        })
+        .await
+        .map_err(|e| DbError::Worker(e.to_string()))?
+    }
+
+    /// Runs `f` inside one immediate transaction on the writer, committing if it returns `Ok`
+    /// and rolling back otherwise, so a failed request changes nothing.
+    pub(crate) async fn write<T, F>(&self, f: F) -> DbResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> DbResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().map_err(|e| DbError::Worker(e.to_string()))?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .await
+        .map_err(|e| DbError::Worker(e.to_string()))?
+    }
+
+    /// The brand this database's keys carry, fixed the first time it is served.
+    /// Returns an error if it was created for another brand.
+    pub async fn ensure_brand(&self, brand: &str) -> DbResult<()> {
+        let brand = brand.to_owned();
+        self.write(move |tx| {
+            let existing: Option<String> = tx
+                .query_row("SELECT brand FROM deployment", [], |r| r.get(0))
+                .optional()?;
+            match existing {
+                Some(b) if b == brand => Ok(()),
+                Some(b) => Err(DbError::Invalid(format!(
+                    "This database's keys use the brand \"{b}\", not \"{brand}\". Start the service with --brand {b}, or use another database file."
+                ))),
+                None => {
+                    tx.execute(
+                        "INSERT INTO deployment (singleton, brand, created_at) VALUES (1, ?1, ?2)",
+                        rusqlite::params![brand, now()],
+                    )?;
+                    Ok(())
+                }
+            }
+        })
+        .await
+    }
+}
+
+fn migrate(conn: &mut Connection) -> DbResult<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > MIGRATIONS.len() {
+        return Err(DbError::Invalid(format!(
+            "The database was made by a newer keyward-server (schema {version}, this one knows {}). Upgrade keyward-server.",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Now, in the Unix seconds the database keeps.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+pub(crate) fn to_time(secs: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+pub(crate) fn to_time_opt(secs: Option<i64>) -> Option<time::OffsetDateTime> {
+    secs.map(to_time)
+}
+
+/// A random identifier for rows people see in URLs (devices, connections, users, stores):
+/// unguessable, so ids cannot be enumerated.
+pub(crate) fn random_id(prefix: &str) -> String {
+    use rand::RngExt;
+    let mut rng = rand::rand_core::UnwrapErr(rand::rngs::SysRng);
+    let body: String = (0..16)
+        .map(|_| keyward_core::base62::ALPHABET[rng.random_range(0..62)] as char)
+        .collect();
+    format!("{prefix}_{body}")
+}
+
+pub(crate) use rusqlite::OptionalExtension;

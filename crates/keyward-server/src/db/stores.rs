@@ -1,0 +1,146 @@
+//! Stores and their staff: created by the operator's admin commands, and uninstalled by the
+//! merchant, which stops every key, connection and session of the store at once.
+
+use keyward_core::wire::StoreInfo;
+use rusqlite::{Connection, params};
+
+use super::audit::{AuditEntry, record};
+use super::{Db, DbError, DbResult, OptionalExtension, keys::bump_all_keys_of_store, now, random_id};
+
+/// A store to create, with its owner.
+pub struct NewStore {
+    pub name: String,
+    pub owner_name: String,
+    pub owner_email: String,
+    pub owner_password_hash: String,
+}
+
+pub(crate) fn store_info(conn: &Connection, store_id: &str) -> DbResult<Option<StoreInfo>> {
+    Ok(conn
+        .query_row(
+            "SELECT s.id, s.name, s.subscription_active, d.brand FROM stores s, deployment d WHERE s.id = ?1",
+            [store_id],
+            |r| {
+                Ok(StoreInfo {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    subscription_active: r.get(2)?,
+                    brand: r.get(3)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+fn insert_user(
+    conn: &Connection,
+    store_id: &str,
+    name: &str,
+    email: &str,
+    password_hash: &str,
+    role: &str,
+) -> DbResult<String> {
+    let id = random_id("usr");
+    let taken: bool = conn.query_row("SELECT EXISTS(SELECT 1 FROM users WHERE email = ?1)", [email], |r| r.get(0))?;
+    if taken {
+        return Err(DbError::Invalid(format!(
+            "A user with the email {email} already exists. Use another email address."
+        )));
+    }
+    conn.execute(
+        "INSERT INTO users (id, store_id, name, email, password_hash, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![id, store_id, name, email, password_hash, role, now()],
+    )?;
+    Ok(id)
+}
+
+impl Db {
+    /// Creates a store and its owner; returns the store's id.
+    pub async fn create_store(&self, new: NewStore) -> DbResult<String> {
+        self.write(move |tx| {
+            let id = random_id("sto");
+            tx.execute(
+                "INSERT INTO stores (id, name, subscription_active, created_at) VALUES (?1, ?2, 1, ?3)",
+                params![id, new.name, now()],
+            )?;
+            let owner = insert_user(tx, &id, &new.owner_name, &new.owner_email, &new.owner_password_hash, "owner")?;
+            record(tx, AuditEntry {
+                store_id: &id,
+                actor_user: Some(&owner),
+                actor_device: None,
+                action: "store.created",
+                target_type: "store",
+                target_id: &id,
+                summary: format!("Created store \"{}\"", new.name),
+            })?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Adds a staff member to a store; returns the user's id.
+    pub async fn add_staff(&self, store_id: String, name: String, email: String, password_hash: String) -> DbResult<String> {
+        self.write(move |tx| {
+            if store_info(tx, &store_id)?.is_none() {
+                return Err(DbError::Invalid(format!("There is no store {store_id}. List stores with `keyward-server store list`.")));
+            }
+            insert_user(tx, &store_id, &name, &email, &password_hash, "staff")
+        })
+        .await
+    }
+
+    /// Turns the store's subscription on or off; off makes the data plane answer 403.
+    pub async fn set_subscription(&self, store_id: String, active: bool) -> DbResult<()> {
+        self.write(move |tx| {
+            let changed = tx.execute("UPDATE stores SET subscription_active = ?2 WHERE id = ?1", params![store_id, active])?;
+            if changed == 0 {
+                return Err(DbError::Invalid(format!("There is no store {store_id}. List stores with `keyward-server store list`.")));
+            }
+            record(tx, AuditEntry {
+                store_id: &store_id,
+                actor_user: None,
+                actor_device: None,
+                action: if active { "subscription.activated" } else { "subscription.deactivated" },
+                target_type: "store",
+                target_id: &store_id,
+                summary: format!("Subscription {}", if active { "activated" } else { "deactivated" }),
+            })
+        })
+        .await
+    }
+
+    pub async fn store_info(&self, store_id: String) -> DbResult<Option<StoreInfo>> {
+        self.read(move |conn| store_info(conn, &store_id)).await
+    }
+
+    /// Every store, for the operator: (id, name, subscription active, uninstalled).
+    pub async fn list_stores(&self) -> DbResult<Vec<(String, String, bool, bool)>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT id, name, subscription_active, uninstalled_at IS NOT NULL FROM stores ORDER BY created_at")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Uninstall: every key revoked, every connection revoked, every session signed out.
+    pub async fn uninstall_store(&self, store_id: String, actor_user: String, actor_device: String) -> DbResult<()> {
+        self.write(move |tx| {
+            let t = now();
+            bump_all_keys_of_store(tx, &store_id, t, &actor_user)?;
+            tx.execute("UPDATE connections SET revoked_at = ?2 WHERE store_id = ?1 AND revoked_at IS NULL", params![store_id, t])?;
+            tx.execute("UPDATE devices SET signed_out_at = ?2 WHERE store_id = ?1 AND signed_out_at IS NULL", params![store_id, t])?;
+            tx.execute("UPDATE stores SET uninstalled_at = ?2 WHERE id = ?1", params![store_id, t])?;
+            record(tx, AuditEntry {
+                store_id: &store_id,
+                actor_user: Some(&actor_user),
+                actor_device: Some(&actor_device),
+                action: "store.uninstalled",
+                target_type: "store",
+                target_id: &store_id,
+                summary: "Uninstalled Keyward: every key, connection and session was revoked".into(),
+            })
+        })
+        .await
+    }
+}

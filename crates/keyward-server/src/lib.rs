@@ -1,0 +1,2 @@
+//! The Keyward key service.
+pub mod db;
