@@ -197,6 +197,13 @@ pub struct AuditPage {
     pub next_before: Option<i64>,
 }
 
+/// `DELETE /api/devices/{id}`: the device after sign-out and how many of its keys were revoked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignedOutDevice {
+    pub device: Device,
+    pub revoked_keys: usize,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeviceList {
     pub devices: Vec<Device>,

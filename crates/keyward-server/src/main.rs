@@ -1,1 +1,194 @@
-fn main(){}
+//! `keyward-server`: run the key service, or administer its stores.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use keyward_core::{Brand, hashing};
+use keyward_server::{AppState, Config, Db, db::NewStore, demo};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "keyward-server", version, about = "The Keyward key service: scoped API keys for a merchant's store.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct ServeArgs {
+    /// The SQLite database file (created if missing).
+    #[arg(long, default_value = "keyward.db")]
+    db: PathBuf,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8420")]
+    listen: SocketAddr,
+    /// The brand every key starts with: 2 to 8 lowercase letters.
+    #[arg(long, default_value = "kw")]
+    brand: String,
+    /// Requests one key may make per minute.
+    #[arg(long, default_value_t = 600)]
+    rate_limit: u32,
+    /// Failed authentications one client address may make per minute.
+    #[arg(long, default_value_t = 30)]
+    failed_auth_limit: u32,
+    /// Run argon2 on every request (for measuring the verified cache; never in production).
+    #[arg(long)]
+    no_verified_cache: bool,
+    /// Host names /mcp answers to (DNS-rebinding protection); repeat for several. Default: any.
+    #[arg(long = "mcp-allowed-host")]
+    mcp_allowed_hosts: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the key service.
+    Serve(ServeArgs),
+    /// Create a demo store (if missing) and serve it; prints where to sign in.
+    Demo(ServeArgs),
+    /// Manage stores.
+    #[command(subcommand)]
+    Store(StoreCommand),
+    /// Add a staff member to a store. The password is read from KEYWARD_PASSWORD or standard input.
+    AddStaff {
+        #[arg(long, default_value = "keyward.db")]
+        db: PathBuf,
+        #[arg(long)]
+        store: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+    },
+    /// Turn a store's subscription on or off (off: the data plane answers 403).
+    Subscription {
+        #[arg(long, default_value = "keyward.db")]
+        db: PathBuf,
+        #[arg(long)]
+        store: String,
+        #[arg(long, action = clap::ArgAction::Set)]
+        active: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Create a store and its owner. The password is read from KEYWARD_PASSWORD or standard input.
+    Create {
+        #[arg(long, default_value = "keyward.db")]
+        db: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        owner_name: String,
+        #[arg(long)]
+        owner_email: String,
+    },
+    /// List stores.
+    List {
+        #[arg(long, default_value = "keyward.db")]
+        db: PathBuf,
+    },
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var("KEYWARD_PASSWORD") {
+        return check_password(password);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("could not read the password from standard input")?;
+    check_password(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn check_password(password: String) -> anyhow::Result<String> {
+    if password.chars().count() < 8 {
+        bail!("The password must be at least 8 characters. Set KEYWARD_PASSWORD or pipe it on standard input.");
+    }
+    Ok(password)
+}
+
+fn open_db(path: &PathBuf) -> anyhow::Result<Db> {
+    Db::open(path).with_context(|| format!("could not open the database {}", path.display()))
+}
+
+async fn run_server(args: ServeArgs, demo_mode: bool) -> anyhow::Result<()> {
+    let brand = Brand::new(&args.brand).map_err(|_| anyhow::anyhow!("The brand must be 2 to 8 lowercase letters, e.g. --brand asmk."))?;
+    let db = open_db(&args.db)?;
+    db.ensure_brand(brand.as_str()).await?;
+    let demo_store = if demo_mode { Some(demo::ensure_demo_store(&db).await?) } else { None };
+    let mut config = Config::new(brand);
+    config.key_requests_per_minute = args.rate_limit;
+    config.failed_auth_per_minute = args.failed_auth_limit;
+    config.verified_cache = !args.no_verified_cache;
+    config.mcp_allowed_hosts = args.mcp_allowed_hosts;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("could not listen on {}; is another service using that port? Pick another with --listen", args.listen))?;
+    let addr = listener.local_addr()?;
+    println!("Keyward key service listening on http://{addr}");
+    if demo_store.is_some() {
+        println!("Demo store \"Demo Workshop\" is ready. Sign in at http://{addr} with:");
+        println!("  owner: {} / {}", demo::OWNER_EMAIL, demo::PASSWORD);
+        println!("  staff: {} / {}", demo::STAFF_EMAIL, demo::PASSWORD);
+        println!("API document: http://{addr}/openapi.json   Stop with Ctrl-C.");
+    }
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    keyward_server::serve(listener, AppState::new(db, config), shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("KEYWARD_LOG").unwrap_or_else(|_| EnvFilter::new("info,rmcp=warn")))
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => run_server(args, false).await,
+        Command::Demo(args) => run_server(args, true).await,
+        Command::Store(StoreCommand::Create { db, name, owner_name, owner_email }) => {
+            let password = read_password()?;
+            let db = open_db(&db)?;
+            let id = db
+                .create_store(NewStore { name, owner_name, owner_email, owner_password_hash: hashing::hash_secret(&password)? })
+                .await?;
+            println!("{id}");
+            Ok(())
+        }
+        Command::Store(StoreCommand::List { db }) => {
+            for (id, name, subscription, uninstalled) in open_db(&db)?.list_stores().await? {
+                let state = if uninstalled { "uninstalled" } else if subscription { "active" } else { "subscription inactive" };
+                println!("{id}\t{name}\t{state}");
+            }
+            Ok(())
+        }
+        Command::AddStaff { db, store, name, email } => {
+            let password = read_password()?;
+            let id = open_db(&db)?.add_staff(store, name, email, hashing::hash_secret(&password)?).await?;
+            println!("{id}");
+            Ok(())
+        }
+        Command::Subscription { db, store, active } => {
+            open_db(&db)?.set_subscription(store, active).await?;
+            Ok(())
+        }
+    }
+}

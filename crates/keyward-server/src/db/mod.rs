@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OpenFlags};
 
 pub use audit::AuditEntry;
-pub use connections::{ConnectionTokenStatus, IssuedTokens};
+pub use connections::{ACCESS_TOKEN_SECONDS, ConnectionTokenStatus, IssuedTokens};
 pub use keys::{KeyAuthRow, NewKey};
 pub use sessions::SessionRow;
 pub use stores::NewStore;

@@ -1,0 +1,129 @@
+//! The service as one value: configuration, shared state, the router, and `serve`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use keyward_core::Brand;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::limits::WindowLimiter;
+use crate::auth::verified::VerifiedCache;
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::usage::UsageTracker;
+
+/// The largest request body accepted, in bytes.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// How the service behaves; the defaults suit a real deployment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub brand: Brand,
+    /// Requests one key may make per minute before it gets 429.
+    pub key_requests_per_minute: u32,
+    /// Failed authentications one client address may make per minute before it is throttled.
+    pub failed_auth_per_minute: u32,
+    /// Remember secrets that matched (the fast path). Off only to measure what it saves.
+    pub verified_cache: bool,
+    /// Host names the MCP endpoint answers to (DNS-rebinding protection); empty: any host.
+    pub mcp_allowed_hosts: Vec<String>,
+}
+
+impl Config {
+    pub fn new(brand: Brand) -> Self {
+        Config {
+            brand,
+            key_requests_per_minute: 600,
+            failed_auth_per_minute: 30,
+            verified_cache: true,
+            mcp_allowed_hosts: Vec::new(),
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub verified: Arc<VerifiedCache>,
+    pub usage: Arc<UsageTracker>,
+    pub key_limiter: Arc<WindowLimiter>,
+    pub failure_limiter: Arc<WindowLimiter>,
+}
+
+impl AppState {
+    pub fn new(db: Db, config: Config) -> Self {
+        AppState {
+            verified: Arc::new(VerifiedCache::new(config.verified_cache)),
+            usage: Arc::new(UsageTracker::default()),
+            key_limiter: Arc::new(WindowLimiter::new(config.key_requests_per_minute, Duration::from_secs(60))),
+            failure_limiter: Arc::new(WindowLimiter::new(config.failed_auth_per_minute, Duration::from_secs(60))),
+            config: Arc::new(config),
+            db,
+        }
+    }
+}
+
+/// The whole HTTP surface: management API, OAuth token endpoint, data plane, MCP and the
+/// OpenAPI document.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = crate::routes::api_router(state.clone()).split_for_parts();
+    let openapi = Arc::new(openapi);
+    api.route(
+        "/openapi.json",
+        axum::routing::get(move || {
+            let openapi = openapi.clone();
+            async move { axum::Json((*openapi).clone()) }
+        }),
+    )
+    .fallback(|| async { ApiError::NotFound("There is nothing at this address. See /openapi.json for the API.".into()) })
+    .method_not_allowed_fallback(|| async {
+        let mut response = axum::response::IntoResponse::into_response(ApiError::bad_request(
+            "method_not_allowed",
+            "This address does not accept that method. See /openapi.json for the API.",
+        ));
+        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+        response
+    })
+    .layer(DefaultBodyLimit::max(BODY_LIMIT))
+    .layer(TraceLayer::new_for_http())
+    .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then writes pending usage and returns.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let background = spawn_background(state.clone());
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    background.abort();
+    state.usage.flush(&state.db).await?;
+    Ok(())
+}
+
+/// Housekeeping: write remembered key uses, and write down rotations whose overlap ended.
+fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            if let Err(e) = state.usage.flush(&state.db).await {
+                tracing::warn!(error = %e, "could not write key usage; will retry");
+            }
+            match state.db.finish_overlaps().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(keys = n, "rotation overlaps ended; old keys revoked"),
+                Err(e) => tracing::warn!(error = %e, "could not finish rotation overlaps; will retry"),
+            }
+        }
+    })
+}

@@ -1,0 +1,229 @@
+//! The data plane's caller: an API key or a web-chat connection token, authenticated on every
+//! request by [`require_principal`], which runs in front of `/v1` and `/mcp`.
+//!
+//! The order matters. The format and checksum are checked first, without the database. Then
+//! the secret is verified (argon2 once, the verified cache after that; an unknown id costs a
+//! decoy argon2 run so timing does not tell which ids exist). Only then is status revealed:
+//! revoked, expired, deactivated, uninstalled, subscription. Status is read fresh from the
+//! database every time, so a revocation holds on the very next request.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use keyward_core::{ApiKey, Scope, Scopes, hashing};
+
+use super::limits::Quota;
+use super::session::{check_throttle, note_failure};
+use super::{presented_credential, tokens};
+use crate::app::AppState;
+use crate::db::now;
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalKind {
+    Key { id: String },
+    Connection { id: String },
+}
+
+/// Who a data-plane request acts for: one store, some scopes.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub store_id: String,
+    pub scopes: Scopes,
+    /// The key prefix, or `connection:{id}` for a web-chat token: safe to show and log.
+    pub label: String,
+    pub kind: PrincipalKind,
+}
+
+impl Principal {
+    /// Refuses with 403 unless the caller holds `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.allows(scope) {
+            return Ok(());
+        }
+        Err(ApiError::forbidden(
+            "insufficient_scope",
+            format!(
+                "{} is read only, and this needs the {scope} scope. Use a read & write key, or change this key's scope in Keyward.",
+                self.label
+            ),
+        ))
+    }
+}
+
+/// Middleware: authenticates, rate-limits, and hands the [`Principal`] to the handler.
+pub async fn require_principal(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let principal = match authenticate(&state, request.headers(), &ip).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let limiter_key = match &principal.kind {
+        PrincipalKind::Key { id } => id.clone(),
+        PrincipalKind::Connection { id } => format!("con:{id}"),
+    };
+    let quota = match state.key_limiter.hit(&limiter_key) {
+        Ok(quota) => quota,
+        Err(quota) => {
+            let mut response = ApiError::RateLimited {
+                code: "rate_limited",
+                message: format!(
+                    "{} made more than {} requests this minute. Wait {} seconds, then slow down.",
+                    principal.label, quota.limit, quota.reset
+                ),
+                retry_after: quota.reset,
+            }
+            .into_response();
+            add_quota_headers(response.headers_mut(), quota);
+            return response;
+        }
+    };
+    if let PrincipalKind::Key { id } = &principal.kind {
+        state.usage.touch(id);
+    }
+    tracing::debug!(caller = %principal.label, "authenticated");
+    request.extensions_mut().insert(principal);
+    let mut response = next.run(request).await;
+    add_quota_headers(response.headers_mut(), quota);
+    response
+}
+
+fn add_quota_headers(headers: &mut HeaderMap, quota: Quota) {
+    headers.insert("ratelimit-limit", HeaderValue::from(quota.limit));
+    headers.insert("ratelimit-remaining", HeaderValue::from(quota.remaining));
+    headers.insert("ratelimit-reset", HeaderValue::from(quota.reset));
+}
+
+fn unknown_key() -> ApiError {
+    ApiError::unauthenticated(
+        "invalid_key",
+        "The key is not recognised. Check that it was copied whole, or create a new key in Keyward.",
+    )
+}
+
+/// Decides who is asking, or why nobody is.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap, ip: &str) -> Result<Principal, ApiError> {
+    check_throttle(state, ip)?;
+    let Some(credential) = presented_credential(headers).filter(|c| !c.is_empty()) else {
+        return Err(ApiError::unauthenticated(
+            "missing_credentials",
+            "Send an API key in the X-API-Key header or as Authorization: Bearer. Create one in Keyward.",
+        ));
+    };
+    if credential.starts_with(tokens::ACCESS_PREFIX) {
+        return authenticate_connection(state, &credential, ip).await;
+    }
+    let key = match ApiKey::parse(&credential) {
+        Ok(key) => key,
+        Err(e) => {
+            note_failure(state, ip);
+            return Err(ApiError::unauthenticated("malformed_key", e.to_string()));
+        }
+    };
+    if key.brand() != state.config.brand.as_str() {
+        note_failure(state, ip);
+        return Err(ApiError::unauthenticated(
+            "invalid_key",
+            format!(
+                "This key is for another service (it starts with {}_, this service's keys with {}_). Use a key made here.",
+                key.brand(),
+                state.config.brand
+            ),
+        ));
+    }
+    let id = key.id();
+    let Some(row) = state.db.key_for_auth(id.as_str().to_owned()).await? else {
+        let secret = key.secret().to_owned();
+        let _ = tokio::task::spawn_blocking(move || hashing::verify_secret(&secret, hashing::decoy_hash())).await;
+        note_failure(state, ip);
+        return Err(unknown_key());
+    };
+    let matched = if state.verified.contains(&row.id, key.secret(), &row.secret_hash) {
+        true
+    } else {
+        let secret = key.secret().to_owned();
+        let phc = row.secret_hash.clone();
+        let ok = tokio::task::spawn_blocking(move || hashing::verify_secret(&secret, &phc))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        if ok {
+            state.verified.insert(&row.id, key.secret(), &row.secret_hash);
+        }
+        ok
+    };
+    if !matched {
+        note_failure(state, ip);
+        return Err(unknown_key());
+    }
+    let prefix = key.key_prefix();
+    if row.store_uninstalled {
+        return Err(ApiError::unauthenticated(
+            "store_uninstalled",
+            format!("The key {prefix} stopped working because the store uninstalled Keyward. Reinstall it and create a new key."),
+        ));
+    }
+    if row.revoked {
+        return Err(ApiError::unauthenticated(
+            "key_revoked",
+            format!("The key {prefix} was revoked. Create a new key in Keyward and connect it again."),
+        ));
+    }
+    if row.expires_at.is_some_and(|at| at <= now()) {
+        return Err(ApiError::unauthenticated(
+            "key_expired",
+            format!("The key {prefix} has expired. Create a new key in Keyward, or rotate this one before it expires next time."),
+        ));
+    }
+    if !row.is_active {
+        return Err(ApiError::unauthenticated(
+            "key_inactive",
+            format!("The key {prefix} is deactivated. Reactivate it in Keyward to use it again."),
+        ));
+    }
+    if !row.subscription_active {
+        return Err(ApiError::forbidden(
+            "subscription_inactive",
+            format!("The store \"{}\" has no active subscription, so its keys cannot reach its data. Renew the subscription.", row.store_name),
+        ));
+    }
+    Ok(Principal { store_id: row.store_id, scopes: row.scopes, label: prefix, kind: PrincipalKind::Key { id: row.id } })
+}
+
+async fn authenticate_connection(state: &AppState, token: &str, ip: &str) -> Result<Principal, ApiError> {
+    let Some(status) = state.db.connection_token(tokens::digest(token)).await? else {
+        note_failure(state, ip);
+        return Err(ApiError::unauthenticated(
+            "invalid_token",
+            "The access token is not recognised. Connect the app to the store again.",
+        ));
+    };
+    let label = format!("connection:{}", status.connection_id);
+    if status.store_uninstalled {
+        return Err(ApiError::unauthenticated("store_uninstalled", "The store uninstalled Keyward, so this connection ended. Reinstall it and connect again."));
+    }
+    if status.revoked {
+        return Err(ApiError::unauthenticated("connection_revoked", "The merchant revoked this connection. Connect the app to the store again with a new code."));
+    }
+    if status.expired {
+        return Err(ApiError::unauthenticated("token_expired", "The access token has expired. Use the refresh token at /oauth/token for a new one."));
+    }
+    if !status.subscription_active {
+        return Err(ApiError::forbidden(
+            "subscription_inactive",
+            format!("The store \"{}\" has no active subscription, so apps cannot reach its data. Renew the subscription.", status.store_name),
+        ));
+    }
+    Ok(Principal {
+        store_id: status.store_id,
+        scopes: status.scopes,
+        label,
+        kind: PrincipalKind::Connection { id: status.connection_id },
+    })
+}

@@ -1,0 +1,186 @@
+//! Every way a request can fail, as one enum that renders the JSON error body
+//! `{"error": {"code", "message"}}` with the right status and headers.
+
+use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use keyward_core::wire::{ErrorBody, ErrorDetail};
+
+use crate::db::DbError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request itself is wrong.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// 401: no credentials, or ones that do not (or no longer) work.
+    #[error("{message}")]
+    Unauthenticated { code: &'static str, message: String },
+    /// 403: valid credentials that may not do this.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("The request body is too large. Send at most {0} bytes.")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 429, with `Retry-After`.
+    #[error("{message}")]
+    RateLimited { code: &'static str, message: String, retry_after: u64 },
+    /// 500: logged in full, shown as a generic sentence.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest { code, message: message.into() }
+    }
+    pub fn unauthenticated(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Unauthenticated { code, message: message.into() }
+    }
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Forbidden { code, message: message.into() }
+    }
+    pub fn not_found(what: &str) -> Self {
+        ApiError::NotFound(format!("There is no {what} with that id in this store. List them to find the right id."))
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            ApiError::Unauthenticated { code, .. } => (StatusCode::UNAUTHORIZED, code),
+            ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::RateLimited { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        }
+    }
+
+    /// The machine-readable code, e.g. `key_revoked`.
+    pub fn code(&self) -> &'static str {
+        self.status_and_code().1
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = match &self {
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                "Something went wrong inside the key service. Try again; if it keeps happening, tell the operator.".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message } };
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        if let ApiError::Unauthenticated { code, .. } = &self {
+            let challenge = format!("Bearer realm=\"keyward\", error=\"invalid_token\", error_description=\"{code}\"");
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                headers.insert(header::WWW_AUTHENTICATE, value);
+            }
+        }
+        if let ApiError::RateLimited { retry_after, .. } = &self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
+        response
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::NotFound => ApiError::NotFound("That record does not exist in this store. List them to find the right id.".into()),
+            DbError::ActiveKeyLimit => ApiError::Conflict {
+                code: "active_key_limit",
+                message: "This store already has 10 active keys. Revoke or deactivate one first.".into(),
+            },
+            DbError::Conflict(message) => ApiError::Conflict { code: "conflict", message },
+            DbError::Invalid(message) => ApiError::bad_request("invalid_request", message),
+            DbError::IdTaken | DbError::Sqlite(_) | DbError::Worker(_) => ApiError::Internal(err.to_string()),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
+                "Send the request body as JSON with the header Content-Type: application/json.".into(),
+            ),
+            JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::PayloadTooLarge(crate::app::BODY_LIMIT)
+            }
+            JsonRejection::JsonSyntaxError(_) => {
+                ApiError::bad_request("invalid_json", "The request body is not valid JSON. Check its syntax.")
+            }
+            JsonRejection::JsonDataError(e) => ApiError::bad_request(
+                "invalid_body",
+                format!("The request body does not fit: {}. Fix that field and send it again.", e.body_text().trim_start_matches("Failed to deserialize the JSON body into the target type: ")),
+            ),
+            other => ApiError::bad_request("invalid_body", format!("The request body could not be read ({}). Send JSON.", other.body_text())),
+        }
+    }
+}
+
+impl From<FormRejection> for ApiError {
+    fn from(rejection: FormRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::PayloadTooLarge(crate::app::BODY_LIMIT);
+        }
+        ApiError::bad_request(
+            "invalid_request",
+            "The token request must be form-encoded with grant_type and a code or refresh_token. Fix the request.",
+        )
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(_: PathRejection) -> Self {
+        ApiError::bad_request("invalid_id", "The id in the address is not valid. Use an id from a list response.")
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::bad_request("invalid_query", format!("The query string is not valid: {}. Fix it and try again.", rejection.body_text()))
+    }
+}
+
+/// axum's extractors, answering with [`ApiError`] instead of plain-text rejections.
+pub mod extract {
+    use axum::extract::FromRequest;
+    use axum::extract::FromRequestParts;
+
+    use super::ApiError;
+
+    #[derive(FromRequest)]
+    #[from_request(via(axum::Json), rejection(ApiError))]
+    pub struct Json<T>(pub T);
+
+    impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
+        fn into_response(self) -> axum::response::Response {
+            axum::Json(self.0).into_response()
+        }
+    }
+
+    #[derive(FromRequestParts)]
+    #[from_request(via(axum::extract::Path), rejection(ApiError))]
+    pub struct Path<T>(pub T);
+
+    #[derive(FromRequestParts)]
+    #[from_request(via(axum::extract::Query), rejection(ApiError))]
+    pub struct Query<T>(pub T);
+
+    #[derive(FromRequest)]
+    #[from_request(via(axum::Form), rejection(ApiError))]
+    pub struct Form<T>(pub T);
+}

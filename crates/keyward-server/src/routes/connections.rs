@@ -1,0 +1,48 @@
+//! Web-chat connections: list, revoke, and make a one-time connection code.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use keyward_core::Scopes;
+use keyward_core::wire::{ConnectionCode, ConnectionCodeRequest, ConnectionList, Connection, ErrorBody, validate_name};
+
+use crate::app::AppState;
+use crate::auth::{Session, tokens};
+use crate::db::{now, to_time};
+use crate::error::ApiError;
+use crate::error::extract::{Json, Path};
+
+/// Connection codes are valid ten minutes.
+const CODE_SECONDS: i64 = 600;
+
+#[utoipa::path(get, path = "/api/connections", tag = "connections", security(("session" = [])),
+    responses((status = 200, body = ConnectionList)))]
+pub async fn list_connections(State(state): State<AppState>, session: Session) -> Result<Json<ConnectionList>, ApiError> {
+    Ok(Json(ConnectionList { connections: state.db.list_connections(session.store_id).await? }))
+}
+
+/// Revoke a connection: its tokens stop working at once and it cannot refresh.
+#[utoipa::path(delete, path = "/api/connections/{id}", tag = "connections", security(("session" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Connection), (status = 404, body = ErrorBody)))]
+pub async fn revoke_connection(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Json<Connection>, ApiError> {
+    Ok(Json(state.db.revoke_connection(session.store_id, id, session.user_id, session.device_id).await?))
+}
+
+/// A one-time code, valid ten minutes, that a web-chat app exchanges at /oauth/token.
+#[utoipa::path(post, path = "/api/connections/codes", tag = "connections", security(("session" = [])),
+    request_body = ConnectionCodeRequest, responses((status = 201, body = ConnectionCode), (status = 400, body = ErrorBody)))]
+pub async fn create_code(
+    State(state): State<AppState>,
+    session: Session,
+    Json(request): Json<ConnectionCodeRequest>,
+) -> Result<(StatusCode, Json<ConnectionCode>), ApiError> {
+    let scopes = request.scopes.unwrap_or_else(Scopes::read_only);
+    let app_name = validate_name("app name", request.app_name.as_deref().unwrap_or("Web chat app"))
+        .map_err(|m| ApiError::bad_request("invalid_name", m))?;
+    let code = tokens::random_token(tokens::CODE_PREFIX);
+    let expires_at = now() + CODE_SECONDS;
+    state
+        .db
+        .create_connection_code(session.store_id, app_name.clone(), scopes.clone(), session.user_id, session.device_id, tokens::digest(&code), expires_at)
+        .await?;
+    Ok((StatusCode::CREATED, Json(ConnectionCode { code, scopes, app_name, expires_at: to_time(expires_at) })))
+}

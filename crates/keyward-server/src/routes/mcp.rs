@@ -1,0 +1,217 @@
+//! `POST /mcp`: the Model Context Protocol over streamable HTTP, served by `rmcp`.
+//!
+//! It runs statelessly (no server-side MCP session), so any instance can answer any request
+//! and nothing about a key lives in one process. The data-plane middleware has already
+//! authenticated the request; its [`Principal`] reaches the tools through the HTTP parts rmcp
+//! hands them. A read-only caller is shown only the read tools, and a write tool it names
+//! anyway is refused.
+
+use std::sync::Arc;
+
+use keyward_core::Scope;
+use keyward_core::wire::{NewBom, NewRawMaterial, RawMaterialChange};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData, Implementation, JsonObject,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+};
+use rmcp::service::{RequestContext, RoleServer};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::ServerHandler;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::catalog;
+use crate::error::ApiError;
+
+/// One tool: its name, what it needs, and its JSON schema.
+struct ToolSpec {
+    name: &'static str,
+    scope: Scope,
+    description: &'static str,
+    schema: fn() -> Value,
+}
+
+const TOOLS: &[ToolSpec] = &[
+    ToolSpec { name: "list_raw_materials", scope: Scope::Read, description: "List the store's raw materials with their stock.", schema: || json!({"type": "object", "properties": {}}) },
+    ToolSpec { name: "get_raw_material", scope: Scope::Read, description: "Get one raw material by id.", schema: id_schema },
+    ToolSpec { name: "list_boms", scope: Scope::Read, description: "List the store's bills of materials (what each product is made of).", schema: || json!({"type": "object", "properties": {}}) },
+    ToolSpec { name: "get_bom", scope: Scope::Read, description: "Get one bill of materials by id.", schema: id_schema },
+    ToolSpec {
+        name: "create_raw_material",
+        scope: Scope::Write,
+        description: "Add a raw material to the store.",
+        schema: || json!({"type": "object", "required": ["name", "unit"], "properties": {
+            "name": {"type": "string"}, "unit": {"type": "string", "description": "e.g. kg, m, pcs"}, "stock": {"type": "number", "minimum": 0}}}),
+    },
+    ToolSpec {
+        name: "set_stock",
+        scope: Scope::Write,
+        description: "Set the stock of a raw material.",
+        schema: || json!({"type": "object", "required": ["id", "stock"], "properties": {"id": {"type": "integer"}, "stock": {"type": "number", "minimum": 0}}}),
+    },
+    ToolSpec {
+        name: "create_bom",
+        scope: Scope::Write,
+        description: "Create a bill of materials for a product.",
+        schema: || json!({"type": "object", "required": ["product", "lines"], "properties": {
+            "product": {"type": "string"},
+            "lines": {"type": "array", "items": {"type": "object", "required": ["raw_material_id", "quantity"], "properties": {
+                "raw_material_id": {"type": "integer"}, "quantity": {"type": "number", "exclusiveMinimum": 0}}}}}}),
+    },
+];
+
+fn id_schema() -> Value {
+    json!({"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}})
+}
+
+fn to_tool(spec: &ToolSpec) -> Tool {
+    let schema: JsonObject = match (spec.schema)() {
+        Value::Object(map) => map,
+        _ => JsonObject::new(),
+    };
+    Tool::new(spec.name, spec.description, Arc::new(schema))
+        .annotate(ToolAnnotations::new().read_only(spec.scope == Scope::Read))
+}
+
+/// The MCP server for one request.
+#[derive(Clone)]
+pub struct StoreTools {
+    state: AppState,
+}
+
+fn principal(context: &RequestContext<RoleServer>) -> Result<Principal, ErrorData> {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Principal>())
+        .cloned()
+        .ok_or_else(|| ErrorData::internal_error("The request reached MCP without authentication.", None))
+}
+
+fn arguments<T: for<'de> Deserialize<'de>>(args: Option<JsonObject>) -> Result<T, String> {
+    serde_json::from_value(Value::Object(args.unwrap_or_default()))
+        .map_err(|e| format!("The tool's arguments do not fit: {e}. Check them against the tool's input schema."))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdArgs {
+    id: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetStockArgs {
+    id: i64,
+    stock: f64,
+}
+
+impl StoreTools {
+    async fn run(&self, caller: &Principal, name: &str, args: Option<JsonObject>) -> Result<Value, ToolFailure> {
+        let state = &self.state;
+        let value = match name {
+            "list_raw_materials" => json!(catalog::list_raw_materials(state, caller).await?),
+            "get_raw_material" => json!(catalog::get_raw_material(state, caller, arguments::<IdArgs>(args)?.id).await?),
+            "list_boms" => json!(catalog::list_boms(state, caller).await?),
+            "get_bom" => json!(catalog::get_bom(state, caller, arguments::<IdArgs>(args)?.id).await?),
+            "create_raw_material" => json!(catalog::create_raw_material(state, caller, arguments::<NewRawMaterial>(args)?).await?),
+            "set_stock" => {
+                let SetStockArgs { id, stock } = arguments(args)?;
+                json!(catalog::update_raw_material(state, caller, id, RawMaterialChange { stock: Some(stock), ..Default::default() }).await?)
+            }
+            "create_bom" => json!(catalog::create_bom(state, caller, arguments::<NewBom>(args)?).await?),
+            other => return Err(ToolFailure::Message(format!("There is no tool named {other}. Call tools/list to see the tools."))),
+        };
+        Ok(value)
+    }
+}
+
+/// Why a tool call failed: a sentence for the assistant, or a fault of the service.
+enum ToolFailure {
+    Message(String),
+    Internal(String),
+}
+
+impl From<String> for ToolFailure {
+    fn from(message: String) -> Self {
+        ToolFailure::Message(message)
+    }
+}
+
+impl From<ApiError> for ToolFailure {
+    fn from(err: ApiError) -> Self {
+        match err {
+            ApiError::Internal(detail) => ToolFailure::Internal(detail),
+            other => ToolFailure::Message(other.to_string()),
+        }
+    }
+}
+
+impl ServerHandler for StoreTools {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("keyward", env!("CARGO_PKG_VERSION")))
+            .with_instructions("Tools over one store's raw materials and bills of materials. A read-only key sees only the read tools.")
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let caller = principal(&context)?;
+        let tools = TOOLS.iter().filter(|t| caller.scopes.allows(t.scope)).map(to_tool).collect();
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let caller = principal(&context)?;
+        if let Some(spec) = TOOLS.iter().find(|t| t.name == request.name) {
+            if !caller.scopes.allows(spec.scope) {
+                return Err(ErrorData::invalid_params(
+                    format!(
+                        "The tool {} changes data and needs a read & write key; {} is read only. Change the key's scope in Keyward.",
+                        spec.name, caller.label
+                    ),
+                    None,
+                ));
+            }
+        }
+        match self.run(&caller, &request.name, request.arguments).await {
+            Ok(value) => {
+                let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+                let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+                result.structured_content = Some(json!({ "result": value }));
+                Ok(result.into())
+            }
+            Err(ToolFailure::Message(message)) => Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into()),
+            Err(ToolFailure::Internal(detail)) => {
+                tracing::error!(%detail, tool = %request.name, "tool failed");
+                Err(ErrorData::internal_error("The key service failed to run the tool. Try again.", None))
+            }
+        }
+    }
+}
+
+/// `/mcp`, behind the data-plane authentication that [`super::api_router`] puts in front.
+pub fn router(state: AppState) -> OpenApiRouter<AppState> {
+    let mut config = StreamableHttpServerConfig::default();
+    config.legacy_session_mode = false;
+    config.json_response = true;
+    config = if state.config.mcp_allowed_hosts.is_empty() {
+        config.disable_allowed_hosts()
+    } else {
+        config.with_allowed_hosts(state.config.mcp_allowed_hosts.clone())
+    };
+    let tools = StoreTools { state };
+    let service = StreamableHttpService::new(move || Ok(tools.clone()), Arc::new(LocalSessionManager::default()), config);
+    OpenApiRouter::new().route_service("/mcp", service)
+}

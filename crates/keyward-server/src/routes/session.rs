@@ -1,0 +1,58 @@
+//! `POST /api/session` signs a person in on a device; `DELETE /api/session` signs it out.
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use keyward_core::hashing;
+use keyward_core::wire::{ErrorBody, LoginRequest, SessionCreated, validate_name};
+use std::net::SocketAddr;
+
+use crate::app::AppState;
+use crate::auth::Session;
+use crate::auth::session::{check_throttle, note_failure};
+use crate::auth::tokens;
+use crate::error::ApiError;
+use crate::error::extract::Json;
+
+/// Sign in; the token is returned this once and identifies this device from now on.
+#[utoipa::path(post, path = "/api/session", tag = "session", request_body = LoginRequest,
+    responses((status = 201, body = SessionCreated), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Json(request): Json<LoginRequest>,
+) -> Result<(StatusCode, Json<SessionCreated>), ApiError> {
+    let ip = addr.ip().to_string();
+    check_throttle(&state, &ip)?;
+    let device_name = validate_name("device name", &request.device_name).map_err(|m| ApiError::bad_request("invalid_name", m))?;
+    let candidate = state.db.login_candidate(request.email.trim().to_owned()).await?;
+    let phc = candidate.as_ref().map_or_else(|| hashing::decoy_hash().to_owned(), |c| c.password_hash.clone());
+    let password = request.password;
+    let matched = tokio::task::spawn_blocking(move || hashing::verify_secret(&password, &phc))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let Some(candidate) = candidate.filter(|_| matched) else {
+        note_failure(&state, &ip);
+        return Err(ApiError::unauthenticated("invalid_credentials", "The email or password is wrong. Check both and try again."));
+    };
+    if candidate.store_uninstalled {
+        return Err(ApiError::forbidden("store_uninstalled", "This store has uninstalled Keyward. Reinstall it before signing in."));
+    }
+    let token = tokens::random_token(tokens::SESSION_PREFIX);
+    let (device, store) = state
+        .db
+        .create_device(candidate.store_id, candidate.user.id.clone(), device_name, tokens::digest(&token))
+        .await?;
+    tracing::info!(device = %device.id, user = %candidate.user.id, "signed in");
+    Ok((StatusCode::CREATED, Json(SessionCreated { token, user: candidate.user, store, device })))
+}
+
+/// Sign this device out.
+#[utoipa::path(delete, path = "/api/session", tag = "session", security(("session" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+pub async fn sign_out(State(state): State<AppState>, session: Session) -> Result<StatusCode, ApiError> {
+    state
+        .db
+        .sign_out_device(session.store_id, session.device_id.clone(), session.user_id, session.device_id, false)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

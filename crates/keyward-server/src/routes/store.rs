@@ -1,0 +1,20 @@
+//! `DELETE /api/store`: uninstall. Every key, connection and session of the store stops.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use keyward_core::wire::ErrorBody;
+
+use crate::app::AppState;
+use crate::auth::Session;
+use crate::error::ApiError;
+
+#[utoipa::path(delete, path = "/api/store", tag = "store", security(("session" = [])),
+    responses((status = 204), (status = 403, description = "only the owner may uninstall", body = ErrorBody)))]
+pub async fn uninstall(State(state): State<AppState>, session: Session) -> Result<StatusCode, ApiError> {
+    if !session.is_owner() {
+        return Err(ApiError::forbidden("owner_only", "Only the store's owner can uninstall Keyward. Ask the owner to do it."));
+    }
+    state.db.uninstall_store(session.store_id.clone(), session.user_id, session.device_id).await?;
+    tracing::warn!(store = %session.store_id, "store uninstalled");
+    Ok(StatusCode::NO_CONTENT)
+}
