@@ -137,6 +137,15 @@ impl ApiKey {
         Ok(ApiKey { full: text.to_owned(), brand_len: underscore })
     }
 
+    /// Assembles a key from its parts, computing the checksum. For tools and tests that need
+    /// a well-formed key with a chosen id or secret; real keys come from [`ApiKey::generate`].
+    pub fn from_parts(brand: &Brand, id: &KeyId, secret: &str) -> Result<ApiKey, KeyError> {
+        let mut text = format!("{brand}_{id}{secret}");
+        let check = base62::encode_u32_fixed6(crc32fast::hash(text.as_bytes()));
+        text.push_str(std::str::from_utf8(&check).map_err(|_| KeyError::BadCharacter)?);
+        ApiKey::parse(&text)
+    }
+
     pub fn brand(&self) -> &str {
         &self.full[..self.brand_len]
     }

@@ -140,19 +140,14 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, ip: &str) -> Re
     }
     let id = key.id();
     let Some(row) = state.db.key_for_auth(id.as_str().to_owned()).await? else {
-        let secret = key.secret().to_owned();
-        let _ = tokio::task::spawn_blocking(move || hashing::verify_secret(&secret, hashing::decoy_hash())).await;
+        state.verified.run_argon2(key.secret(), hashing::decoy_hash()).await;
         note_failure(state, ip);
         return Err(unknown_key());
     };
     let matched = if state.verified.contains(&row.id, key.secret(), &row.secret_hash) {
         true
     } else {
-        let secret = key.secret().to_owned();
-        let phc = row.secret_hash.clone();
-        let ok = tokio::task::spawn_blocking(move || hashing::verify_secret(&secret, &phc))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let ok = state.verified.run_argon2(key.secret(), &row.secret_hash).await;
         if ok {
             state.verified.insert(&row.id, key.secret(), &row.secret_hash);
         }

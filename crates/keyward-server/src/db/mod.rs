@@ -66,6 +66,8 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// How many times a key row was read to authenticate a request (see [`Db::key_lookups`]).
+    key_lookups: std::sync::atomic::AtomicU64,
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -96,6 +98,7 @@ impl Db {
                 writer: Mutex::new(writer),
                 readers,
                 next_reader: AtomicUsize::new(0),
+                key_lookups: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
@@ -142,6 +145,16 @@ impl Db {
         })
         .await
         .map_err(|e| DbError::Worker(e.to_string()))?
+    }
+
+    /// How many key rows have been read to authenticate requests since start: lets tests and
+    /// operators see that malformed keys never reach the database.
+    pub fn key_lookups(&self) -> u64 {
+        self.inner.key_lookups.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_key_lookup(&self) {
+        self.inner.key_lookups.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The brand this database's keys carry, fixed the first time it is served.

@@ -1,0 +1,218 @@
+//! A real key service for each test: its own SQLite file in a temporary folder, served over
+//! HTTP on a free loopback port, with the test holding the state to read counters.
+
+use std::net::SocketAddr;
+
+use keyward_core::{Brand, hashing};
+use keyward_server::db::NewStore;
+use keyward_server::{AppState, Config, Db};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct Service {
+    pub base: String,
+    pub state: AppState,
+    pub dir: TempDir,
+    pub http: reqwest::Client,
+    /// Dropping the service drops this, which stops the server.
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A person who can sign in to a store.
+#[derive(Clone)]
+pub struct Account {
+    pub store_id: String,
+    pub email: String,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    /// Asserts an error reply: the status, the code, a sentence of a message.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        assert_eq!(self.body["error"]["code"], code, "body: {}", self.text);
+        let message = self.body["error"]["message"].as_str().unwrap_or("");
+        assert!(message.len() > 10 && message.ends_with('.'), "message is not a sentence: {message:?}");
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        &self.body
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl Service {
+    pub async fn start() -> Service {
+        Service::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Service {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("keyward.db")).unwrap();
+        db.ensure_brand("asmk").await.unwrap();
+        let mut config = Config::new(Brand::new("asmk").unwrap());
+        configure(&mut config);
+        let state = AppState::new(db, config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let serve_state = state.clone();
+        tokio::spawn(async move {
+            keyward_server::serve(listener, serve_state, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        Service {
+            base: format!("http://{addr}"),
+            state,
+            dir,
+            http: reqwest::Client::new(),
+            _shutdown: tx,
+        }
+    }
+
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("keyward.db")
+    }
+
+    /// A new store with its owner.
+    pub async fn store(&self, name: &str) -> Account {
+        let email = format!("owner@{}.test", name.to_lowercase().replace(' ', "-"));
+        let store_id = self
+            .state
+            .db
+            .create_store(NewStore {
+                name: name.into(),
+                owner_name: format!("{name} Owner"),
+                owner_email: email.clone(),
+                owner_password_hash: hashing::hash_secret(PASSWORD).unwrap(),
+            })
+            .await
+            .unwrap();
+        Account { store_id, email }
+    }
+
+    pub async fn staff(&self, store: &Account, name: &str) -> Account {
+        let email = format!("{}@staff.test", name.to_lowercase().replace(' ', "."));
+        self.state
+            .db
+            .add_staff(store.store_id.clone(), name.into(), email.clone(), hashing::hash_secret(PASSWORD).unwrap())
+            .await
+            .unwrap();
+        Account { store_id: store.store_id.clone(), email }
+    }
+
+    /// Sends a request; `auth` goes in `Authorization: Bearer`.
+    pub async fn call(&self, method: Method, path: &str, auth: Option<&str>, body: Option<Value>) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = auth {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, auth: &str) -> Reply {
+        self.call(Method::GET, path, Some(auth), None).await
+    }
+    pub async fn post(&self, path: &str, auth: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(auth), Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, auth: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(auth), Some(body)).await
+    }
+    pub async fn delete(&self, path: &str, auth: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(auth), None).await
+    }
+
+    /// A data-plane GET with the key in `X-API-Key`.
+    pub async fn with_key(&self, path: &str, key: &str) -> Reply {
+        let response = self.http.get(format!("{}{path}", self.base)).header("x-api-key", key).send().await.unwrap();
+        read(response).await
+    }
+
+    /// Signs in and returns the session token.
+    pub async fn login(&self, account: &Account, device: &str) -> String {
+        let reply = self
+            .call(Method::POST, "/api/session", None, Some(json!({"email": account.email, "password": PASSWORD, "device_name": device})))
+            .await;
+        reply.assert_status(201)["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a key; returns (its id, the whole key).
+    pub async fn create_key(&self, session: &str, body: Value) -> (String, String) {
+        let reply = self.post("/api/keys", session, body).await;
+        let body = reply.assert_status(201);
+        (body["id"].as_str().unwrap().to_owned(), body["key"].as_str().unwrap().to_owned())
+    }
+
+    /// Every row of every table, as text: to prove a request changed nothing.
+    pub fn snapshot(&self) -> String {
+        let conn = rusqlite::Connection::open(self.db_path()).unwrap();
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let mut out = String::new();
+        for table in tables {
+            let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY rowid")).unwrap();
+            let columns = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((0..columns).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|"))
+                })
+                .unwrap();
+            for row in rows {
+                out.push_str(&format!("{table}: {}\n", row.unwrap()));
+            }
+        }
+        out
+    }
+}
+
+pub async fn read(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply { status, headers, body, text }
+}
+
+/// An MCP client over plain HTTP: one JSON-RPC request per POST, as streamable HTTP allows.
+pub async fn mcp(service: &Service, key: &str, id: u64, method: &str, params: Value) -> Reply {
+    let response = service
+        .http
+        .post(format!("{}/mcp", service.base))
+        .header("x-api-key", key)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+        .send()
+        .await
+        .unwrap();
+    read(response).await
+}

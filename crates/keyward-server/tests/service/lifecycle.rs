@@ -1,0 +1,71 @@
+//! The store's lifecycle: subscription state, uninstall, and the OpenAPI document.
+
+use serde_json::json;
+
+use crate::common::{Service, read};
+
+#[tokio::test]
+async fn an_inactive_subscription_gets_403_until_renewed() {
+    let svc = Service::start().await;
+    let owner = svc.store("Acme").await;
+    let session = svc.login(&owner, "laptop").await;
+    let (_, key) = svc.create_key(&session, json!({"name": "bot"})).await;
+    svc.with_key("/v1/whoami", &key).await.assert_status(200);
+    svc.state.db.set_subscription(owner.store_id.clone(), false).await.unwrap();
+    svc.with_key("/v1/raw-materials", &key).await.assert_error(403, "subscription_inactive");
+    // Managing keys still works, so a merchant can clean up while renewing.
+    svc.get("/api/keys", &session).await.assert_status(200);
+    svc.state.db.set_subscription(owner.store_id.clone(), true).await.unwrap();
+    svc.with_key("/v1/whoami", &key).await.assert_status(200);
+}
+
+#[tokio::test]
+async fn uninstall_invalidates_every_key_connection_and_session() {
+    let svc = Service::start().await;
+    let owner = svc.store("Acme").await;
+    let staff = svc.staff(&owner, "Sam Staff").await;
+    let other = svc.store("Other").await;
+    let session = svc.login(&owner, "laptop").await;
+    let staff_session = svc.login(&staff, "pc").await;
+    let other_session = svc.login(&other, "laptop").await;
+    let (_, key) = svc.create_key(&session, json!({"name": "bot"})).await;
+    let (_, other_key) = svc.create_key(&other_session, json!({"name": "bot"})).await;
+    let code = svc.post("/api/connections/codes", &session, json!({})).await.body["code"].as_str().unwrap().to_owned();
+    let grant = read(svc.http.post(format!("{}/oauth/token", svc.base)).form(&[("grant_type", "authorization_code"), ("code", code.as_str())]).send().await.unwrap()).await;
+    let access = grant.body["access_token"].as_str().unwrap().to_owned();
+    let refresh = grant.body["refresh_token"].as_str().unwrap().to_owned();
+
+    svc.delete("/api/store", &staff_session).await.assert_error(403, "owner_only");
+    svc.with_key("/v1/whoami", &key).await.assert_status(200);
+    svc.delete("/api/store", &session).await.assert_status(204);
+
+    svc.with_key("/v1/whoami", &key).await.assert_error(401, "store_uninstalled");
+    svc.get("/v1/whoami", &access).await.assert_error(401, "store_uninstalled");
+    let refreshed = read(svc.http.post(format!("{}/oauth/token", svc.base)).form(&[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())]).send().await.unwrap()).await;
+    refreshed.assert_error(400, "invalid_grant");
+    svc.get("/api/keys", &session).await.assert_error(401, "invalid_session");
+    svc.get("/api/keys", &staff_session).await.assert_error(401, "invalid_session");
+    let relogin = svc
+        .call(reqwest::Method::POST, "/api/session", None, Some(json!({"email": owner.email, "password": crate::common::PASSWORD, "device_name": "x"})))
+        .await;
+    relogin.assert_error(403, "store_uninstalled");
+    // Other stores are untouched.
+    svc.with_key("/v1/whoami", &other_key).await.assert_status(200);
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let svc = Service::start().await;
+    let reply = read(svc.http.get(format!("{}/openapi.json", svc.base)).send().await.unwrap()).await;
+    let doc = reply.assert_status(200);
+    let paths = doc["paths"].as_object().unwrap();
+    for path in [
+        "/api/session", "/api/devices", "/api/devices/{id}", "/api/keys", "/api/keys/{id}", "/api/keys/{id}/rotate",
+        "/api/audit", "/api/connections", "/api/connections/{id}", "/api/connections/codes", "/api/mirror", "/api/store",
+        "/oauth/token", "/v1/whoami", "/v1/raw-materials", "/v1/raw-materials/{id}", "/v1/boms", "/v1/boms/{id}",
+    ] {
+        assert!(paths.contains_key(path), "{path} is missing from /openapi.json");
+    }
+    assert!(paths["/api/keys"]["post"]["responses"]["409"].is_object());
+    assert!(doc["components"]["schemas"]["KeyRecord"].is_object());
+}

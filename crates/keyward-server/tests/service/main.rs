@@ -1,0 +1,14 @@
+//! The key service's promises, each tested over real HTTP on loopback against a real SQLite
+//! file. One module per area; every test starts its own service.
+
+mod common;
+
+mod audit;
+mod bad_input;
+mod connections;
+mod data_plane;
+mod keys;
+mod lifecycle;
+mod mcp;
+mod mirror;
+mod sessions;
