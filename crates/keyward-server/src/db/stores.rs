@@ -18,7 +18,7 @@ pub struct NewStore {
 pub(crate) fn store_info(conn: &Connection, store_id: &str) -> DbResult<Option<StoreInfo>> {
     Ok(conn
         .query_row(
-            "SELECT s.id, s.name, s.subscription_active, d.brand FROM stores s, deployment d WHERE s.id = ?1",
+            "SELECT s.id, s.name, s.subscription_active, COALESCE(d.brand, '') FROM stores s LEFT JOIN deployment d ON d.singleton = 1 WHERE s.id = ?1",
             [store_id],
             |r| {
                 Ok(StoreInfo {

@@ -1,0 +1,223 @@
+//! The `keyward-server` binary as an operator runs it: admin commands, the demo, crash safety
+//! under SIGKILL, and logs that never hold a secret.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_keyward-server");
+const PASSWORD: &str = "operator-chosen-pw";
+
+struct Server {
+    child: Child,
+    base: String,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts `keyward-server ARGS --listen 127.0.0.1:0` and waits for its address.
+    async fn start(command: &str, db: &Path, log: &Path, log_level: &str) -> Server {
+        let mut child = Command::new(BIN)
+            .args([command, "--db", db.to_str().unwrap(), "--listen", "127.0.0.1:0", "--brand", "asmk"])
+            .env("KEYWARD_LOG", log_level)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(log).unwrap())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next_line().await.unwrap().expect("the server prints its address");
+        let base = first.rsplit(' ').next().unwrap().to_owned();
+        assert!(base.starts_with("http://127.0.0.1:"), "{first}");
+        // Keep reading stdout so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Server { child, base, log: log.to_owned() }
+    }
+
+    async fn kill(mut self) {
+        self.child.kill().await.unwrap(); // SIGKILL on Unix: no shutdown code runs.
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, auth: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let client = reqwest::Client::new();
+        let mut request = client.request(method, format!("{}{path}", self.base));
+        if let Some(auth) = auth {
+            request = request.bearer_auth(auth);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+async fn admin(db: &Path, args: &[&str]) -> String {
+    let output = Command::new(BIN)
+        .args(args)
+        .args(["--db", db.to_str().unwrap()])
+        .env("KEYWARD_PASSWORD", PASSWORD)
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+async fn store_with_owner(db: &Path) -> String {
+    admin(db, &["store", "create", "--name", "Acme", "--owner-name", "Ada Owner", "--owner-email", "ada@acme.test"]).await
+}
+
+async fn login(server: &Server) -> String {
+    let (status, body) = server
+        .call(reqwest::Method::POST, "/api/session", None, Some(json!({"email": "ada@acme.test", "password": PASSWORD, "device_name": "laptop"})))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn admin_commands_create_stores_staff_and_switch_the_subscription() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    let store = store_with_owner(&db).await;
+    assert!(store.starts_with("sto_"));
+    let staff = admin(&db, &["add-staff", "--store", &store, "--name", "Sam", "--email", "sam@acme.test"]).await;
+    assert!(staff.starts_with("usr_"));
+    assert!(admin(&db, &["store", "list"]).await.contains(&format!("{store}\tAcme\tactive")));
+    admin(&db, &["subscription", "--store", &store, "--active", "false"]).await;
+    assert!(admin(&db, &["store", "list"]).await.contains("subscription inactive"));
+
+    let server = Server::start("serve", &db, &dir.path().join("log"), "info").await;
+    let session = login(&server).await;
+    let (_, created) = server.call(reqwest::Method::POST, "/api/keys", Some(&session), Some(json!({"name": "bot"}))).await;
+    let key = created["key"].as_str().unwrap();
+    let (status, body) = server.call(reqwest::Method::GET, "/v1/whoami", Some(key), None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("subscription_inactive")));
+    // The admin command works on a live service's database, and the next request sees it.
+    admin(&db, &["subscription", "--store", &store, "--active", "true"]).await;
+    assert_eq!(server.call(reqwest::Method::GET, "/v1/whoami", Some(key), None).await.0, 200);
+
+    let missing = Command::new(BIN).args(["add-staff", "--store", "sto_nope", "--name", "X", "--email", "x@x.test", "--db"]).arg(&db)
+        .env("KEYWARD_PASSWORD", PASSWORD).output().await.unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("There is no store sto_nope"));
+}
+
+#[tokio::test]
+async fn a_database_made_for_one_brand_refuses_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    let server = Server::start("serve", &db, &dir.path().join("log"), "info").await;
+    server.kill().await;
+    let output = Command::new(BIN).args(["serve", "--listen", "127.0.0.1:0", "--brand", "lstk", "--db"]).arg(&db).output().await.unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Start the service with --brand asmk"));
+}
+
+#[tokio::test]
+async fn the_demo_prints_its_accounts_and_they_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let mut child = Command::new(BIN)
+        .args(["demo", "--listen", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    for _ in 0..5 {
+        printed.push(lines.next_line().await.unwrap().unwrap());
+    }
+    let text = printed.join("\n");
+    assert!(text.contains("owner@demo.keyward.test / keyward-demo"), "{text}");
+    let base = printed[0].rsplit(' ').next().unwrap();
+    let reply = reqwest::Client::new()
+        .post(format!("{base}/api/session"))
+        .json(&json!({"email": "owner@demo.keyward.test", "password": "keyward-demo", "device_name": "demo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status().as_u16(), 201);
+    let token = reply.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let client = reqwest::Client::new();
+    let key: Value = client.post(format!("{base}/api/keys")).bearer_auth(&token).json(&json!({"name": "demo"})).send().await.unwrap().json().await.unwrap();
+    let materials: Value = client.get(format!("{base}/v1/raw-materials")).header("x-api-key", key["key"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
+    assert!(materials.as_array().unwrap().len() >= 3, "{materials}");
+}
+
+#[tokio::test]
+async fn acknowledged_creates_and_revokes_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    store_with_owner(&db).await;
+    let server = Server::start("serve", &db, &dir.path().join("log1"), "info").await;
+    let session = login(&server).await;
+    let (_, doomed) = server.call(reqwest::Method::POST, "/api/keys", Some(&session), Some(json!({"name": "doomed"}))).await;
+    let (status, revoked) = server.call(reqwest::Method::DELETE, &format!("/api/keys/{}", doomed["id"].as_str().unwrap()), Some(&session), None).await;
+    assert_eq!(status, 200, "{revoked}");
+    let (status, kept) = server.call(reqwest::Method::POST, "/api/keys", Some(&session), Some(json!({"name": "kept"}))).await;
+    assert_eq!(status, 201);
+    server.kill().await; // right after the 201
+
+    let server = Server::start("serve", &db, &dir.path().join("log2"), "info").await;
+    let (status, me) = server.call(reqwest::Method::GET, "/v1/whoami", Some(kept["key"].as_str().unwrap()), None).await;
+    assert_eq!(status, 200, "{me}");
+    let (status, refused) = server.call(reqwest::Method::GET, "/v1/whoami", Some(doomed["key"].as_str().unwrap()), None).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (401, Some("key_revoked")));
+}
+
+#[tokio::test]
+async fn no_secret_ever_reaches_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    store_with_owner(&db).await;
+    let server = Server::start("serve", &db, &dir.path().join("log"), "trace").await;
+    let session = login(&server).await;
+    let mut secrets = vec![PASSWORD.to_owned(), session.clone()];
+
+    let (_, created) = server.call(reqwest::Method::POST, "/api/keys", Some(&session), Some(json!({"name": "bot", "scopes": ["read", "write"]}))).await;
+    let key = created["key"].as_str().unwrap().to_owned();
+    let prefix = created["key_prefix"].as_str().unwrap().to_owned();
+    secrets.push(key[13..45].to_owned());
+    assert_eq!(server.call(reqwest::Method::GET, "/v1/whoami", Some(&key), None).await.0, 200);
+    let client = reqwest::Client::new();
+    assert_eq!(client.get(format!("{}/v1/boms", server.base)).header("x-api-key", &key).send().await.unwrap().status(), 200);
+    let mut typo = key.clone().into_bytes();
+    typo[30] = if typo[30] == b'a' { b'b' } else { b'a' };
+    let typo = String::from_utf8(typo).unwrap();
+    assert_eq!(server.call(reqwest::Method::GET, "/v1/whoami", Some(&typo), None).await.0, 401);
+    secrets.push(typo[13..45].to_owned());
+    let (_, rotated) = server.call(reqwest::Method::POST, &format!("/api/keys/{}/rotate", created["id"].as_str().unwrap()), Some(&session), Some(json!({"overlap_seconds": 60}))).await;
+    secrets.push(rotated["replacement"]["key"].as_str().unwrap()[13..45].to_owned());
+    let (_, code) = server.call(reqwest::Method::POST, "/api/connections/codes", Some(&session), Some(json!({}))).await;
+    let code = code["code"].as_str().unwrap().to_owned();
+    let grant: Value = client.post(format!("{}/oauth/token", server.base)).form(&[("grant_type", "authorization_code"), ("code", code.as_str())]).send().await.unwrap().json().await.unwrap();
+    let access = grant["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(server.call(reqwest::Method::GET, "/v1/whoami", Some(&access), None).await.0, 200);
+    let mcp = client
+        .post(format!("{}/mcp", server.base))
+        .header("x-api-key", &key)
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mcp.status(), 200);
+    secrets.extend([code, access, grant["refresh_token"].as_str().unwrap().to_owned()]);
+    let log_path = server.log.clone();
+    server.kill().await;
+
+    let log = std::fs::read_to_string(log_path).unwrap();
+    assert!(log.contains(&prefix), "the log names keys by prefix, so it is not simply empty");
+    for secret in &secrets {
+        assert!(!log.contains(secret.as_str()), "a secret reached the log");
+    }
+}
