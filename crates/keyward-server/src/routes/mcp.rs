@@ -8,6 +8,11 @@
 
 use std::sync::Arc;
 
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use keyward_core::wire::{ErrorBody, ErrorDetail};
+use utoipa::openapi::HttpMethod;
+
 use keyward_core::Scope;
 use keyward_core::wire::{NewBom, NewRawMaterial, RawMaterialChange};
 use rmcp::model::{
@@ -201,11 +206,47 @@ impl ServerHandler for StoreTools {
     }
 }
 
+/// rmcp answers transport-level refusals (wrong content type, bad JSON, wrong method) in
+/// plain text; this gives them the JSON error body every other route has.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::BAD_REQUEST => (
+            "invalid_mcp_request",
+            "The body is not a JSON-RPC 2.0 message. POST one JSON-RPC request as JSON with Content-Type: application/json.",
+        ),
+        StatusCode::NOT_ACCEPTABLE => (
+            "not_acceptable",
+            "Send Accept: application/json, text/event-stream, as MCP's streamable HTTP transport requires.",
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "The MCP endpoint takes POST only: this service runs MCP without server-side sessions or streams.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The MCP request is too large. Send at most 64 KiB."),
+        _ => ("mcp_transport_error", "The MCP request could not be handled. Check it against the MCP streamable HTTP transport."),
+    };
+    let mut out = (status, axum::Json(ErrorBody { error: ErrorDetail { code: code.into(), message: message.into() } })).into_response();
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        out.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    out
+}
+
 /// `/mcp`, behind the data-plane authentication that [`super::api_router`] puts in front.
 pub fn router(state: AppState) -> OpenApiRouter<AppState> {
     let mut config = StreamableHttpServerConfig::default();
     config.legacy_session_mode = false;
     config.json_response = true;
+    config.max_request_body_bytes = crate::app::BODY_LIMIT;
     config = if state.config.mcp_allowed_hosts.is_empty() {
         config.disable_allowed_hosts()
     } else {
@@ -213,5 +254,31 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
     };
     let tools = StoreTools { state };
     let service = StreamableHttpService::new(move || Ok(tools.clone()), Arc::new(LocalSessionManager::default()), config);
-    OpenApiRouter::new().route_service("/mcp", service)
+    let mut router = OpenApiRouter::new()
+        .route_service("/mcp", service)
+        .layer(axum::middleware::map_response(json_errors));
+    router.get_openapi_mut().paths.add_path_operation("/mcp", vec![HttpMethod::Post], openapi_operation());
+    router
+}
+
+/// `/mcp` in the OpenAPI document: one JSON-RPC 2.0 message in, its response out.
+fn openapi_operation() -> utoipa::openapi::path::Operation {
+    use utoipa::openapi::path::OperationBuilder;
+    use utoipa::openapi::request_body::RequestBodyBuilder;
+    use utoipa::openapi::{ContentBuilder, ObjectBuilder, ResponseBuilder};
+    let json_rpc = || ContentBuilder::new().schema(Some(ObjectBuilder::new().description(Some("A JSON-RPC 2.0 message")).build())).build();
+    OperationBuilder::new()
+        .tag("mcp")
+        .summary(Some("Model Context Protocol (streamable HTTP, stateless)"))
+        .description(Some(
+            "JSON-RPC 2.0: initialize, tools/list, tools/call. Send Accept: application/json, text/event-stream. A read-only key sees and may call only the read tools.",
+        ))
+        .request_body(Some(RequestBodyBuilder::new().content("application/json", json_rpc()).build()))
+        .response("200", ResponseBuilder::new().description("The JSON-RPC response").content("application/json", json_rpc()).build())
+        .response("202", ResponseBuilder::new().description("A notification was accepted").build())
+        .response("401", ResponseBuilder::new().description("Missing, malformed, unknown, revoked, expired or deactivated key").build())
+        .response("403", ResponseBuilder::new().description("Subscription inactive").build())
+        .response("429", ResponseBuilder::new().description("Rate limited; see Retry-After").build())
+        .security(utoipa::openapi::security::SecurityRequirement::new("api_key", Vec::<String>::new()))
+        .build()
 }

@@ -68,4 +68,5 @@ async fn the_openapi_document_lists_every_route() {
     }
     assert!(paths["/api/keys"]["post"]["responses"]["409"].is_object());
     assert!(doc["components"]["schemas"]["KeyRecord"].is_object());
+    assert!(paths["/mcp"]["post"].is_object(), "/mcp is documented beside its route");
 }

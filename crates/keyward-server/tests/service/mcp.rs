@@ -69,3 +69,33 @@ async fn mcp_needs_a_key_and_honours_revocation_on_the_next_call() {
     svc.delete(&format!("/api/keys/{id}"), &session).await.assert_status(200);
     mcp(&svc, &key, 2, "tools/call", json!({"name": "list_boms", "arguments": {}})).await.assert_error(401, "key_revoked");
 }
+
+#[tokio::test]
+async fn transport_errors_on_mcp_get_the_json_error_body() {
+    let svc = Service::start().await;
+    let owner = svc.store("Acme").await;
+    let session = svc.login(&owner, "laptop").await;
+    let (_, key) = svc.create_key(&session, json!({"name": "assistant"})).await;
+    let post = |body: &'static str, accept: &'static str, content_type: &'static str| {
+        let request = svc
+            .http
+            .post(format!("{}/mcp", svc.base))
+            .header("x-api-key", key.clone())
+            .header("accept", accept)
+            .header("content-type", content_type)
+            .body(body);
+        async move { crate::common::read(request.send().await.unwrap()).await }
+    };
+    let both = "application/json, text/event-stream";
+    post("garbage", both, "application/json").await.assert_error(415, "invalid_mcp_request");
+    post("[]", both, "application/json").await.assert_error(415, "invalid_mcp_request");
+    post("{}", both, "text/plain").await.assert_error(415, "invalid_mcp_request");
+    post(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#, "application/json", "application/json").await.assert_error(406, "not_acceptable");
+    let huge: &'static str = Box::leak(format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{{"x":"{}"}}}}"#, "a".repeat(100_000)).into_boxed_str());
+    post(huge, both, "application/json").await.assert_error(413, "payload_too_large");
+    let get = crate::common::read(svc.http.get(format!("{}/mcp", svc.base)).header("x-api-key", &key).header("accept", both).send().await.unwrap()).await;
+    get.assert_error(405, "method_not_allowed");
+    // A JSON-RPC notification is accepted without a body.
+    let note = post(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#, both, "application/json").await;
+    assert_eq!(note.status.as_u16(), 202);
+}
