@@ -2,7 +2,7 @@
 
 use std::io::BufRead;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -109,7 +109,7 @@ fn check_password(password: String) -> anyhow::Result<String> {
     Ok(password)
 }
 
-fn open_db(path: &PathBuf) -> anyhow::Result<Db> {
+fn open_db(path: &Path) -> anyhow::Result<Db> {
     Db::open(path).with_context(|| format!("could not open the database {}", path.display()))
 }
 

@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 
 use super::{presented_credential, tokens};
 use crate::app::AppState;
-use crate::db::now;
+use crate::db::{Actor, now};
 use crate::error::ApiError;
 
 /// A signed-in person on one device, pinned to one store.
@@ -22,6 +22,11 @@ pub struct Session {
 }
 
 impl Session {
+    /// The person and device making a change, pinned to their store.
+    pub fn actor(&self) -> Actor {
+        Actor { store_id: self.store_id.clone(), user_id: self.user_id.clone(), device_id: self.device_id.clone() }
+    }
+
     pub fn is_owner(&self) -> bool {
         self.role == "owner"
     }

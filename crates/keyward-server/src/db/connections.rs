@@ -8,7 +8,7 @@ use keyward_core::wire::{Connection as ConnectionRecord, Person};
 use rusqlite::{Connection, params};
 
 use super::audit::{AuditEntry, record};
-use super::{Db, DbError, DbResult, OptionalExtension, now, random_id, to_time, to_time_opt};
+use super::{Actor, Db, DbError, DbResult, OptionalExtension, now, random_id, to_time, to_time_opt};
 
 /// Access tokens live an hour, refresh tokens thirty days (each used once).
 pub const ACCESS_TOKEN_SECONDS: i64 = 3600;
@@ -18,6 +18,34 @@ pub const REFRESH_TOKEN_SECONDS: i64 = 30 * 24 * 3600;
 pub struct IssuedTokens {
     pub access_hash: Vec<u8>,
     pub refresh_hash: Vec<u8>,
+}
+
+/// A one-time connection code to store; the caller holds the code, this only its digest.
+pub struct NewConnectionCode {
+    pub app_name: String,
+    pub scopes: Scopes,
+    pub code_hash: Vec<u8>,
+    pub expires_at: i64,
+}
+
+/// A connection code as stored.
+struct StoredCode {
+    store_id: String,
+    app_name: String,
+    scopes: String,
+    created_by: String,
+    expires_at: i64,
+    used: bool,
+    store_uninstalled: bool,
+}
+
+/// A refresh token as stored, with its connection's state.
+struct StoredRefresh {
+    connection_id: String,
+    store_id: String,
+    expires_at: i64,
+    used: bool,
+    connection_revoked: bool,
 }
 
 /// What the data plane needs to decide whether a connection token works.
@@ -66,17 +94,10 @@ fn insert_tokens(conn: &Connection, connection_id: &str, tokens: &IssuedTokens, 
 }
 
 impl Db {
-    pub async fn create_connection_code(
-        &self,
-        store_id: String,
-        app_name: String,
-        scopes: Scopes,
-        created_by: String,
-        actor_device: String,
-        code_hash: Vec<u8>,
-        expires_at: i64,
-    ) -> DbResult<()> {
+    pub async fn create_connection_code(&self, actor: Actor, code: NewConnectionCode) -> DbResult<()> {
         self.write(move |tx| {
+            let Actor { store_id, user_id: created_by, device_id: actor_device } = actor;
+            let NewConnectionCode { app_name, scopes, code_hash, expires_at } = code;
             tx.execute(
                 "INSERT INTO connection_codes (code_hash, store_id, app_name, scopes, created_by, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![code_hash, store_id, app_name, scopes.to_db(), created_by, expires_at],
@@ -103,24 +124,34 @@ impl Db {
     ) -> DbResult<Result<ConnectionRecord, String>> {
         self.write(move |tx| {
             let t = now();
-            let code: Option<(String, String, String, String, i64, Option<i64>, bool)> = tx
+            let code = tx
                 .query_row(
                     "SELECT c.store_id, c.app_name, c.scopes, c.created_by, c.expires_at, c.used_at, s.uninstalled_at IS NOT NULL
                      FROM connection_codes c JOIN stores s ON s.id = c.store_id WHERE c.code_hash = ?1",
                     [&code_hash],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+                    |r| {
+                        Ok(StoredCode {
+                            store_id: r.get(0)?,
+                            app_name: r.get(1)?,
+                            scopes: r.get(2)?,
+                            created_by: r.get(3)?,
+                            expires_at: r.get(4)?,
+                            used: r.get::<_, Option<i64>>(5)?.is_some(),
+                            store_uninstalled: r.get(6)?,
+                        })
+                    },
                 )
                 .optional()?;
-            let Some((store_id, app_name, scopes, created_by, expires_at, used_at, uninstalled)) = code else {
+            let Some(StoredCode { store_id, app_name, scopes, created_by, expires_at, used, store_uninstalled }) = code else {
                 return Ok(Err("The connection code is not valid. Ask the merchant for a new code.".into()));
             };
-            if used_at.is_some() {
+            if used {
                 return Ok(Err("The connection code was already used. Ask the merchant for a new code.".into()));
             }
             if expires_at <= t {
                 return Ok(Err("The connection code has expired (codes are valid 10 minutes). Ask the merchant for a new code.".into()));
             }
-            if uninstalled {
+            if store_uninstalled {
                 return Ok(Err("The store has uninstalled Keyward. The merchant must reinstall it first.".into()));
             }
             tx.execute("UPDATE connection_codes SET used_at = ?2 WHERE code_hash = ?1", params![code_hash, t])?;
@@ -153,22 +184,30 @@ impl Db {
     ) -> DbResult<Result<ConnectionRecord, String>> {
         self.write(move |tx| {
             let t = now();
-            let row: Option<(String, String, i64, Option<i64>, Option<i64>)> = tx
+            let row = tx
                 .query_row(
-                    "SELECT t.connection_id, c.store_id, t.expires_at, t.used_at, c.revoked_at
+                    "SELECT t.connection_id, c.store_id, t.expires_at, t.used_at IS NOT NULL, c.revoked_at IS NOT NULL
                      FROM connection_tokens t JOIN connections c ON c.id = t.connection_id
                      WHERE t.token_hash = ?1 AND t.kind = 'refresh'",
                     [&refresh_hash],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                    |r| {
+                        Ok(StoredRefresh {
+                            connection_id: r.get(0)?,
+                            store_id: r.get(1)?,
+                            expires_at: r.get(2)?,
+                            used: r.get(3)?,
+                            connection_revoked: r.get(4)?,
+                        })
+                    },
                 )
                 .optional()?;
-            let Some((connection_id, store_id, expires_at, used_at, revoked_at)) = row else {
+            let Some(StoredRefresh { connection_id, store_id, expires_at, used, connection_revoked }) = row else {
                 return Ok(Err("The refresh token is not valid. Connect the app to the store again.".into()));
             };
-            if revoked_at.is_some() {
+            if connection_revoked {
                 return Ok(Err("The merchant revoked this connection. Connect the app to the store again with a new code.".into()));
             }
-            if used_at.is_some() {
+            if used {
                 return Ok(Err("The refresh token was already used. Connect the app to the store again.".into()));
             }
             if expires_at <= t {
@@ -224,14 +263,9 @@ impl Db {
     }
 
     /// Revokes a connection; its tokens stop working on their next use.
-    pub async fn revoke_connection(
-        &self,
-        store_id: String,
-        id: String,
-        actor_user: String,
-        actor_device: String,
-    ) -> DbResult<ConnectionRecord> {
+    pub async fn revoke_connection(&self, actor: Actor, id: String) -> DbResult<ConnectionRecord> {
         self.write(move |tx| {
+            let Actor { store_id, user_id: actor_user, device_id: actor_device } = actor;
             let before = connection_record(tx, &store_id, &id)?.ok_or(DbError::NotFound)?;
             if before.revoked_at.is_none() {
                 tx.execute("UPDATE connections SET revoked_at = ?2 WHERE id = ?1", params![id, now()])?;

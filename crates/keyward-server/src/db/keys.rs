@@ -9,7 +9,7 @@ use keyward_core::wire::{KeyRecord, MirrorRecord, Person};
 use rusqlite::{Connection, params};
 
 use super::audit::{AuditEntry, record};
-use super::{Db, DbError, DbResult, OptionalExtension, now, to_time, to_time_opt};
+use super::{Actor, Db, DbError, DbResult, OptionalExtension, now, to_time, to_time_opt};
 
 /// The most active keys one store may hold.
 pub const ACTIVE_KEY_LIMIT: i64 = 10;
@@ -24,6 +24,14 @@ pub struct NewKey {
     pub secret_hash: String,
     pub created_by: String,
     pub created_device: Option<String>,
+}
+
+/// A change to a key: each part that is `Some` is applied.
+#[derive(Debug, Clone, Default)]
+pub struct KeyChange {
+    pub name: Option<String>,
+    pub scopes: Option<Scopes>,
+    pub is_active: Option<bool>,
 }
 
 /// What the data plane needs to decide whether a key works, read fresh on every request.
@@ -232,17 +240,10 @@ impl Db {
     }
 
     /// Renames, rescopes, deactivates or reactivates a key. A revoked key cannot change.
-    pub async fn update_key(
-        &self,
-        store_id: String,
-        id: String,
-        name: Option<String>,
-        scopes: Option<Scopes>,
-        is_active: Option<bool>,
-        actor_user: String,
-        actor_device: String,
-    ) -> DbResult<KeyRecord> {
+    pub async fn update_key(&self, actor: Actor, id: String, change: KeyChange) -> DbResult<KeyRecord> {
         self.write(move |tx| {
+            let Actor { store_id, user_id: actor_user, device_id: actor_device } = actor;
+            let KeyChange { name, scopes, is_active } = change;
             let before = key_record(tx, &store_id, &id)?.ok_or(DbError::NotFound)?;
             if before.revoked_at.is_some() {
                 return Err(DbError::Conflict(format!(
@@ -296,8 +297,9 @@ impl Db {
     }
 
     /// Revokes a key for good. Revoking a revoked key changes nothing and returns its record.
-    pub async fn revoke_key(&self, store_id: String, id: String, actor_user: String, actor_device: String) -> DbResult<KeyRecord> {
+    pub async fn revoke_key(&self, actor: Actor, id: String) -> DbResult<KeyRecord> {
         self.write(move |tx| {
+            let Actor { store_id, user_id: actor_user, device_id: actor_device } = actor;
             let before = key_record(tx, &store_id, &id)?.ok_or(DbError::NotFound)?;
             let already_revoked: bool =
                 tx.query_row("SELECT revoked_at IS NOT NULL FROM api_keys WHERE id = ?1", [&id], |r| r.get(0))?;

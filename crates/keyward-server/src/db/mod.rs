@@ -22,10 +22,19 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OpenFlags};
 
 pub use audit::AuditEntry;
-pub use connections::{ACCESS_TOKEN_SECONDS, ConnectionTokenStatus, IssuedTokens};
-pub use keys::{KeyAuthRow, NewKey};
+pub use connections::{ACCESS_TOKEN_SECONDS, ConnectionTokenStatus, IssuedTokens, NewConnectionCode};
+pub use keys::{KeyAuthRow, KeyChange, NewKey};
 pub use sessions::SessionRow;
 pub use stores::NewStore;
+
+/// Who makes a change through the management API: a person, on a device, in one store.
+/// Every change they make is pinned to that store and recorded with both in the audit trail.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub store_id: String,
+    pub user_id: String,
+    pub device_id: String,
+}
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];

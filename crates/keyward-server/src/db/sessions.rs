@@ -5,7 +5,7 @@ use keyward_core::wire::{Device, Person, StoreInfo, User};
 use rusqlite::{Connection, params};
 
 use super::audit::{AuditEntry, record};
-use super::{Db, DbError, DbResult, OptionalExtension, now, random_id, stores::store_info, to_time, to_time_opt};
+use super::{Actor, Db, DbError, DbResult, OptionalExtension, now, random_id, stores::store_info, to_time, to_time_opt};
 
 /// A signed-in session, as the management API's extractor sees it.
 #[derive(Debug, Clone)]
@@ -159,15 +159,9 @@ impl Db {
     /// Signs a device out; with `revoke_keys`, also revokes every key created from it.
     /// Returns the device after the change and how many keys were revoked, or `None` if the
     /// store has no such device.
-    pub async fn sign_out_device(
-        &self,
-        store_id: String,
-        device_id: String,
-        actor_user: String,
-        actor_device: String,
-        revoke_keys: bool,
-    ) -> DbResult<Option<(Device, usize)>> {
+    pub async fn sign_out_device(&self, actor: Actor, device_id: String, revoke_keys: bool) -> DbResult<Option<(Device, usize)>> {
         self.write(move |tx| {
+            let Actor { store_id, user_id: actor_user, device_id: actor_device } = actor;
             let Some(before) = device(tx, &device_id, &actor_device)? else { return Ok(None) };
             let owner: Option<String> = tx
                 .query_row("SELECT store_id FROM devices WHERE id = ?1", [&device_id], |r| r.get(0))

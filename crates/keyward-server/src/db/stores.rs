@@ -5,7 +5,7 @@ use keyward_core::wire::StoreInfo;
 use rusqlite::{Connection, params};
 
 use super::audit::{AuditEntry, record};
-use super::{Db, DbError, DbResult, OptionalExtension, keys::bump_all_keys_of_store, now, random_id};
+use super::{Actor, Db, DbError, DbResult, OptionalExtension, keys::bump_all_keys_of_store, now, random_id};
 
 /// A store to create, with its owner.
 pub struct NewStore {
@@ -124,8 +124,9 @@ impl Db {
     }
 
     /// Uninstall: every key revoked, every connection revoked, every session signed out.
-    pub async fn uninstall_store(&self, store_id: String, actor_user: String, actor_device: String) -> DbResult<()> {
+    pub async fn uninstall_store(&self, actor: Actor) -> DbResult<()> {
         self.write(move |tx| {
+            let Actor { store_id, user_id: actor_user, device_id: actor_device } = actor;
             let t = now();
             bump_all_keys_of_store(tx, &store_id, t, &actor_user)?;
             tx.execute("UPDATE connections SET revoked_at = ?2 WHERE store_id = ?1 AND revoked_at IS NULL", params![store_id, t])?;

@@ -7,7 +7,7 @@ use keyward_core::wire::{ConnectionCode, ConnectionCodeRequest, ConnectionList, 
 
 use crate::app::AppState;
 use crate::auth::{Session, tokens};
-use crate::db::{now, to_time};
+use crate::db::{NewConnectionCode, now, to_time};
 use crate::error::ApiError;
 use crate::error::extract::{Json, Path};
 
@@ -24,7 +24,7 @@ pub async fn list_connections(State(state): State<AppState>, session: Session) -
 #[utoipa::path(delete, path = "/api/connections/{id}", tag = "connections", security(("session" = [])), params(("id" = String, Path)),
     responses((status = 200, body = Connection), (status = 404, body = ErrorBody)))]
 pub async fn revoke_connection(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Json<Connection>, ApiError> {
-    Ok(Json(state.db.revoke_connection(session.store_id, id, session.user_id, session.device_id).await?))
+    Ok(Json(state.db.revoke_connection(session.actor(), id).await?))
 }
 
 /// A one-time code, valid ten minutes, that a web-chat app exchanges at /oauth/token.
@@ -40,9 +40,7 @@ pub async fn create_code(
         .map_err(|m| ApiError::bad_request("invalid_name", m))?;
     let code = tokens::random_token(tokens::CODE_PREFIX);
     let expires_at = now() + CODE_SECONDS;
-    state
-        .db
-        .create_connection_code(session.store_id, app_name.clone(), scopes.clone(), session.user_id, session.device_id, tokens::digest(&code), expires_at)
-        .await?;
+    let new = NewConnectionCode { app_name: app_name.clone(), scopes: scopes.clone(), code_hash: tokens::digest(&code), expires_at };
+    state.db.create_connection_code(session.actor(), new).await?;
     Ok((StatusCode::CREATED, Json(ConnectionCode { code, scopes, app_name, expires_at: to_time(expires_at) })))
 }

@@ -36,7 +36,7 @@ pub async fn sign_out_device(
 ) -> Result<Json<SignedOutDevice>, ApiError> {
     let (device, revoked_keys) = state
         .db
-        .sign_out_device(session.store_id, id, session.user_id, session.device_id, params.revoke_keys)
+        .sign_out_device(session.actor(), id, params.revoke_keys)
         .await?
         .ok_or_else(|| ApiError::not_found("device"))?;
     Ok(Json(SignedOutDevice { device, revoked_keys }))

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::Session;
-use crate::db::{DbError, NewKey, now, to_time};
+use crate::db::{DbError, KeyChange, NewKey, now, to_time};
 use crate::error::ApiError;
 use crate::error::extract::{Json, Path, Query};
 
@@ -142,10 +142,8 @@ pub async fn update_key(
         return Err(ApiError::bad_request("nothing_to_change", "Send at least one of name, scopes or is_active."));
     }
     let name = request.name.as_deref().map(label).transpose()?;
-    let record = state
-        .db
-        .update_key(session.store_id, id, name, request.scopes, request.is_active, session.user_id, session.device_id)
-        .await?;
+    let change = KeyChange { name, scopes: request.scopes, is_active: request.is_active };
+    let record = state.db.update_key(session.actor(), id, change).await?;
     Ok(Json(with_latest_use(&state, record)))
 }
 
@@ -154,7 +152,7 @@ pub async fn update_key(
     responses((status = 200, body = KeyRecord), (status = 404, body = ErrorBody)))]
 pub async fn revoke_key(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Json<KeyRecord>, ApiError> {
     let id = key_id(&id)?;
-    let record = state.db.revoke_key(session.store_id, id.clone(), session.user_id, session.device_id).await?;
+    let record = state.db.revoke_key(session.actor(), id.clone()).await?;
     state.verified.forget(&id);
     tracing::info!(key = %record.key_prefix, "key revoked");
     Ok(Json(with_latest_use(&state, record)))

@@ -179,16 +179,14 @@ impl ServerHandler for StoreTools {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = principal(&context)?;
-        if let Some(spec) = TOOLS.iter().find(|t| t.name == request.name) {
-            if !caller.scopes.allows(spec.scope) {
-                return Err(ErrorData::invalid_params(
-                    format!(
-                        "The tool {} changes data and needs a read & write key; {} is read only. Change the key's scope in Keyward.",
-                        spec.name, caller.label
-                    ),
-                    None,
-                ));
-            }
+        if let Some(spec) = TOOLS.iter().find(|t| t.name == request.name && !caller.scopes.allows(t.scope)) {
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "The tool {} changes data and needs a read & write key; {} is read only. Change the key's scope in Keyward.",
+                    spec.name, caller.label
+                ),
+                None,
+            ));
         }
         match self.run(&caller, &request.name, request.arguments).await {
             Ok(value) => {

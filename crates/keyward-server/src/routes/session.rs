@@ -50,9 +50,6 @@ pub async fn sign_in(
 #[utoipa::path(delete, path = "/api/session", tag = "session", security(("session" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn sign_out(State(state): State<AppState>, session: Session) -> Result<StatusCode, ApiError> {
-    state
-        .db
-        .sign_out_device(session.store_id, session.device_id.clone(), session.user_id, session.device_id, false)
-        .await?;
+    state.db.sign_out_device(session.actor(), session.device_id.clone(), false).await?;
     Ok(StatusCode::NO_CONTENT)
 }

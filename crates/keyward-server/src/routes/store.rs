@@ -14,7 +14,7 @@ pub async fn uninstall(State(state): State<AppState>, session: Session) -> Resul
     if !session.is_owner() {
         return Err(ApiError::forbidden("owner_only", "Only the store's owner can uninstall Keyward. Ask the owner to do it."));
     }
-    state.db.uninstall_store(session.store_id.clone(), session.user_id, session.device_id).await?;
+    state.db.uninstall_store(session.actor()).await?;
     tracing::warn!(store = %session.store_id, "store uninstalled");
     Ok(StatusCode::NO_CONTENT)
 }
