@@ -5,7 +5,7 @@
 use keyward_core::wire::{AuditEvent, AuditPage, Person};
 use rusqlite::{Connection, params};
 
-use super::{Db, DbResult, now, to_time};
+use super::{Actor, Db, DbResult, now, to_time};
 
 /// One entry to record. `actor_user` is `None` for what the service does on its own.
 pub struct AuditEntry<'a> {
@@ -16,6 +16,21 @@ pub struct AuditEntry<'a> {
     pub target_type: &'a str,
     pub target_id: &'a str,
     pub summary: String,
+}
+
+impl<'a> AuditEntry<'a> {
+    /// An entry for a change a person made through the management API.
+    pub fn by(actor: &'a Actor, action: &'a str, (target_type, target_id): (&'a str, &'a str), summary: String) -> Self {
+        AuditEntry {
+            store_id: &actor.store_id,
+            actor_user: Some(&actor.user_id),
+            actor_device: Some(&actor.device_id),
+            action,
+            target_type,
+            target_id,
+            summary,
+        }
+    }
 }
 
 pub(crate) fn record(conn: &Connection, entry: AuditEntry<'_>) -> DbResult<()> {

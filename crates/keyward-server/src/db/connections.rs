@@ -96,21 +96,13 @@ fn insert_tokens(conn: &Connection, connection_id: &str, tokens: &IssuedTokens, 
 impl Db {
     pub async fn create_connection_code(&self, actor: Actor, code: NewConnectionCode) -> DbResult<()> {
         self.write(move |tx| {
-            let Actor { store_id, user_id: created_by, device_id: actor_device } = actor;
             let NewConnectionCode { app_name, scopes, code_hash, expires_at } = code;
             tx.execute(
                 "INSERT INTO connection_codes (code_hash, store_id, app_name, scopes, created_by, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![code_hash, store_id, app_name, scopes.to_db(), created_by, expires_at],
+                params![code_hash, actor.store_id, app_name, scopes.to_db(), actor.user_id, expires_at],
             )?;
-            record(tx, AuditEntry {
-                store_id: &store_id,
-                actor_user: Some(&created_by),
-                actor_device: Some(&actor_device),
-                action: "connection.code_created",
-                target_type: "connection",
-                target_id: "-",
-                summary: format!("Made a connection code for \"{app_name}\", {}", scopes.label().to_lowercase()),
-            })
+            let summary = format!("Made a connection code for \"{app_name}\", {}", scopes.label().to_lowercase());
+            record(tx, AuditEntry::by(&actor, "connection.code_created", ("connection", "-"), summary))
         })
         .await
     }
@@ -265,21 +257,13 @@ impl Db {
     /// Revokes a connection; its tokens stop working on their next use.
     pub async fn revoke_connection(&self, actor: Actor, id: String) -> DbResult<ConnectionRecord> {
         self.write(move |tx| {
-            let Actor { store_id, user_id: actor_user, device_id: actor_device } = actor;
-            let before = connection_record(tx, &store_id, &id)?.ok_or(DbError::NotFound)?;
+            let before = connection_record(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)?;
             if before.revoked_at.is_none() {
                 tx.execute("UPDATE connections SET revoked_at = ?2 WHERE id = ?1", params![id, now()])?;
-                record(tx, AuditEntry {
-                    store_id: &store_id,
-                    actor_user: Some(&actor_user),
-                    actor_device: Some(&actor_device),
-                    action: "connection.revoked",
-                    target_type: "connection",
-                    target_id: &id,
-                    summary: format!("Revoked the connection of \"{}\"", before.app_name),
-                })?;
+                let summary = format!("Revoked the connection of \"{}\"", before.app_name);
+                record(tx, AuditEntry::by(&actor, "connection.revoked", ("connection", &id), summary))?;
             }
-            connection_record(tx, &store_id, &id)?.ok_or(DbError::NotFound)
+            connection_record(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)
         })
         .await
     }

@@ -17,13 +17,10 @@ pub const ACTIVE_KEY_LIMIT: i64 = 10;
 /// A key to insert. The secret was hashed by the caller, outside the write lock.
 pub struct NewKey {
     pub id: String,
-    pub store_id: String,
     pub name: String,
     pub scopes: Scopes,
     pub expires_at: Option<i64>,
     pub secret_hash: String,
-    pub created_by: String,
-    pub created_device: Option<String>,
 }
 
 /// A change to a key: each part that is `Some` is applied.
@@ -112,7 +109,7 @@ fn count_active(conn: &Connection, store_id: &str, except: Option<&str>) -> DbRe
     )?)
 }
 
-fn insert_key(conn: &Connection, new: &NewKey) -> DbResult<()> {
+fn insert_key(conn: &Connection, actor: &Actor, new: &NewKey) -> DbResult<()> {
     let taken: bool = conn.query_row("SELECT EXISTS(SELECT 1 FROM api_keys WHERE id = ?1)", [&new.id], |r| r.get(0))?;
     if taken {
         return Err(DbError::IdTaken);
@@ -124,12 +121,12 @@ fn insert_key(conn: &Connection, new: &NewKey) -> DbResult<()> {
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?8, ?10)",
         params![
             new.id,
-            new.store_id,
+            actor.store_id,
             new.name,
             new.secret_hash,
             new.scopes.to_db(),
-            new.created_by,
-            new.created_device,
+            actor.user_id,
+            actor.device_id,
             t,
             new.expires_at,
             next_seq(conn)?
@@ -164,56 +161,35 @@ pub(crate) fn bump_all_keys_of_store(conn: &Connection, store_id: &str, t: i64, 
 }
 
 /// Revokes every live key created from a device (the lost-laptop flow). Returns how many.
-pub(crate) fn revoke_keys_of_device(
-    conn: &Connection,
-    store_id: &str,
-    device_id: &str,
-    actor_user: &str,
-    actor_device: &str,
-    t: i64,
-) -> DbResult<usize> {
+pub(crate) fn revoke_keys_of_device(conn: &Connection, actor: &Actor, device_id: &str, t: i64) -> DbResult<usize> {
     let keys: Vec<(String, String)> = conn
         .prepare("SELECT id, name FROM api_keys WHERE store_id = ?1 AND created_device = ?2 AND revoked_at IS NULL")?
-        .query_map([store_id, device_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([&actor.store_id, device_id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     for (id, name) in &keys {
-        set_revoked(conn, id, t, Some(actor_user))?;
-        record(conn, AuditEntry {
-            store_id,
-            actor_user: Some(actor_user),
-            actor_device: Some(actor_device),
-            action: "key.revoked",
-            target_type: "key",
-            target_id: id,
-            summary: format!("Revoked key \"{name}\" ({}) with its device", prefix_of(conn, id)?),
-        })?;
+        set_revoked(conn, id, t, Some(&actor.user_id))?;
+        let summary = format!("Revoked key \"{name}\" ({}) with its device", prefix_of(conn, id)?);
+        record(conn, AuditEntry::by(actor, "key.revoked", ("key", id), summary))?;
     }
     Ok(keys.len())
 }
 
-fn created_summary(verb: &str, new: &NewKey, prefix: &str) -> String {
-    format!("{verb} key \"{}\" ({prefix}), {}", new.name, new.scopes.label().to_lowercase())
-}
-
 impl Db {
     /// Inserts a key, unless the store already has [`ACTIVE_KEY_LIMIT`] active keys.
-    pub async fn create_key(&self, new: NewKey) -> DbResult<KeyRecord> {
+    pub async fn create_key(&self, actor: Actor, new: NewKey) -> DbResult<KeyRecord> {
         self.write(move |tx| {
-            if count_active(tx, &new.store_id, None)? >= ACTIVE_KEY_LIMIT {
+            if count_active(tx, &actor.store_id, None)? >= ACTIVE_KEY_LIMIT {
                 return Err(DbError::ActiveKeyLimit);
             }
-            insert_key(tx, &new)?;
-            let prefix = prefix_of(tx, &new.id)?;
-            record(tx, AuditEntry {
-                store_id: &new.store_id,
-                actor_user: Some(&new.created_by),
-                actor_device: new.created_device.as_deref(),
-                action: "key.created",
-                target_type: "key",
-                target_id: &new.id,
-                summary: created_summary("Created", &new, &prefix),
-            })?;
-            key_record(tx, &new.store_id, &new.id)?.ok_or(DbError::NotFound)
+            insert_key(tx, &actor, &new)?;
+            let summary = format!(
+                "Created key \"{}\" ({}), {}",
+                new.name,
+                prefix_of(tx, &new.id)?,
+                new.scopes.label().to_lowercase()
+            );
+            record(tx, AuditEntry::by(&actor, "key.created", ("key", &new.id), summary))?;
+            key_record(tx, &actor.store_id, &new.id)?.ok_or(DbError::NotFound)
         })
         .await
     }
@@ -242,9 +218,8 @@ impl Db {
     /// Renames, rescopes, deactivates or reactivates a key. A revoked key cannot change.
     pub async fn update_key(&self, actor: Actor, id: String, change: KeyChange) -> DbResult<KeyRecord> {
         self.write(move |tx| {
-            let Actor { store_id, user_id: actor_user, device_id: actor_device } = actor;
             let KeyChange { name, scopes, is_active } = change;
-            let before = key_record(tx, &store_id, &id)?.ok_or(DbError::NotFound)?;
+            let before = key_record(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)?;
             if before.revoked_at.is_some() {
                 return Err(DbError::Conflict(format!(
                     "The key {} is revoked and can no longer be changed. Create a new key instead.",
@@ -267,7 +242,7 @@ impl Db {
                 ));
             }
             if let Some(active) = is_active.filter(|a| *a != before.is_active) {
-                if active && count_active(tx, &store_id, Some(&id))? >= ACTIVE_KEY_LIMIT {
+                if active && count_active(tx, &actor.store_id, Some(&id))? >= ACTIVE_KEY_LIMIT {
                     return Err(DbError::ActiveKeyLimit);
                 }
                 tx.execute(
@@ -281,17 +256,9 @@ impl Db {
                 ));
             }
             for (action, summary) in changes {
-                record(tx, AuditEntry {
-                    store_id: &store_id,
-                    actor_user: Some(&actor_user),
-                    actor_device: Some(&actor_device),
-                    action,
-                    target_type: "key",
-                    target_id: &id,
-                    summary,
-                })?;
+                record(tx, AuditEntry::by(&actor, action, ("key", &id), summary))?;
             }
-            key_record(tx, &store_id, &id)?.ok_or(DbError::NotFound)
+            key_record(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)
         })
         .await
     }
@@ -299,76 +266,57 @@ impl Db {
     /// Revokes a key for good. Revoking a revoked key changes nothing and returns its record.
     pub async fn revoke_key(&self, actor: Actor, id: String) -> DbResult<KeyRecord> {
         self.write(move |tx| {
-            let Actor { store_id, user_id: actor_user, device_id: actor_device } = actor;
-            let before = key_record(tx, &store_id, &id)?.ok_or(DbError::NotFound)?;
+            let before = key_record(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)?;
             let already_revoked: bool =
                 tx.query_row("SELECT revoked_at IS NOT NULL FROM api_keys WHERE id = ?1", [&id], |r| r.get(0))?;
             if !already_revoked {
-                set_revoked(tx, &id, now(), Some(&actor_user))?;
-                record(tx, AuditEntry {
-                    store_id: &store_id,
-                    actor_user: Some(&actor_user),
-                    actor_device: Some(&actor_device),
-                    action: "key.revoked",
-                    target_type: "key",
-                    target_id: &id,
-                    summary: format!("Revoked key \"{}\" ({})", before.name, before.key_prefix),
-                })?;
+                set_revoked(tx, &id, now(), Some(&actor.user_id))?;
+                let summary = format!("Revoked key \"{}\" ({})", before.name, before.key_prefix);
+                record(tx, AuditEntry::by(&actor, "key.revoked", ("key", &id), summary))?;
             }
-            key_record(tx, &store_id, &id)?.ok_or(DbError::NotFound)
+            key_record(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)
         })
         .await
     }
 
-    /// Safe rotation: inserts the replacement (same name, scopes and expiry), then revokes the
-    /// old key now, or schedules its end after `overlap_seconds`.
-    /// The caller fills `replacement` except for name, scopes and expiry, which come from the old key.
-    pub async fn rotate_key(
-        &self,
-        old_id: String,
-        mut replacement: NewKey,
-        overlap_seconds: u32,
-        actor_device: String,
-    ) -> DbResult<(KeyRecord, KeyRecord)> {
+    /// Safe rotation: inserts the replacement, with the old key's name, scopes and expiry,
+    /// then revokes the old key now, or schedules its end after `overlap_seconds`.
+    /// Only `id` and `secret_hash` of `replacement` are used; the rest comes from the old key.
+    pub async fn rotate_key(&self, actor: Actor, old_id: String, mut replacement: NewKey, overlap_seconds: u32) -> DbResult<(KeyRecord, KeyRecord)> {
         self.write(move |tx| {
-            let store_id = replacement.store_id.clone();
-            let old = key_record(tx, &store_id, &old_id)?.ok_or(DbError::NotFound)?;
+            let old = key_record(tx, &actor.store_id, &old_id)?.ok_or(DbError::NotFound)?;
             if old.revoked_at.is_some() || old.revokes_at.is_some() {
                 return Err(DbError::Conflict(format!(
                     "The key {} is already revoked or being rotated. Rotate its replacement instead.",
                     old.key_prefix
                 )));
             }
-            if count_active(tx, &store_id, Some(&old_id))? >= ACTIVE_KEY_LIMIT {
+            if count_active(tx, &actor.store_id, Some(&old_id))? >= ACTIVE_KEY_LIMIT {
                 return Err(DbError::ActiveKeyLimit);
             }
             replacement.name = old.name.clone();
             replacement.scopes = old.scopes.clone();
             replacement.expires_at = old.expires_at.map(|t| t.unix_timestamp());
-            insert_key(tx, &replacement)?;
+            insert_key(tx, &actor, &replacement)?;
             let t = now();
-            let actor = replacement.created_by.clone();
             if overlap_seconds == 0 {
-                set_revoked(tx, &old_id, t, Some(&actor))?;
+                set_revoked(tx, &old_id, t, Some(&actor.user_id))?;
             } else {
                 tx.execute(
                     "UPDATE api_keys SET revokes_at = ?2, revoked_by = ?3, updated_at = ?4, change_seq = ?5 WHERE id = ?1",
-                    params![old_id, t + i64::from(overlap_seconds), actor, t, next_seq(tx)?],
+                    params![old_id, t + i64::from(overlap_seconds), actor.user_id, t, next_seq(tx)?],
                 )?;
             }
-            let new_prefix = prefix_of(tx, &replacement.id)?;
             let when = if overlap_seconds == 0 { "now".to_owned() } else { format!("in {overlap_seconds} s") };
-            record(tx, AuditEntry {
-                store_id: &store_id,
-                actor_user: Some(&actor),
-                actor_device: Some(&actor_device),
-                action: "key.rotated",
-                target_type: "key",
-                target_id: &old_id,
-                summary: format!("Rotated key \"{}\" ({}) to {new_prefix}; the old key stops working {when}", old.name, old.key_prefix),
-            })?;
-            let new_record = key_record(tx, &store_id, &replacement.id)?.ok_or(DbError::NotFound)?;
-            let old_record = key_record(tx, &store_id, &old_id)?.ok_or(DbError::NotFound)?;
+            let summary = format!(
+                "Rotated key \"{}\" ({}) to {}; the old key stops working {when}",
+                old.name,
+                old.key_prefix,
+                prefix_of(tx, &replacement.id)?
+            );
+            record(tx, AuditEntry::by(&actor, "key.rotated", ("key", &old_id), summary))?;
+            let new_record = key_record(tx, &actor.store_id, &replacement.id)?.ok_or(DbError::NotFound)?;
+            let old_record = key_record(tx, &actor.store_id, &old_id)?.ok_or(DbError::NotFound)?;
             Ok((new_record, old_record))
         })
         .await

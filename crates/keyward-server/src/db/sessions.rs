@@ -161,36 +161,27 @@ impl Db {
     /// store has no such device.
     pub async fn sign_out_device(&self, actor: Actor, device_id: String, revoke_keys: bool) -> DbResult<Option<(Device, usize)>> {
         self.write(move |tx| {
-            let Actor { store_id, user_id: actor_user, device_id: actor_device } = actor;
-            let Some(before) = device(tx, &device_id, &actor_device)? else { return Ok(None) };
+            let Some(before) = device(tx, &device_id, &actor.device_id)? else { return Ok(None) };
             let owner: Option<String> = tx
                 .query_row("SELECT store_id FROM devices WHERE id = ?1", [&device_id], |r| r.get(0))
                 .optional()?;
-            if owner.as_deref() != Some(store_id.as_str()) {
+            if owner.as_deref() != Some(actor.store_id.as_str()) {
                 return Ok(None);
             }
             let t = now();
             tx.execute("UPDATE devices SET signed_out_at = ?2 WHERE id = ?1 AND signed_out_at IS NULL", params![device_id, t])?;
             let revoked = if revoke_keys {
-                super::keys::revoke_keys_of_device(tx, &store_id, &device_id, &actor_user, &actor_device, t)?
+                super::keys::revoke_keys_of_device(tx, &actor, &device_id, t)?
             } else {
                 0
             };
-            let self_sign_out = device_id == actor_device;
-            record(tx, AuditEntry {
-                store_id: &store_id,
-                actor_user: Some(&actor_user),
-                actor_device: Some(&actor_device),
-                action: "device.signed_out",
-                target_type: "device",
-                target_id: &device_id,
-                summary: match (self_sign_out, revoke_keys) {
-                    (true, _) => format!("Signed out of \"{}\"", before.name),
-                    (false, false) => format!("Signed out device \"{}\"", before.name),
-                    (false, true) => format!("Signed out device \"{}\" and revoked its {revoked} key(s)", before.name),
-                },
-            })?;
-            let after = device(tx, &device_id, &actor_device)?.unwrap_or(before);
+            let summary = match (device_id == actor.device_id, revoke_keys) {
+                (true, _) => format!("Signed out of \"{}\"", before.name),
+                (false, false) => format!("Signed out device \"{}\"", before.name),
+                (false, true) => format!("Signed out device \"{}\" and revoked its {revoked} key(s)", before.name),
+            };
+            record(tx, AuditEntry::by(&actor, "device.signed_out", ("device", &device_id), summary))?;
+            let after = device(tx, &device_id, &actor.device_id)?.unwrap_or(before);
             Ok(Some((after, revoked)))
         })
         .await

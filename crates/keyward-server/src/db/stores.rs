@@ -126,21 +126,14 @@ impl Db {
     /// Uninstall: every key revoked, every connection revoked, every session signed out.
     pub async fn uninstall_store(&self, actor: Actor) -> DbResult<()> {
         self.write(move |tx| {
-            let Actor { store_id, user_id: actor_user, device_id: actor_device } = actor;
+            let store_id = &actor.store_id;
             let t = now();
-            bump_all_keys_of_store(tx, &store_id, t, &actor_user)?;
+            bump_all_keys_of_store(tx, store_id, t, &actor.user_id)?;
             tx.execute("UPDATE connections SET revoked_at = ?2 WHERE store_id = ?1 AND revoked_at IS NULL", params![store_id, t])?;
             tx.execute("UPDATE devices SET signed_out_at = ?2 WHERE store_id = ?1 AND signed_out_at IS NULL", params![store_id, t])?;
             tx.execute("UPDATE stores SET uninstalled_at = ?2 WHERE id = ?1", params![store_id, t])?;
-            record(tx, AuditEntry {
-                store_id: &store_id,
-                actor_user: Some(&actor_user),
-                actor_device: Some(&actor_device),
-                action: "store.uninstalled",
-                target_type: "store",
-                target_id: &store_id,
-                summary: "Uninstalled Keyward: every key, connection and session was revoked".into(),
-            })
+            let summary = "Uninstalled Keyward: every key, connection and session was revoked".to_owned();
+            record(tx, AuditEntry::by(&actor, "store.uninstalled", ("store", store_id), summary))
         })
         .await
     }

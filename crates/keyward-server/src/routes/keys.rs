@@ -53,16 +53,7 @@ where
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let new = NewKey {
-            id: key.id().as_str().to_owned(),
-            store_id: String::new(),
-            name: String::new(),
-            scopes: Scopes::read_only(),
-            expires_at: None,
-            secret_hash,
-            created_by: String::new(),
-            created_device: None,
-        };
+        let new = NewKey { id: key.id().as_str().to_owned(), name: String::new(), scopes: Scopes::read_only(), expires_at: None, secret_hash };
         match insert(new).await {
             Err(DbError::IdTaken) => continue,
             Err(e) => return Err(e.into()),
@@ -107,13 +98,10 @@ pub async fn create_key(
         return Err(ApiError::bad_request("invalid_expiry", "The expiry is in the past. Choose a time in the future, or no expiry."));
     }
     let (key, record) = mint(&state, |mut new| {
-        new.store_id = session.store_id.clone();
         new.name = name.clone();
         new.scopes = scopes.clone();
         new.expires_at = expires_at;
-        new.created_by = session.user_id.clone();
-        new.created_device = Some(session.device_id.clone());
-        state.db.create_key(new)
+        state.db.create_key(session.actor(), new)
     })
     .await?;
     tracing::info!(key = %record.key_prefix, scopes = %record.scopes, "key created");
@@ -174,12 +162,7 @@ pub async fn rotate_key(
     if overlap > MAX_OVERLAP_SECONDS {
         return Err(ApiError::bad_request("invalid_overlap", "The overlap can be at most 604800 seconds (7 days). Choose a shorter one."));
     }
-    let (key, (record, previous)) = mint(&state, |mut new| {
-        new.store_id = session.store_id.clone();
-        new.created_by = session.user_id.clone();
-        new.created_device = Some(session.device_id.clone());
-        state.db.rotate_key(old_id.clone(), new, overlap, session.device_id.clone())
-    })
+    let (key, (record, previous)) = mint(&state, |new| state.db.rotate_key(session.actor(), old_id.clone(), new, overlap))
     .await?;
     if overlap == 0 {
         state.verified.forget(&old_id);
