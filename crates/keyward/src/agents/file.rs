@@ -1,0 +1,154 @@
+//! Changing a file so that a crash at any moment leaves either the old or the new version:
+//! a temporary file in the same folder, fsync, rename over the original, fsync the folder.
+//! Writers of one file take turns through a lock file beside it, and the version replaced
+//! is kept as a backup.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Where the version before Keyward's last change is kept.
+pub fn backup_path(path: &Path) -> PathBuf {
+    sibling(path, ".keyward-backup", false)
+}
+
+fn lock_path(path: &Path) -> PathBuf {
+    sibling(path, ".keyward-lock", true)
+}
+
+fn sibling(path: &Path, suffix: &str, hidden: bool) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = if hidden { format!(".{name}{suffix}") } else { format!("{name}{suffix}") };
+    path.with_file_name(name)
+}
+
+#[cfg(unix)]
+fn set_mode(file: &File, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(mode))
+}
+
+#[cfg(unix)]
+fn mode_of(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+}
+
+/// Writes `bytes` to `path` atomically. `owner_only` makes the file readable by its owner
+/// alone (for files holding a secret); otherwise an existing file keeps its permissions.
+pub fn write_atomically(path: &Path, bytes: &[u8], owner_only: bool) -> io::Result<()> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&folder)?;
+    let mut temp = tempfile::NamedTempFile::new_in(&folder)?;
+    #[cfg(unix)]
+    {
+        match (owner_only, mode_of(path)) {
+            (true, _) => set_mode(temp.as_file(), 0o600)?,
+            (false, Some(mode)) => set_mode(temp.as_file(), mode)?,
+            (false, None) => set_mode(temp.as_file(), 0o644)?,
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = owner_only;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|e| e.error)?;
+    #[cfg(unix)]
+    File::open(&folder)?.sync_all()?;
+    Ok(())
+}
+
+/// Why a file could not be changed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError<E> {
+    #[error("{0}")]
+    Edit(E),
+    #[error("Could not {action} {path} ({source}). Check that the folder exists and is writable.")]
+    Io { action: &'static str, path: PathBuf, source: io::Error },
+}
+
+/// What [`update`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Updated {
+    /// The file was written; the previous version, if there was one, is at `backup`.
+    Written { backup: Option<PathBuf> },
+    /// The edit asked for no change; the file was not touched.
+    Unchanged,
+}
+
+/// Reads `path` (None if missing), lets `edit` compute the new text (None for no change),
+/// and writes it atomically, keeping a backup of the old version. Holds the file's lock
+/// throughout, so concurrent updates apply one after the other and none is lost.
+/// If `edit` fails, the file is left byte for byte as it was.
+pub fn update<E>(
+    path: &Path,
+    owner_only: bool,
+    edit: impl FnOnce(Option<&str>) -> Result<Option<String>, E>,
+) -> Result<Updated, UpdateError<E>> {
+    let io_err = |action, source| UpdateError::Io { action, path: path.to_owned(), source };
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(folder).map_err(|e| io_err("create the folder of", e))?;
+    }
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(lock_path(path))
+        .map_err(|e| io_err("lock", e))?;
+    lock.lock().map_err(|e| io_err("lock", e))?;
+    let current = match fs::read(path) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io_err("read", e)),
+    };
+    let text = match &current {
+        Some(bytes) => Some(String::from_utf8(bytes.clone()).map_err(|_| {
+            io_err("read", io::Error::new(io::ErrorKind::InvalidData, "the file is not UTF-8 text"))
+        })?),
+        None => None,
+    };
+    let Some(new_text) = edit(text.as_deref()).map_err(UpdateError::Edit)? else {
+        return Ok(Updated::Unchanged);
+    };
+    let backup = match &current {
+        Some(bytes) => {
+            let backup = backup_path(path);
+            write_atomically(&backup, bytes, owner_only || is_owner_only(path)).map_err(|e| io_err("back up", e))?;
+            Some(backup)
+        }
+        None => None,
+    };
+    write_atomically(path, new_text.as_bytes(), owner_only).map_err(|e| io_err("write", e))?;
+    drop(lock);
+    Ok(Updated::Written { backup })
+}
+
+#[cfg(unix)]
+fn is_owner_only(path: &Path) -> bool {
+    mode_of(path).is_some_and(|m| m & 0o077 == 0)
+}
+
+#[cfg(not(unix))]
+fn is_owner_only(_: &Path) -> bool {
+    false
+}
+
+/// Puts the backup back in place of the file (undo of the last change), or removes the file
+/// if Keyward created it. Returns whether anything changed.
+pub fn restore(path: &Path, backup: Option<&Path>) -> io::Result<bool> {
+    match backup {
+        Some(backup) => {
+            let bytes = fs::read(backup)?;
+            write_atomically(path, &bytes, is_owner_only(backup))?;
+            Ok(true)
+        }
+        None => match fs::remove_file(path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        },
+    }
+}

@@ -1,0 +1,232 @@
+//! Wiring keys into the assistants' configuration files.
+//!
+//! | assistant      | file                                                   | entry                                   |
+//! |----------------|--------------------------------------------------------|-----------------------------------------|
+//! | Claude Desktop | `<config dir>/Claude/claude_desktop_config.json`       | `mcpServers.NAME = {command, args, env}`|
+//! | Claude Code    | `~/.claude.json`                                       | `mcpServers.NAME = {type: "stdio", …}`  |
+//! | Codex          | `$CODEX_HOME/config.toml` (default `~/.codex`)         | `[mcp_servers.NAME]`                    |
+//!
+//! Bridge mode (the default) writes `keyward bridge --key ID --server URL`: no file holds the
+//! secret. Inline mode puts the secret in `env` for clients that cannot reach the keychain,
+//! and makes the file readable by its owner only. Every write merges, keeps formatting, is
+//! atomic, keeps a backup, and refuses a file it cannot parse, leaving it untouched.
+//! Disconnecting removes exactly the entry Keyward wrote for that key, and nothing else.
+
+pub mod file;
+pub mod json;
+pub mod toml;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+/// The environment variable the bridge reads an inline key from.
+pub const INLINE_KEY_ENV: &str = "KEYWARD_API_KEY";
+
+/// An assistant Keyward can wire a key into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Agent {
+    ClaudeDesktop,
+    ClaudeCode,
+    Codex,
+}
+
+impl Agent {
+    pub const ALL: [Agent; 3] = [Agent::ClaudeDesktop, Agent::ClaudeCode, Agent::Codex];
+
+    /// The name used on the command line: `claude-desktop`, `claude-code`, `codex`.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Agent::ClaudeDesktop => "claude-desktop",
+            Agent::ClaudeCode => "claude-code",
+            Agent::Codex => "codex",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Agent> {
+        Agent::ALL.into_iter().find(|a| a.slug() == text)
+    }
+
+    /// Where this assistant reads its MCP servers from on this machine. Tests and unusual
+    /// setups override it with `KEYWARD_CLAUDE_DESKTOP_CONFIG`, `KEYWARD_CLAUDE_CODE_CONFIG`
+    /// or `CODEX_HOME`.
+    pub fn default_path(self) -> Result<PathBuf, ConfigError> {
+        let env_path = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let dirs = directories::BaseDirs::new();
+        let home = || dirs.as_ref().map(|d| d.home_dir().to_owned()).ok_or(ConfigError::NoHome);
+        match self {
+            Agent::ClaudeDesktop => match env_path("KEYWARD_CLAUDE_DESKTOP_CONFIG") {
+                Some(path) => Ok(path),
+                // ~/.config on Linux, ~/Library/Application Support on macOS, %APPDATA% on Windows.
+                None => Ok(dirs.as_ref().ok_or(ConfigError::NoHome)?.config_dir().join("Claude").join("claude_desktop_config.json")),
+            },
+            Agent::ClaudeCode => Ok(env_path("KEYWARD_CLAUDE_CODE_CONFIG").map_or_else(|| home().map(|h| h.join(".claude.json")), Ok)?),
+            Agent::Codex => Ok(env_path("CODEX_HOME").map_or_else(|| home().map(|h| h.join(".codex")), Ok)?.join("config.toml")),
+        }
+    }
+}
+
+impl fmt::Display for Agent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Agent::ClaudeDesktop => "Claude Desktop",
+            Agent::ClaudeCode => "Claude Code",
+            Agent::Codex => "Codex",
+        })
+    }
+}
+
+/// Why a configuration file could not be changed. The file is untouched in every case.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("Keyward cannot read the file: {0}. Fix or move the file, then try again; it was left untouched.")]
+    Unparsable(String),
+    #[error("No home folder was found. Set HOME, or give the config file's path.")]
+    NoHome,
+    #[error("{0}")]
+    Io(String),
+}
+
+/// A stdio MCP server entry: what the assistant runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerEntry {
+    pub command: String,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+impl ServerEntry {
+    /// An entry that runs `keyward bridge` for `key_id` at `server`. `inline_key` puts the
+    /// secret in the environment instead of leaving it in the keychain.
+    pub fn bridge(keyward: &Path, key_id: &str, server: &str, inline_key: Option<&str>) -> ServerEntry {
+        let mut env = BTreeMap::new();
+        // A bridge started by an assistant must find the same local files as this process.
+        for var in ["KEYWARD_DATA_DIR", "KEYWARD_CONFIG_DIR"] {
+            if let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+                env.insert(var.to_owned(), value.to_string_lossy().into_owned());
+            }
+        }
+        if let Some(key) = inline_key {
+            env.insert(INLINE_KEY_ENV.to_owned(), key.to_owned());
+        }
+        ServerEntry {
+            command: keyward.to_string_lossy().into_owned(),
+            args: vec!["bridge".into(), "--key".into(), key_id.into(), "--server".into(), server.into()],
+            env,
+        }
+    }
+
+    /// Whether this is a Keyward bridge entry for `key_id`.
+    pub fn is_bridge_for(&self, key_id: &str) -> bool {
+        self.args.windows(2).any(|w| w[0] == "--key" && w[1] == key_id) && self.args.first().is_some_and(|a| a == "bridge")
+    }
+
+    /// Whether the secret is in the file.
+    pub fn is_inline(&self) -> bool {
+        self.env.contains_key(INLINE_KEY_ENV)
+    }
+
+    fn to_json(&self, agent: Agent) -> Value {
+        let mut entry = serde_json::Map::new();
+        if agent == Agent::ClaudeCode {
+            entry.insert("type".into(), json!("stdio"));
+        }
+        entry.insert("command".into(), json!(self.command));
+        entry.insert("args".into(), json!(self.args));
+        entry.insert("env".into(), json!(self.env));
+        Value::Object(entry)
+    }
+
+    fn from_json(value: &Value) -> Option<ServerEntry> {
+        Some(ServerEntry {
+            command: value.get("command")?.as_str()?.to_owned(),
+            args: value.get("args")?.as_array()?.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
+            env: value
+                .get("env")
+                .and_then(|e| e.as_object())
+                .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// The entry name for a key: which store and which key, so keys of several stores can sit
+/// side by side, e.g. `keyward-demo-workshop-asmk_Ab12Cd34`.
+pub fn entry_name(store_slug: &str, key_prefix: &str) -> String {
+    format!("keyward-{store_slug}-{key_prefix}")
+}
+
+/// What [`connect`] changed, so it can be undone.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Wiring {
+    pub agent: Agent,
+    pub path: PathBuf,
+    pub entry_name: String,
+    /// The file's previous version, or `None` if Keyward created the file.
+    pub backup: Option<PathBuf>,
+    /// False when the entry was already there exactly, so nothing was written.
+    pub changed: bool,
+}
+
+fn update(
+    agent: Agent,
+    path: &Path,
+    owner_only: bool,
+    edit: impl FnOnce(Option<&str>) -> Result<Option<String>, ConfigError>,
+) -> Result<file::Updated, ConfigError> {
+    file::update(path, owner_only, edit).map_err(|e| match e {
+        file::UpdateError::Edit(ConfigError::Unparsable(why)) => {
+            ConfigError::Unparsable(format!("{agent}'s config {} ({why})", path.display()))
+        }
+        file::UpdateError::Edit(other) => other,
+        io @ file::UpdateError::Io { .. } => ConfigError::Io(io.to_string()),
+    })
+}
+
+/// Adds (or replaces) `name` in the assistant's file at `path`.
+pub fn connect(agent: Agent, path: &Path, name: &str, entry: &ServerEntry) -> Result<Wiring, ConfigError> {
+    let owner_only = entry.is_inline();
+    let updated = update(agent, path, owner_only, |text| match agent {
+        Agent::ClaudeDesktop | Agent::ClaudeCode => json::upsert(text, name, &entry.to_json(agent)),
+        Agent::Codex => toml::upsert(text, name, entry),
+    })?;
+    let (backup, changed) = match updated {
+        file::Updated::Written { backup } => (backup, true),
+        file::Updated::Unchanged => (None, false),
+    };
+    Ok(Wiring { agent, path: path.to_owned(), entry_name: name.to_owned(), backup, changed })
+}
+
+/// Removes the entry `name` from the assistant's file if it is Keyward's entry for `key_id`.
+/// Returns whether it was there.
+pub fn disconnect(agent: Agent, path: &Path, name: &str, key_id: &str) -> Result<bool, ConfigError> {
+    let updated = update(agent, path, false, |text| match agent {
+        Agent::ClaudeDesktop | Agent::ClaudeCode => {
+            json::remove(text, name, |v| ServerEntry::from_json(v).is_some_and(|e| e.is_bridge_for(key_id)))
+        }
+        Agent::Codex => toml::remove(text, name, |e| e.is_bridge_for(key_id)),
+    })?;
+    Ok(matches!(updated, file::Updated::Written { .. }))
+}
+
+/// The entry `name` in the assistant's file, if present.
+pub fn read_entry(agent: Agent, path: &Path, name: &str) -> Option<ServerEntry> {
+    let text = std::fs::read_to_string(path).ok()?;
+    match agent {
+        Agent::ClaudeDesktop | Agent::ClaudeCode => ServerEntry::from_json(&json::entry(&text, name)?),
+        Agent::Codex => toml::entry(&text, name),
+    }
+}
+
+/// Undoes a [`connect`]: the previous file comes back (or the file goes, if Keyward made it).
+pub fn undo(wiring: &Wiring) -> Result<(), ConfigError> {
+    if !wiring.changed {
+        return Ok(());
+    }
+    file::restore(&wiring.path, wiring.backup.as_deref())
+        .map(|_| ())
+        .map_err(|e| ConfigError::Io(format!("Could not restore {} ({e}). Its backup is beside it.", wiring.path.display())))
+}

@@ -1,0 +1,23 @@
+//! Keyward on the merchant's machine: everything but the window.
+//!
+//! - [`client`]: the key service's HTTP API, with every refusal turned into a sentence.
+//! - [`vault`]: the OS keychain (Secret Service, Keychain, Credential Manager) holding key
+//!   secrets and the dashboard session; no plaintext fallback.
+//! - [`mirror`]: a SQLite copy of the store's key records (hashes and status, never secrets)
+//!   that answers "is this key good?" offline.
+//! - [`agents`]: writers for Claude Desktop, Claude Code and Codex configuration files that
+//!   merge, keep formatting, write atomically with a backup, and undo exactly what they did.
+//! - [`bridge`]: the MCP relay the assistants launch: stdio on one side, the service's `/mcp`
+//!   on the other, the key taken from the keychain.
+//! - [`profile`] and [`paths`]: which service and store this machine is signed in to, and
+//!   where local files live.
+//!
+//! The desktop app and the `keyward` CLI are thin layers over this library.
+
+pub mod agents;
+pub mod bridge;
+pub mod client;
+pub mod mirror;
+pub mod paths;
+pub mod profile;
+pub mod vault;

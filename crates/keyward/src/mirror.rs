@@ -1,0 +1,358 @@
+//! The verifier mirror: a SQLite copy of the store's key records (hashes and status, never
+//! secrets), synced incrementally from `/api/mirror`, that answers "is this key good?"
+//! offline and says how old its answer is.
+//!
+//! A repeat verification of the same key does not pay argon2 again: after a secret matches
+//! its hash, the mirror keeps a salted SHA-256 digest of it (the salt is random per mirror
+//! file), which confirms that exact secret and nothing else.
+
+use std::path::{Path, PathBuf};
+
+use keyward_core::wire::MirrorPage;
+use keyward_core::{ApiKey, Scopes, hashing};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+
+use crate::client::{ApiClient, ClientError};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS mirror_meta (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    salt BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stores (
+    server TEXT NOT NULL,
+    store_id TEXT NOT NULL,
+    store_name TEXT NOT NULL,
+    brand TEXT NOT NULL,
+    cursor TEXT NOT NULL,
+    synced_at INTEGER NOT NULL,
+    PRIMARY KEY (server, store_id)
+);
+CREATE TABLE IF NOT EXISTS keys (
+    server TEXT NOT NULL,
+    id TEXT NOT NULL,
+    store_id TEXT NOT NULL,
+    key_prefix TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    expires_at INTEGER,
+    is_active INTEGER NOT NULL,
+    revoked_at INTEGER,
+    revokes_at INTEGER,
+    updated_at INTEGER NOT NULL,
+    verified_digest BLOB,
+    PRIMARY KEY (server, id)
+);
+";
+
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    #[error("The verifier mirror at {path} cannot be used ({detail}). Delete the file and run `keyward mirror sync` to rebuild it.")]
+    Storage { path: PathBuf, detail: String },
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+/// What the mirror knows of a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Verdict {
+    Malformed { reason: String },
+    /// The mirror has no key with this id (it may be newer than the last sync, or of a store
+    /// this machine has not synced).
+    Unknown,
+    /// The id is known but the secret is not that key's.
+    WrongSecret { key_prefix: String },
+    Revoked { key_prefix: String, #[serde(with = "time::serde::rfc3339")] at: OffsetDateTime },
+    Expired { key_prefix: String, #[serde(with = "time::serde::rfc3339")] at: OffsetDateTime },
+    Deactivated { key_prefix: String },
+    Valid { key_prefix: String, scopes: Scopes },
+}
+
+impl Verdict {
+    pub fn is_valid(&self) -> bool {
+        matches!(self, Verdict::Valid { .. })
+    }
+
+    /// A sentence for people, naming the key and what to do.
+    pub fn sentence(&self) -> String {
+        match self {
+            Verdict::Malformed { reason } => reason.clone(),
+            Verdict::Unknown => "The mirror does not know this key. Run `keyward mirror sync`, or check the key was copied whole.".into(),
+            Verdict::WrongSecret { key_prefix } => format!("This is not the secret of {key_prefix}; the key is not valid. Copy the key again."),
+            Verdict::Revoked { key_prefix, .. } => format!("The key {key_prefix} was revoked. Create a new key in Keyward and connect it again."),
+            Verdict::Expired { key_prefix, .. } => format!("The key {key_prefix} has expired. Create a new key in Keyward and connect it again."),
+            Verdict::Deactivated { key_prefix } => format!("The key {key_prefix} is deactivated. Reactivate it in Keyward to use it again."),
+            Verdict::Valid { key_prefix, scopes } => format!("The key {key_prefix} is valid ({}).", scopes.label().to_lowercase()),
+        }
+    }
+}
+
+/// A verdict and how old the knowledge behind it is.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    /// When the store this key belongs to was last synced, if known.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub synced_at: Option<OffsetDateTime>,
+    pub age_seconds: Option<i64>,
+}
+
+/// How a store's mirror stands.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreMirror {
+    pub server: String,
+    pub store_id: String,
+    pub store_name: String,
+    pub keys: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub synced_at: OffsetDateTime,
+    pub age_seconds: i64,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncReport {
+    pub changed: usize,
+    pub keys: i64,
+    pub cursor: String,
+}
+
+pub struct Mirror {
+    conn: Connection,
+    path: PathBuf,
+    salt: Vec<u8>,
+}
+
+fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn to_time(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+impl Mirror {
+    /// Opens (creating if needed) the mirror file.
+    pub fn open(path: &Path) -> Result<Mirror, MirrorError> {
+        let fail = |e: &dyn std::fmt::Display| MirrorError::Storage { path: path.to_owned(), detail: e.to_string() };
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).map_err(|e| fail(&e))?;
+        }
+        let conn = Connection::open(path).map_err(|e| fail(&e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| fail(&e))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| fail(&e))?;
+        conn.execute_batch(SCHEMA).map_err(|e| fail(&e))?;
+        let salt: Option<Vec<u8>> = conn.query_row("SELECT salt FROM mirror_meta", [], |r| r.get(0)).optional().map_err(|e| fail(&e))?;
+        let salt = match salt {
+            Some(salt) => salt,
+            None => {
+                let mut salt = vec![0u8; 32];
+                rand::fill(&mut salt[..]);
+                conn.execute("INSERT OR IGNORE INTO mirror_meta (singleton, salt) VALUES (1, ?1)", [&salt]).map_err(|e| fail(&e))?;
+                conn.query_row("SELECT salt FROM mirror_meta", [], |r| r.get(0)).map_err(|e| fail(&e))?
+            }
+        };
+        Ok(Mirror { conn, path: path.to_owned(), salt })
+    }
+
+    fn storage(&self, e: rusqlite::Error) -> MirrorError {
+        MirrorError::Storage { path: self.path.clone(), detail: e.to_string() }
+    }
+
+    /// The cursor to sync `store_id` of `server` from.
+    pub fn cursor(&self, server: &str, store_id: &str) -> Result<String, MirrorError> {
+        let cursor: Option<String> = self
+            .conn
+            .query_row("SELECT cursor FROM stores WHERE server = ?1 AND store_id = ?2", [server, store_id], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.storage(e))?;
+        Ok(cursor.unwrap_or_else(|| "0".into()))
+    }
+
+    /// Writes one page of changes and its cursor, in one transaction.
+    pub fn apply(&mut self, server: &str, page: &MirrorPage) -> Result<usize, MirrorError> {
+        let path = self.path.clone();
+        let fail = move |e: rusqlite::Error| MirrorError::Storage { path: path.clone(), detail: e.to_string() };
+        let tx = self.conn.transaction().map_err(&fail)?;
+        let result = (|| -> rusqlite::Result<usize> {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO keys (server, id, store_id, key_prefix, secret_hash, scopes, expires_at, is_active, revoked_at, revokes_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (server, id) DO UPDATE SET store_id = ?3, key_prefix = ?4,
+                    verified_digest = CASE WHEN secret_hash = ?5 THEN verified_digest ELSE NULL END,
+                    secret_hash = ?5, scopes = ?6, expires_at = ?7, is_active = ?8, revoked_at = ?9, revokes_at = ?10, updated_at = ?11",
+            )?;
+            for r in &page.records {
+                upsert.execute(params![
+                    server,
+                    r.id,
+                    page.store.id,
+                    r.key_prefix,
+                    r.secret_hash,
+                    r.scopes.to_db(),
+                    r.expires_at.map(|t| t.unix_timestamp()),
+                    r.is_active,
+                    r.revoked_at.map(|t| t.unix_timestamp()),
+                    r.revokes_at.map(|t| t.unix_timestamp()),
+                    r.updated_at.unix_timestamp(),
+                ])?;
+            }
+            drop(upsert);
+            tx.execute(
+                "INSERT INTO stores (server, store_id, store_name, brand, cursor, synced_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (server, store_id) DO UPDATE SET store_name = ?3, brand = ?4, cursor = ?5, synced_at = ?6",
+                params![server, page.store.id, page.store.name, page.store.brand, page.cursor, now()],
+            )?;
+            Ok(page.records.len())
+        })();
+        let n = result.map_err(&fail)?;
+        tx.commit().map_err(&fail)?;
+        Ok(n)
+    }
+
+    /// Fetches every change past the stored cursor from the signed-in `client`.
+    pub async fn sync(&mut self, client: &ApiClient, store_id: &str) -> Result<SyncReport, MirrorError> {
+        let server = client.server().to_owned();
+        let mut cursor = self.cursor(&server, store_id)?;
+        let mut changed = 0;
+        loop {
+            let page = client.mirror(&cursor).await?;
+            changed += self.apply(&server, &page)?;
+            cursor = page.cursor.clone();
+            if !page.has_more {
+                break;
+            }
+        }
+        let keys = self.count(&server, store_id)?;
+        Ok(SyncReport { changed, keys, cursor })
+    }
+
+    fn count(&self, server: &str, store_id: &str) -> Result<i64, MirrorError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM keys WHERE server = ?1 AND store_id = ?2", [server, store_id], |r| r.get(0))
+            .map_err(|e| self.storage(e))
+    }
+
+    /// Every store this mirror holds, with its age.
+    pub fn stores(&self) -> Result<Vec<StoreMirror>, MirrorError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT s.server, s.store_id, s.store_name, s.synced_at, (SELECT COUNT(*) FROM keys k WHERE k.server = s.server AND k.store_id = s.store_id) FROM stores s ORDER BY s.synced_at DESC")
+            .map_err(|e| self.storage(e))?;
+        let t = now();
+        let rows = stmt
+            .query_map([], |r| {
+                let synced: i64 = r.get(3)?;
+                Ok(StoreMirror {
+                    server: r.get(0)?,
+                    store_id: r.get(1)?,
+                    store_name: r.get(2)?,
+                    synced_at: to_time(synced),
+                    age_seconds: (t - synced).max(0),
+                    keys: r.get(4)?,
+                })
+            })
+            .map_err(|e| self.storage(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.storage(e))
+    }
+
+    /// Answers offline whether `key` is good, and how old that answer is.
+    /// `server`, if given, narrows the lookup to one key service.
+    pub fn verify(&self, key: &str, server: Option<&str>) -> Result<Verification, MirrorError> {
+        let key = match ApiKey::parse(key.trim()) {
+            Ok(key) => key,
+            Err(e) => return Ok(Verification { verdict: Verdict::Malformed { reason: e.to_string() }, synced_at: None, age_seconds: None }),
+        };
+        let id = key.id();
+        let row = self
+            .conn
+            .query_row(
+                "SELECT k.server, k.key_prefix, k.secret_hash, k.scopes, k.expires_at, k.is_active, k.revoked_at, k.revokes_at,
+                        k.verified_digest, s.synced_at
+                 FROM keys k JOIN stores s ON s.server = k.server AND s.store_id = k.store_id
+                 WHERE k.id = ?1 AND s.brand = ?2 AND (?3 IS NULL OR k.server = ?3)
+                 ORDER BY s.synced_at DESC LIMIT 1",
+                params![id.as_str(), key.brand(), server],
+                |r| {
+                    Ok(Row {
+                        server: r.get(0)?,
+                        key_prefix: r.get(1)?,
+                        secret_hash: r.get(2)?,
+                        scopes: r.get(3)?,
+                        expires_at: r.get(4)?,
+                        is_active: r.get(5)?,
+                        revoked_at: r.get(6)?,
+                        revokes_at: r.get(7)?,
+                        digest: r.get(8)?,
+                        synced_at: r.get(9)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.storage(e))?;
+        let Some(row) = row else {
+            return Ok(Verification { verdict: Verdict::Unknown, synced_at: None, age_seconds: None });
+        };
+        let digest = self.digest(key.secret());
+        let matched = match &row.digest {
+            Some(stored) if bool::from(stored.as_slice().ct_eq(&digest)) => true,
+            _ => {
+                let ok = hashing::verify_secret(key.secret(), &row.secret_hash);
+                if ok {
+                    self.conn
+                        .execute("UPDATE keys SET verified_digest = ?3 WHERE server = ?1 AND id = ?2", params![row.server, id.as_str(), digest])
+                        .map_err(|e| self.storage(e))?;
+                }
+                ok
+            }
+        };
+        let t = now();
+        let key_prefix = row.key_prefix.clone();
+        let verdict = if !matched {
+            Verdict::WrongSecret { key_prefix }
+        } else if let Some(at) = row.revoked_at.or(row.revokes_at.filter(|&at| at <= t)) {
+            Verdict::Revoked { key_prefix, at: to_time(at) }
+        } else if let Some(at) = row.expires_at.filter(|&at| at <= t) {
+            Verdict::Expired { key_prefix, at: to_time(at) }
+        } else if !row.is_active {
+            Verdict::Deactivated { key_prefix }
+        } else {
+            Verdict::Valid { key_prefix, scopes: Scopes::from_db(&row.scopes).unwrap_or_else(Scopes::read_only) }
+        };
+        Ok(Verification { verdict, synced_at: Some(to_time(row.synced_at)), age_seconds: Some((t - row.synced_at).max(0)) })
+    }
+
+    /// Records that this machine revoked a key, so the mirror knows before the next sync.
+    pub fn mark_revoked(&self, server: &str, id: &str, at: OffsetDateTime) -> Result<(), MirrorError> {
+        self.conn
+            .execute("UPDATE keys SET revoked_at = ?3 WHERE server = ?1 AND id = ?2", params![server, id, at.unix_timestamp()])
+            .map(|_| ())
+            .map_err(|e| self.storage(e))
+    }
+
+    fn digest(&self, secret: &str) -> Vec<u8> {
+        let mut hasher = Sha256::new();
+        hasher.update(&self.salt);
+        hasher.update(secret.as_bytes());
+        hasher.finalize().to_vec()
+    }
+}
+
+struct Row {
+    server: String,
+    key_prefix: String,
+    secret_hash: String,
+    scopes: String,
+    expires_at: Option<i64>,
+    is_active: bool,
+    revoked_at: Option<i64>,
+    revokes_at: Option<i64>,
+    digest: Option<Vec<u8>>,
+    synced_at: i64,
+}

@@ -1,0 +1,83 @@
+//! Which key service and store this machine is signed in to. Nothing secret: the session
+//! token itself lives in the keychain.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// What `keyward login` remembers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    /// The key service's origin, e.g. `https://keys.example.com`.
+    pub server: String,
+    pub store_id: String,
+    pub store_name: String,
+    pub brand: String,
+    pub user_name: String,
+    pub user_email: String,
+    pub device_id: String,
+    pub device_name: String,
+}
+
+impl Profile {
+    /// A short name for config entries: lowercase letters, digits and dashes of the store name.
+    pub fn store_slug(&self) -> String {
+        let mut slug = String::new();
+        for c in self.store_name.chars().flat_map(char::to_lowercase) {
+            if c.is_ascii_alphanumeric() {
+                slug.push(c);
+            } else if !slug.ends_with('-') {
+                slug.push('-');
+            }
+        }
+        let slug = slug.trim_matches('-');
+        if slug.is_empty() { "store".to_owned() } else { slug.chars().take(32).collect() }
+    }
+
+    /// `None` if no profile was saved yet.
+    pub fn load(path: &Path) -> Result<Option<Profile>, String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
+                format!("The profile {} is damaged ({e}). Sign in again with `keyward login`.", path.display())
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("Could not read {} ({e}). Check its permissions.", path.display())),
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let text = serde_json::to_string_pretty(self).expect("a profile serialises");
+        crate::agents::file::write_atomically(path, text.as_bytes(), false)
+            .map_err(|e| format!("Could not save the profile to {} ({e}). Check that the folder is writable.", path.display()))
+    }
+
+    pub fn remove(path: &Path) -> Result<(), String> {
+        match std::fs::remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(format!("Could not remove {} ({e}). Delete it by hand.", path.display())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_slug_is_safe_for_entry_names() {
+        let mut p = Profile {
+            server: String::new(),
+            store_id: String::new(),
+            store_name: "Ünïcode  Shop & Co.".into(),
+            brand: String::new(),
+            user_name: String::new(),
+            user_email: String::new(),
+            device_id: String::new(),
+            device_name: String::new(),
+        };
+        assert_eq!(p.store_slug(), "n-code-shop-co");
+        p.store_name = "!!!".into();
+        assert_eq!(p.store_slug(), "store");
+    }
+}
