@@ -17,6 +17,7 @@
 pub mod agents;
 pub mod bridge;
 pub mod client;
+pub mod manager;
 pub mod mirror;
 pub mod paths;
 pub mod profile;

@@ -74,12 +74,10 @@ pub fn remove(text: Option<&str>, name: &str, is_ours: impl Fn(&ServerEntry) -> 
     let mut doc = parse(Some(text))?;
     let Some(servers) = doc.get_mut("mcp_servers").and_then(|s| s.as_table_like_mut()) else { return Ok(None) };
     servers.remove(name);
-    if servers.is_empty() && servers.iter().next().is_none() {
-        if let Some(table) = doc.get_mut("mcp_servers").and_then(|s| s.as_table_mut()) {
-            if table.is_implicit() {
-                doc.remove("mcp_servers");
-            }
-        }
+    // A section Keyward created implicitly goes away with its last entry.
+    let now_empty = servers.is_empty();
+    if now_empty && doc.get("mcp_servers").and_then(|s| s.as_table()).is_some_and(|t| t.is_implicit()) {
+        doc.remove("mcp_servers");
     }
     Ok(Some(doc.to_string()))
 }

@@ -1,0 +1,472 @@
+//! The command line: parsing, one function per command, and output.
+
+mod output;
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use keyward::agents::{Agent, INLINE_KEY_ENV};
+use keyward::bridge::{self, BridgeConfig, KeySource};
+use keyward::client::ClientError;
+use keyward::manager::{Error, Manager};
+use keyward::paths::Paths;
+use keyward::vault::{Vault, VaultError};
+use keyward_core::Scopes;
+use keyward_core::wire::UpdateKeyRequest;
+use output::Out;
+
+/// Exit codes scripts can rely on.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// Anything not listed below.
+    pub const FAILED: u8 = 1;
+    /// The command line was wrong (clap's own code).
+    pub const USAGE: u8 = 2;
+    /// Not signed in, or this device's session ended.
+    pub const SIGN_IN: u8 = 3;
+    /// The key service could not be reached.
+    pub const UNREACHABLE: u8 = 4;
+    /// The key service refused the request (a 4xx answer).
+    pub const REFUSED: u8 = 5;
+    /// No OS keychain is reachable.
+    pub const KEYCHAIN: u8 = 6;
+    /// An assistant's config file could not be parsed; it was left untouched.
+    pub const CONFIG: u8 = 7;
+    /// `keyward verify`: the key is not valid (malformed, unknown, revoked, expired, deactivated).
+    pub const KEY_NOT_VALID: u8 = 8;
+}
+
+#[derive(Parser)]
+#[command(name = "keyward", version, about = "Scoped API keys for your store's AI assistants: create, wire, revoke.")]
+struct Cli {
+    /// Print JSON instead of tables, for scripts.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sign in to a key service. The password is read from KEYWARD_PASSWORD, standard input, or a prompt.
+    Login {
+        /// The key service's address.
+        #[arg(long, env = "KEYWARD_SERVER", default_value = "http://127.0.0.1:8420")]
+        server: String,
+        #[arg(long)]
+        email: String,
+        /// How this machine is listed among your devices.
+        #[arg(long)]
+        device_name: Option<String>,
+    },
+    /// Sign this device out and forget its session.
+    Logout,
+    /// List, create, change, revoke and rotate keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Wire a key into an assistant's config (bridge mode: no secret in the file).
+    Connect {
+        agent: AgentArg,
+        #[arg(long = "key")]
+        key_id: String,
+        /// Put the secret itself in the config (for clients that cannot run the bridge); the file becomes owner-only.
+        #[arg(long)]
+        inline: bool,
+        /// Use this config file instead of the assistant's usual one.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Remove a key's entry from an assistant's config.
+    Disconnect {
+        agent: AgentArg,
+        #[arg(long = "key")]
+        key_id: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Check a key offline against the verifier mirror. Reads the key from standard input if not given.
+    Verify { key: Option<String> },
+    /// The verifier mirror.
+    #[command(subcommand)]
+    Mirror(MirrorCommand),
+    /// Signed-in devices.
+    Devices {
+        #[command(subcommand)]
+        command: Option<DevicesCommand>,
+    },
+    /// Who did what, when.
+    Audit {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        before: Option<i64>,
+    },
+    /// Web-chat connections.
+    Connections {
+        #[command(subcommand)]
+        command: Option<ConnectionsCommand>,
+    },
+    /// Relay MCP between an assistant (stdio) and the key service. Assistants run this.
+    Bridge {
+        #[arg(long = "key")]
+        key_id: String,
+        #[arg(long)]
+        server: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List keys (newest first).
+    List {
+        /// Include revoked keys.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Create a key; its secret goes into the keychain.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Read & write instead of read only.
+        #[arg(long)]
+        write: bool,
+        /// Expiry as an RFC 3339 time, e.g. 2027-01-31T00:00:00Z.
+        #[arg(long, conflicts_with = "expires_in_days")]
+        expires_at: Option<String>,
+        /// Expiry in days from now.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        /// Print the secret (once). Without this, it only goes into the keychain.
+        #[arg(long)]
+        show_secret: bool,
+    },
+    /// Rename a key.
+    Rename { id: String, name: String },
+    /// Change a key's scope.
+    Scope { id: String, scope: ScopeArg },
+    /// Switch a key off until reactivated.
+    Deactivate { id: String },
+    Reactivate { id: String },
+    /// Revoke a key for good; also removes its assistant entries and keychain item here.
+    Revoke { id: String },
+    /// Replace a key with a new one; assistant entries here move to the new key.
+    Rotate {
+        id: String,
+        /// Seconds the old key keeps working, for other machines to switch over.
+        #[arg(long, default_value_t = 0)]
+        overlap: u32,
+        #[arg(long)]
+        show_secret: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum MirrorCommand {
+    /// Fetch changes since the last sync.
+    Sync,
+    /// How old the mirror is.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum DevicesCommand {
+    List,
+    /// Sign a device out (e.g. a lost laptop).
+    SignOut {
+        id: String,
+        /// Also revoke every key created from that device.
+        #[arg(long)]
+        revoke_keys: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConnectionsCommand {
+    List,
+    Revoke { id: String },
+    /// Make a one-time connection code (valid 10 minutes) for a web-chat app.
+    Code {
+        #[arg(long)]
+        write: bool,
+        #[arg(long)]
+        app: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AgentArg {
+    ClaudeDesktop,
+    ClaudeCode,
+    Codex,
+}
+
+impl From<AgentArg> for Agent {
+    fn from(a: AgentArg) -> Agent {
+        match a {
+            AgentArg::ClaudeDesktop => Agent::ClaudeDesktop,
+            AgentArg::ClaudeCode => Agent::ClaudeCode,
+            AgentArg::Codex => Agent::Codex,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ScopeArg {
+    Read,
+    ReadWrite,
+}
+
+/// A failure and the exit code it maps to.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let code = match &e {
+            Error::NotSignedIn | Error::SessionEnded => exit::SIGN_IN,
+            Error::Client(ClientError::Unreachable { .. }) => exit::UNREACHABLE,
+            Error::Client(ClientError::Refused { .. }) => exit::REFUSED,
+            Error::Client(_) => exit::FAILED,
+            Error::Vault(VaultError::Unavailable(_)) => exit::KEYCHAIN,
+            Error::Vault(_) => exit::KEYCHAIN,
+            Error::Config(keyward::agents::ConfigError::Unparsable(_)) => exit::CONFIG,
+            Error::Config(_) | Error::Mirror(_) | Error::Invalid(_) => exit::FAILED,
+        };
+        Failure { code, message: e.to_string() }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure { code: exit::FAILED, message }
+    }
+}
+
+type Outcome = Result<u8, Failure>;
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KEYWARD_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Could not start ({e}). Try again.");
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    let out = Out { json: cli.json };
+    match runtime.block_on(run(cli.command, &out)) {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            out.error(&failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn manager() -> Result<Manager, Failure> {
+    let paths = Paths::from_env()?;
+    let program = std::env::current_exe().map_err(|e| format!("Could not find the keyward program's own path ({e}). Run it by its full path."))?;
+    Ok(Manager::new(paths, program))
+}
+
+fn read_secret_input(what: &str, env: &str) -> Result<String, Failure> {
+    if let Ok(value) = std::env::var(env) {
+        return Ok(value);
+    }
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password(format!("{what}: ")).map_err(|e| Failure::from(format!("Could not read the {what} ({e}). Set {env} instead.")));
+    }
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::from(format!("Could not read the {what} from standard input ({e}).")))?;
+    Ok(text.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn scopes(write: bool) -> Scopes {
+    if write { Scopes::read_write() } else { Scopes::read_only() }
+}
+
+async fn run(command: Command, out: &Out) -> Outcome {
+    match command {
+        Command::Bridge { key_id, server } => run_bridge(key_id, server).await,
+        Command::Login { server, email, device_name } => {
+            let password = read_secret_input("Password", "KEYWARD_PASSWORD")?;
+            let device = device_name.unwrap_or_else(default_device_name);
+            let profile = manager()?.login(&server, &email, &password, &device).await?;
+            out.login(&profile);
+            Ok(exit::OK)
+        }
+        Command::Logout => {
+            manager()?.logout().await?;
+            out.message("Signed out. This device's session is gone from the keychain.", &serde_json::json!({"signed_out": true}));
+            Ok(exit::OK)
+        }
+        Command::Keys(command) => keys(command, out).await,
+        Command::Connect { agent, key_id, inline, config } => {
+            let agent = Agent::from(agent);
+            let wiring = manager()?.connect(agent, &key_id, inline, config.as_deref()).await?;
+            out.connected(&wiring, inline);
+            Ok(exit::OK)
+        }
+        Command::Disconnect { agent, key_id, config } => {
+            let agent = Agent::from(agent);
+            let removed = manager()?.disconnect(agent, &key_id, config.as_deref()).await?;
+            let text = if removed { format!("Removed the key's entry from {agent}'s config.") } else { format!("{agent}'s config had no entry for that key; nothing changed.") };
+            out.message(&text, &serde_json::json!({"agent": agent, "removed": removed}));
+            Ok(exit::OK)
+        }
+        Command::Verify { key } => {
+            let key = match key {
+                Some(k) => k,
+                None => read_secret_input("Key", "KEYWARD_VERIFY_KEY")?,
+            };
+            let verification = manager()?.verify(&key)?;
+            out.verification(&verification);
+            Ok(if verification.verdict.is_valid() { exit::OK } else { exit::KEY_NOT_VALID })
+        }
+        Command::Mirror(MirrorCommand::Sync) => {
+            let report = manager()?.sync_mirror().await?;
+            out.message(&format!("Mirror synced: {} change(s), {} key(s) known.", report.changed, report.keys), &serde_json::to_value(&report).unwrap_or_default());
+            Ok(exit::OK)
+        }
+        Command::Mirror(MirrorCommand::Status) => {
+            out.mirror_status(&manager()?.mirror_status()?);
+            Ok(exit::OK)
+        }
+        Command::Devices { command } => match command.unwrap_or(DevicesCommand::List) {
+            DevicesCommand::List => {
+                out.devices(&manager()?.devices().await?);
+                Ok(exit::OK)
+            }
+            DevicesCommand::SignOut { id, revoke_keys } => {
+                let result = manager()?.sign_out_device(&id, revoke_keys).await?;
+                let text = format!("Signed out \"{}\"; {} key(s) revoked with it.", result.device.name, result.revoked_keys);
+                out.message(&text, &serde_json::to_value(&result).unwrap_or_default());
+                Ok(exit::OK)
+            }
+        },
+        Command::Audit { limit, before } => {
+            out.audit(&manager()?.audit(before, limit).await?);
+            Ok(exit::OK)
+        }
+        Command::Connections { command } => match command.unwrap_or(ConnectionsCommand::List) {
+            ConnectionsCommand::List => {
+                out.connections(&manager()?.connections().await?);
+                Ok(exit::OK)
+            }
+            ConnectionsCommand::Revoke { id } => {
+                let connection = manager()?.revoke_connection(&id).await?;
+                out.message(&format!("Revoked the connection of \"{}\"; its tokens stopped working.", connection.app_name), &serde_json::to_value(&connection).unwrap_or_default());
+                Ok(exit::OK)
+            }
+            ConnectionsCommand::Code { write, app } => {
+                let code = manager()?.connection_code(scopes(write), app).await?;
+                out.connection_code(&code);
+                Ok(exit::OK)
+            }
+        },
+    }
+}
+
+async fn keys(command: KeysCommand, out: &Out) -> Outcome {
+    let manager = manager()?;
+    match command {
+        KeysCommand::List { all } => {
+            out.keys(&manager.keys(all).await?);
+        }
+        KeysCommand::Create { name, write, expires_at, expires_in_days, show_secret } => {
+            let expires_at = match (expires_at, expires_in_days) {
+                (Some(text), _) => Some(
+                    time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+                        .map_err(|_| Failure::from(format!("\"{text}\" is not an RFC 3339 time. Write it like 2027-01-31T00:00:00Z.")))?,
+                ),
+                (None, Some(days)) => Some(time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(days))),
+                (None, None) => None,
+            };
+            let created = manager.create_key(&name, scopes(write), expires_at).await?;
+            out.created(&created.record, show_secret.then_some(created.secret.as_str()));
+        }
+        KeysCommand::Rename { id, name } => {
+            let record = manager.update_key(&id, UpdateKeyRequest { name: Some(name), ..Default::default() }).await?;
+            out.key_changed("Renamed", &record);
+        }
+        KeysCommand::Scope { id, scope } => {
+            let scopes = match scope {
+                ScopeArg::Read => Scopes::read_only(),
+                ScopeArg::ReadWrite => Scopes::read_write(),
+            };
+            let record = manager.update_key(&id, UpdateKeyRequest { scopes: Some(scopes), ..Default::default() }).await?;
+            out.key_changed("Rescoped", &record);
+        }
+        KeysCommand::Deactivate { id } => {
+            let record = manager.update_key(&id, UpdateKeyRequest { is_active: Some(false), ..Default::default() }).await?;
+            out.key_changed("Deactivated", &record);
+        }
+        KeysCommand::Reactivate { id } => {
+            let record = manager.update_key(&id, UpdateKeyRequest { is_active: Some(true), ..Default::default() }).await?;
+            out.key_changed("Reactivated", &record);
+        }
+        KeysCommand::Revoke { id } => {
+            out.revoked(&manager.revoke_key(&id).await?);
+        }
+        KeysCommand::Rotate { id, overlap, show_secret } => {
+            let rotated = manager.rotate_key(&id, overlap).await?;
+            out.rotated(&rotated, show_secret);
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn default_device_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_owned()))
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "this computer".into());
+    format!("keyward CLI on {host}")
+}
+
+/// The bridge keeps its stdout for protocol messages only; every problem is answered as a
+/// JSON-RPC error there and logged to stderr.
+async fn run_bridge(key_id: String, server: Option<String>) -> Outcome {
+    let paths = Paths::from_env().ok();
+    let profile = paths.as_ref().and_then(|p| keyward::profile::Profile::load(&p.profile()).ok().flatten());
+    let server = server.or_else(|| profile.as_ref().map(|p| p.server.clone()));
+    let Some(server) = server.and_then(|s| keyward::client::normalise_server(&s).ok()) else {
+        eprintln!("keyward bridge: no key service address. Pass --server, or sign in with `keyward login`.");
+        return Ok(exit::SIGN_IN);
+    };
+    let key = match std::env::var(INLINE_KEY_ENV) {
+        Ok(key) if !key.is_empty() => KeySource::Key(key),
+        _ => {
+            let vault = Vault::for_server(&server);
+            let id = key_id.clone();
+            match tokio::task::spawn_blocking(move || vault.key(&id)).await {
+                Ok(Ok(Some(key))) => KeySource::Key(key),
+                Ok(Ok(None)) => KeySource::Missing(format!(
+                    "this machine's keychain holds no secret for key {key_id}. It may have been revoked here; create or connect a key again with Keyward."
+                )),
+                Ok(Err(e)) => KeySource::Missing(e.to_string()),
+                Err(e) => KeySource::Missing(format!("the keychain could not be read ({e}).")),
+            }
+        }
+    };
+    let config = BridgeConfig { server, key_id, key, mirror: paths.map(|p| p.mirror()) };
+    bridge::run(config, tokio::io::stdin(), tokio::io::stdout())
+        .await
+        .map_err(|e| Failure::from(format!("keyward bridge: standard input or output failed ({e}).")))?;
+    Ok(exit::OK)
+}

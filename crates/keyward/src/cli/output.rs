@@ -1,0 +1,282 @@
+//! What the CLI prints: tables and sentences for people, JSON for scripts (`--json`).
+//! Secrets appear only where a person asked for them (`--show-secret`).
+
+use keyward::agents::Wiring;
+use keyward::manager::{KeyView, Revoked, Rotated};
+use keyward::mirror::{StoreMirror, Verification};
+use keyward::profile::Profile;
+use keyward_core::wire::{AuditPage, Connection, ConnectionCode, Device, KeyRecord};
+use serde::Serialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+pub struct Out {
+    pub json: bool,
+}
+
+fn when(t: Option<OffsetDateTime>) -> String {
+    match t {
+        Some(t) => format!("{:04}-{:02}-{:02} {:02}:{:02}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute()),
+        None => "—".into(),
+    }
+}
+
+fn age(seconds: i64) -> String {
+    match seconds {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min", s / 60),
+        s if s < 86_400 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
+}
+
+fn status(record: &KeyRecord) -> &'static str {
+    let now = OffsetDateTime::now_utc();
+    if record.revoked_at.is_some() {
+        "revoked"
+    } else if record.expires_at.is_some_and(|t| t <= now) {
+        "expired"
+    } else if !record.is_active {
+        "deactivated"
+    } else if record.revokes_at.is_some() {
+        "rotating out"
+    } else {
+        "active"
+    }
+}
+
+/// Prints rows under headers, each column as wide as its widest cell.
+fn table(headers: &[&str], rows: Vec<Vec<String>>) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count()))).collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(headers.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        line(row);
+    }
+}
+
+impl Out {
+    fn print_json(&self, value: &impl Serialize) {
+        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    }
+
+    pub fn error(&self, message: &str) {
+        if self.json {
+            self.print_json(&json!({"error": message}));
+        }
+        eprintln!("keyward: {message}");
+    }
+
+    pub fn message(&self, text: &str, value: &Value) {
+        if self.json { self.print_json(value) } else { println!("{text}") }
+    }
+
+    pub fn login(&self, profile: &Profile) {
+        if self.json {
+            return self.print_json(profile);
+        }
+        println!(
+            "Signed in to \"{}\" at {} as {} <{}>, on device \"{}\". The session is in the keychain.",
+            profile.store_name, profile.server, profile.user_name, profile.user_email, profile.device_name
+        );
+    }
+
+    pub fn keys(&self, keys: &[KeyView]) {
+        if self.json {
+            return self.print_json(&keys);
+        }
+        if keys.is_empty() {
+            return println!("No keys yet. Create one with `keyward keys create --name \"…\"`.");
+        }
+        let rows = keys
+            .iter()
+            .map(|k| {
+                let r = &k.record;
+                vec![
+                    r.id.clone(),
+                    r.name.clone(),
+                    r.key_prefix.clone(),
+                    r.scopes.label().to_owned(),
+                    format!("{} <{}>", r.created_by.name, r.created_by.email),
+                    when(Some(r.created_at)),
+                    when(r.last_used_at),
+                    when(r.expires_at),
+                    status(r).to_owned(),
+                    if k.on_this_device { "yes".into() } else { "".into() },
+                ]
+            })
+            .collect();
+        table(&["ID", "LABEL", "PREFIX", "SCOPE", "CREATED BY", "CREATED", "LAST USED", "EXPIRES", "STATUS", "ON THIS DEVICE"], rows);
+    }
+
+    pub fn created(&self, record: &KeyRecord, secret: Option<&str>) {
+        if self.json {
+            let mut value = serde_json::to_value(record).unwrap_or_default();
+            if let Some(secret) = secret {
+                value["key"] = json!(secret);
+            }
+            value["stored_in_keychain"] = json!(true);
+            return self.print_json(&value);
+        }
+        println!("Created key \"{}\" ({}), {}. Its secret is in this machine's keychain.", record.name, record.key_prefix, record.scopes.label().to_lowercase());
+        match secret {
+            Some(secret) => println!("{secret}\nThis is the only time the key is shown. Keep it somewhere safe."),
+            None => println!("Connect it with `keyward connect claude-desktop --key {}` (or claude-code, codex).", record.id),
+        }
+    }
+
+    pub fn key_changed(&self, verb: &str, record: &KeyRecord) {
+        if self.json {
+            return self.print_json(record);
+        }
+        println!("{verb} key \"{}\" ({}): {}, {}.", record.name, record.key_prefix, record.scopes.label().to_lowercase(), status(record));
+    }
+
+    pub fn revoked(&self, revoked: &Revoked) {
+        if self.json {
+            return self.print_json(revoked);
+        }
+        println!("Revoked key \"{}\" ({}). It stops working on its next request.", revoked.record.name, revoked.record.key_prefix);
+        for (agent, path) in &revoked.unwired {
+            println!("Removed its entry from {agent}'s config ({}).", path.display());
+        }
+        if revoked.keychain_item_removed {
+            println!("Removed its secret from this machine's keychain.");
+        }
+    }
+
+    pub fn rotated(&self, rotated: &Rotated, show_secret: bool) {
+        let new = &rotated.replacement.record;
+        if self.json {
+            let mut value = json!({"replacement": new, "previous": rotated.previous, "rewired": rotated.rewired});
+            if show_secret {
+                value["replacement"]["key"] = json!(rotated.replacement.secret);
+            }
+            return self.print_json(&value);
+        }
+        let old = &rotated.previous;
+        let ends = if old.revoked_at.is_some() { "now".to_owned() } else { format!("at {}", when(old.revokes_at)) };
+        println!("Rotated {} to {} (secret in the keychain). The old key stops working {ends}.", old.key_prefix, new.key_prefix);
+        for wiring in &rotated.rewired {
+            println!("Moved {}'s entry to the new key ({}).", wiring.agent, wiring.path.display());
+        }
+        if show_secret {
+            println!("{}\nThis is the only time the key is shown.", rotated.replacement.secret);
+        }
+    }
+
+    pub fn connected(&self, wiring: &Wiring, inline: bool) {
+        if self.json {
+            return self.print_json(wiring);
+        }
+        let verb = if wiring.changed { "Wired" } else { "Already wired:" };
+        println!("{verb} {} into {} as \"{}\".", if inline { "the key (inline, file is owner-only)" } else { "the key (bridge mode, no secret in the file)" }, wiring.path.display(), wiring.entry_name);
+        if let Some(backup) = &wiring.backup {
+            println!("The previous version is at {}.", backup.display());
+        }
+        println!("Restart {} to pick it up.", wiring.agent);
+    }
+
+    pub fn verification(&self, v: &Verification) {
+        if self.json {
+            return self.print_json(v);
+        }
+        println!("{}", v.verdict.sentence());
+        match v.age_seconds {
+            Some(seconds) => println!("The mirror was synced {} ago.", age(seconds)),
+            None => println!("The mirror has no record of this key's store; this answer needs no sync."),
+        }
+    }
+
+    pub fn mirror_status(&self, stores: &[StoreMirror]) {
+        if self.json {
+            return self.print_json(&stores);
+        }
+        if stores.is_empty() {
+            return println!("The mirror is empty. Run `keyward mirror sync` while signed in.");
+        }
+        let rows = stores.iter().map(|s| vec![s.store_name.clone(), s.server.clone(), s.keys.to_string(), when(Some(s.synced_at)), age(s.age_seconds)]).collect();
+        table(&["STORE", "SERVICE", "KEYS", "SYNCED", "AGE"], rows);
+    }
+
+    pub fn devices(&self, devices: &[Device]) {
+        if self.json {
+            return self.print_json(&devices);
+        }
+        let rows = devices
+            .iter()
+            .map(|d| {
+                vec![
+                    d.id.clone(),
+                    format!("{}{}", d.name, if d.current { " (this device)" } else { "" }),
+                    format!("{} <{}>", d.user.name, d.user.email),
+                    when(Some(d.created_at)),
+                    when(Some(d.last_seen_at)),
+                    if d.signed_out_at.is_some() { "signed out".into() } else { "signed in".into() },
+                ]
+            })
+            .collect();
+        table(&["ID", "DEVICE", "USER", "SIGNED IN", "LAST SEEN", "STATUS"], rows);
+    }
+
+    pub fn audit(&self, page: &AuditPage) {
+        if self.json {
+            return self.print_json(page);
+        }
+        let rows = page
+            .events
+            .iter()
+            .map(|e| {
+                vec![
+                    when(Some(e.at)),
+                    e.actor.as_ref().map_or_else(|| "Keyward".into(), |a| format!("{} <{}>", a.name, a.email)),
+                    e.action.clone(),
+                    e.summary.clone(),
+                ]
+            })
+            .collect();
+        table(&["WHEN", "WHO", "ACTION", "WHAT"], rows);
+        if let Some(before) = page.next_before {
+            println!("More: keyward audit --before {before}");
+        }
+    }
+
+    pub fn connections(&self, connections: &[Connection]) {
+        if self.json {
+            return self.print_json(&connections);
+        }
+        if connections.is_empty() {
+            return println!("No web-chat apps are connected.");
+        }
+        let rows = connections
+            .iter()
+            .map(|c| {
+                vec![
+                    c.id.clone(),
+                    c.app_name.clone(),
+                    format!("{} <{}>", c.granted_by.name, c.granted_by.email),
+                    when(Some(c.created_at)),
+                    c.scopes.label().to_owned(),
+                    if c.revoked_at.is_some() { "revoked".into() } else { "connected".into() },
+                ]
+            })
+            .collect();
+        table(&["ID", "APP", "GRANTED BY", "WHEN", "SCOPE", "STATUS"], rows);
+    }
+
+    pub fn connection_code(&self, code: &ConnectionCode) {
+        if self.json {
+            return self.print_json(code);
+        }
+        println!("{}", code.code);
+        println!("Give this one-time code to \"{}\" ({}). It works once, until {}.", code.app_name, code.scopes.label().to_lowercase(), when(Some(code.expires_at)));
+    }
+}

@@ -1,0 +1,340 @@
+//! The merchant's operations as whole flows, shared by the CLI and the desktop app:
+//! sign in, create a key and keep its secret in the keychain, wire it into assistants,
+//! revoke it and unwire it, rotate it and rewire, sync and verify.
+
+use std::path::{Path, PathBuf};
+
+use keyward_core::Scopes;
+use keyward_core::wire::{
+    AuditPage, Connection, ConnectionCode, ConnectionCodeRequest, CreateKeyRequest, Device, KeyRecord, SignedOutDevice, UpdateKeyRequest,
+};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::agents::{self, Agent, ConfigError, ServerEntry, Wiring};
+use crate::client::{ApiClient, ClientError};
+use crate::mirror::{Mirror, MirrorError, StoreMirror, SyncReport, Verification};
+use crate::paths::Paths;
+use crate::profile::Profile;
+use crate::vault::{Vault, VaultError};
+
+/// Everything that can stop an operation, each with a sentence saying what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("This machine is not signed in to a key service. Sign in with `keyward login`.")]
+    NotSignedIn,
+    #[error("This device's session has ended (it was signed out, perhaps from another device). Sign in again with `keyward login`.")]
+    SessionEnded,
+    #[error(transparent)]
+    Client(ClientError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Mirror(#[from] MirrorError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<ClientError> for Error {
+    fn from(e: ClientError) -> Self {
+        if e.needs_sign_in() { Error::SessionEnded } else { Error::Client(e) }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// A key as listed on this machine.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyView {
+    #[serde(flatten)]
+    pub record: KeyRecord,
+    /// Whether this machine's keychain holds the key's secret.
+    pub on_this_device: bool,
+}
+
+/// A new key: its record and, this once, its secret.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub record: KeyRecord,
+    pub secret: String,
+}
+
+/// What revoking a key did on this machine.
+#[derive(Debug, Clone, Serialize)]
+pub struct Revoked {
+    pub record: KeyRecord,
+    /// The assistant entries removed.
+    pub unwired: Vec<(Agent, PathBuf)>,
+    pub keychain_item_removed: bool,
+}
+
+/// What rotating a key did.
+#[derive(Debug, Clone)]
+pub struct Rotated {
+    pub replacement: NewKey,
+    pub previous: KeyRecord,
+    /// Assistant entries moved from the old key to the new one.
+    pub rewired: Vec<Wiring>,
+}
+
+pub struct Manager {
+    paths: Paths,
+    /// The `keyward` program assistants should launch as the bridge.
+    keyward_program: PathBuf,
+}
+
+/// Runs a blocking keychain call off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> std::result::Result<T, VaultError> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Invalid(format!("The keychain call failed ({e}). Try again.")))?.map_err(Error::Vault)
+}
+
+impl Manager {
+    pub fn new(paths: Paths, keyward_program: PathBuf) -> Manager {
+        Manager { paths, keyward_program }
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    pub fn profile(&self) -> Result<Profile> {
+        Profile::load(&self.paths.profile()).map_err(Error::Invalid)?.ok_or(Error::NotSignedIn)
+    }
+
+    pub fn vault(&self, profile: &Profile) -> Vault {
+        Vault::for_server(&profile.server)
+    }
+
+    /// A client signed in with the session token from the keychain.
+    pub async fn client(&self) -> Result<(Profile, ApiClient)> {
+        let profile = self.profile()?;
+        let vault = self.vault(&profile);
+        let token = blocking(move || vault.session()).await?.ok_or(Error::SessionEnded)?;
+        let client = ApiClient::new(&profile.server)?.with_session(token);
+        Ok((profile, client))
+    }
+
+    fn open_mirror(&self) -> Result<Mirror> {
+        Ok(Mirror::open(&self.paths.mirror())?)
+    }
+
+    /// Signs in, keeps the session token in the keychain and the profile on disk, and
+    /// syncs the mirror. Checks the keychain first so nothing is left half done.
+    pub async fn login(&self, server: &str, email: &str, password: &str, device_name: &str) -> Result<Profile> {
+        let client = ApiClient::new(server)?;
+        let vault = Vault::for_server(client.server());
+        let probe = vault.clone();
+        blocking(move || probe.session().map(|_| ())).await?;
+        let created = client.login(email, password, device_name).await.map_err(Error::Client)?;
+        let token = created.token.clone();
+        let store = vault.clone();
+        if let Err(e) = blocking(move || store.store_session(&token)).await {
+            let _ = client.clone().with_session(created.token).logout().await;
+            return Err(e);
+        }
+        let profile = Profile {
+            server: client.server().to_owned(),
+            store_id: created.store.id,
+            store_name: created.store.name,
+            brand: created.store.brand,
+            user_name: created.user.name,
+            user_email: created.user.email,
+            device_id: created.device.id,
+            device_name: created.device.name,
+        };
+        profile.save(&self.paths.profile()).map_err(Error::Invalid)?;
+        let _ = self.sync_mirror().await;
+        Ok(profile)
+    }
+
+    /// Signs this device out on the service (if it still can) and forgets the session.
+    pub async fn logout(&self) -> Result<()> {
+        let profile = self.profile()?;
+        if let Ok((_, client)) = self.client().await {
+            match client.logout().await {
+                Ok(()) => {}
+                Err(e) if e.needs_sign_in() => {}
+                Err(e) => return Err(Error::Client(e)),
+            }
+        }
+        let vault = self.vault(&profile);
+        blocking(move || vault.delete_session()).await?;
+        Profile::remove(&self.paths.profile()).map_err(Error::Invalid)
+    }
+
+    pub async fn keys(&self, include_revoked: bool) -> Result<Vec<KeyView>> {
+        let (profile, client) = self.client().await?;
+        let records = client.list_keys(include_revoked).await?;
+        let vault = self.vault(&profile);
+        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+        let held = blocking(move || ids.iter().map(|id| vault.holds_key(id)).collect::<std::result::Result<Vec<_>, _>>()).await?;
+        Ok(records.into_iter().zip(held).map(|(record, on_this_device)| KeyView { record, on_this_device }).collect())
+    }
+
+    /// Creates a key and keeps its secret in the keychain. If the keychain refuses after the
+    /// key was made, the key is revoked again so no secret is left that nobody holds.
+    pub async fn create_key(&self, name: &str, scopes: Scopes, expires_at: Option<OffsetDateTime>) -> Result<NewKey> {
+        let (profile, client) = self.client().await?;
+        let vault = self.vault(&profile);
+        let probe = vault.clone();
+        blocking(move || probe.session().map(|_| ())).await?;
+        let created = client.create_key(&CreateKeyRequest { name: name.to_owned(), scopes: Some(scopes), expires_at }).await?;
+        let (id, secret) = (created.record.id.clone(), created.key.clone());
+        if let Err(e) = blocking(move || vault.store_key(&id, &secret)).await {
+            let _ = client.revoke_key(&created.record.id).await;
+            return Err(e);
+        }
+        let _ = self.sync_mirror().await;
+        Ok(NewKey { record: created.record, secret: created.key })
+    }
+
+    pub async fn update_key(&self, id: &str, change: UpdateKeyRequest) -> Result<KeyRecord> {
+        let (_, client) = self.client().await?;
+        let record = client.update_key(id, &change).await?;
+        let _ = self.sync_mirror().await;
+        Ok(record)
+    }
+
+    fn entry_name(profile: &Profile, key_prefix: &str) -> String {
+        agents::entry_name(&profile.store_slug(), key_prefix)
+    }
+
+    /// Removes this key's entries from every assistant's default config file.
+    fn unwire(&self, profile: &Profile, record: &KeyRecord) -> Result<Vec<(Agent, PathBuf)>> {
+        let name = Self::entry_name(profile, &record.key_prefix);
+        let mut unwired = Vec::new();
+        for agent in Agent::ALL {
+            let path = agent.default_path()?;
+            if agents::disconnect(agent, &path, &name, &record.id)? {
+                unwired.push((agent, path));
+            }
+        }
+        Ok(unwired)
+    }
+
+    /// Revokes a key, then removes its assistant entries and its keychain item here.
+    pub async fn revoke_key(&self, id: &str) -> Result<Revoked> {
+        let (profile, client) = self.client().await?;
+        let record = client.revoke_key(id).await?;
+        let unwired = self.unwire(&profile, &record)?;
+        let vault = self.vault(&profile);
+        let key_id = record.id.clone();
+        let keychain_item_removed = blocking(move || vault.delete_key(&key_id)).await?;
+        if let Ok(mirror) = self.open_mirror() {
+            let _ = mirror.mark_revoked(&profile.server, &record.id, record.revoked_at.unwrap_or_else(OffsetDateTime::now_utc));
+        }
+        let _ = self.sync_mirror().await;
+        Ok(Revoked { record, unwired, keychain_item_removed })
+    }
+
+    /// Rotates a key: the replacement's secret goes into the keychain, assistant entries move
+    /// to the replacement, and the old secret leaves the keychain.
+    pub async fn rotate_key(&self, id: &str, overlap_seconds: u32) -> Result<Rotated> {
+        let (profile, client) = self.client().await?;
+        let rotated = client.rotate_key(id, overlap_seconds).await?;
+        let new = rotated.replacement;
+        let vault = self.vault(&profile);
+        let (new_id, secret) = (new.record.id.clone(), new.key.clone());
+        let store = vault.clone();
+        blocking(move || store.store_key(&new_id, &secret)).await?;
+        let old_name = Self::entry_name(&profile, &rotated.previous.key_prefix);
+        let mut rewired = Vec::new();
+        for agent in Agent::ALL {
+            let path = agent.default_path()?;
+            let Some(entry) = agents::read_entry(agent, &path, &old_name).filter(|e| e.is_bridge_for(&rotated.previous.id)) else { continue };
+            let inline = entry.is_inline().then_some(new.key.as_str());
+            let fresh = ServerEntry::bridge(&self.keyward_program, &new.record.id, &profile.server, inline);
+            rewired.push(agents::connect(agent, &path, &Self::entry_name(&profile, &new.record.key_prefix), &fresh)?);
+            agents::disconnect(agent, &path, &old_name, &rotated.previous.id)?;
+        }
+        let old_id = rotated.previous.id.clone();
+        blocking(move || vault.delete_key(&old_id)).await?;
+        let _ = self.sync_mirror().await;
+        Ok(Rotated { replacement: NewKey { record: new.record, secret: new.key }, previous: rotated.previous, rewired })
+    }
+
+    /// Wires a key into an assistant. `path` overrides the assistant's usual file.
+    pub async fn connect(&self, agent: Agent, key_id: &str, inline: bool, path: Option<&Path>) -> Result<Wiring> {
+        let (profile, client) = self.client().await?;
+        let record = client.get_key(key_id).await?;
+        if record.revoked_at.is_some() {
+            return Err(Error::Invalid(format!("The key {} is revoked, so it cannot be connected. Create a new key.", record.key_prefix)));
+        }
+        let vault = self.vault(&profile);
+        let id = record.id.clone();
+        let secret = blocking(move || vault.key(&id)).await?;
+        let Some(secret) = secret else {
+            return Err(Error::Invalid(format!(
+                "This machine's keychain does not hold the secret of {}. Connect it from the machine that created it, or rotate the key here.",
+                record.key_prefix
+            )));
+        };
+        let entry = ServerEntry::bridge(&self.keyward_program, &record.id, &profile.server, inline.then_some(secret.as_str()));
+        let path = match path {
+            Some(p) => p.to_owned(),
+            None => agent.default_path()?,
+        };
+        Ok(agents::connect(agent, &path, &Self::entry_name(&profile, &record.key_prefix), &entry)?)
+    }
+
+    /// Removes a key's entry from an assistant. Works offline from the mirror's records.
+    pub async fn disconnect(&self, agent: Agent, key_id: &str, path: Option<&Path>) -> Result<bool> {
+        let profile = self.profile()?;
+        let key_prefix = format!("{}_{key_id}", profile.brand);
+        let path = match path {
+            Some(p) => p.to_owned(),
+            None => agent.default_path()?,
+        };
+        Ok(agents::disconnect(agent, &path, &Self::entry_name(&profile, &key_prefix), key_id)?)
+    }
+
+    pub async fn sync_mirror(&self) -> Result<SyncReport> {
+        let (profile, client) = self.client().await?;
+        let mut mirror = self.open_mirror()?;
+        Ok(mirror.sync(&client, &profile.store_id).await?)
+    }
+
+    /// Checks a key offline against the mirror.
+    pub fn verify(&self, key: &str) -> Result<Verification> {
+        let server = self.profile().ok().map(|p| p.server);
+        Ok(self.open_mirror()?.verify(key, server.as_deref())?)
+    }
+
+    pub fn mirror_status(&self) -> Result<Vec<StoreMirror>> {
+        Ok(self.open_mirror()?.stores()?)
+    }
+
+    pub async fn devices(&self) -> Result<Vec<Device>> {
+        let (_, client) = self.client().await?;
+        Ok(client.devices().await?.devices)
+    }
+
+    pub async fn sign_out_device(&self, id: &str, revoke_keys: bool) -> Result<SignedOutDevice> {
+        let (_, client) = self.client().await?;
+        let out = client.sign_out_device(id, revoke_keys).await?;
+        let _ = self.sync_mirror().await;
+        Ok(out)
+    }
+
+    pub async fn audit(&self, before: Option<i64>, limit: u32) -> Result<AuditPage> {
+        let (_, client) = self.client().await?;
+        Ok(client.audit(before, limit).await?)
+    }
+
+    pub async fn connections(&self) -> Result<Vec<Connection>> {
+        let (_, client) = self.client().await?;
+        Ok(client.connections().await?.connections)
+    }
+
+    pub async fn revoke_connection(&self, id: &str) -> Result<Connection> {
+        let (_, client) = self.client().await?;
+        Ok(client.revoke_connection(id).await?)
+    }
+
+    pub async fn connection_code(&self, scopes: Scopes, app_name: Option<String>) -> Result<ConnectionCode> {
+        let (_, client) = self.client().await?;
+        Ok(client.create_connection_code(&ConnectionCodeRequest { scopes: Some(scopes), app_name }).await?)
+    }
+}
