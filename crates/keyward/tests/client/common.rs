@@ -1,0 +1,262 @@
+//! A key service per test, a machine per `Device` (its own config, data and home folders),
+//! and helpers to run `keyward` and to read the keychain back through the Secret Service.
+
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+
+use keyward_core::{Brand, hashing};
+use keyward_server::db::NewStore;
+use keyward_server::{AppState, Config, Db};
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_keyward");
+pub const PASSWORD: &str = "merchant-password";
+pub const EMAIL: &str = "ada@acme.test";
+
+static KEYCHAIN: Mutex<()> = Mutex::new(());
+
+/// Tests that touch the one Secret Service take turns, so they do not race on D-Bus.
+pub fn keychain_turn() -> MutexGuard<'static, ()> {
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "these tests need a Secret Service in a D-Bus session: run them with ./dev test"
+    );
+    KEYCHAIN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub struct Service {
+    pub port: u16,
+    pub state: AppState,
+    dir: TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Service {
+    /// A key service with the store "Acme" and its owner Ada.
+    pub async fn start() -> Service {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("k.db")).unwrap();
+        db.ensure_brand("asmk").await.unwrap();
+        db.create_store(NewStore {
+            name: "Acme".into(),
+            owner_name: "Ada Owner".into(),
+            owner_email: EMAIL.into(),
+            owner_password_hash: hashing::hash_secret(PASSWORD).unwrap(),
+        })
+        .await
+        .unwrap();
+        Service::serve_on(dir, db, 0).await
+    }
+
+    async fn serve_on(dir: TempDir, db: Db, port: u16) -> Service {
+        let state = AppState::new(db, Config::new(Brand::new("asmk").unwrap()));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let serve_state = state.clone();
+        let task = tokio::spawn(async move {
+            keyward_server::serve(listener, serve_state, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        Service { port, state, dir, shutdown: Some(tx), task: Some(task) }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("k.db")
+    }
+
+    /// `http://127.0.0.1:PORT`. A second "machine" can use [`Service::localhost_url`] so its
+    /// keychain entries (filed by origin) do not mix with the first's.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn localhost_url(&self) -> String {
+        format!("http://localhost:{}", self.port)
+    }
+
+    /// Stops serving; the port is closed when this returns.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// One machine: its own home, config and data folders.
+pub struct Device {
+    pub home: TempDir,
+    pub server: String,
+}
+
+impl Device {
+    pub fn new(server: &str) -> Device {
+        Device { home: tempfile::tempdir().unwrap(), server: server.to_owned() }
+    }
+
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    pub fn claude_desktop(&self) -> PathBuf {
+        self.home().join(".config/Claude/claude_desktop_config.json")
+    }
+
+    pub fn codex(&self) -> PathBuf {
+        self.home().join(".codex/config.toml")
+    }
+
+    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(BIN);
+        command
+            .args(args)
+            .env("HOME", self.home())
+            .env("XDG_CONFIG_HOME", self.home().join(".config"))
+            .env("XDG_DATA_HOME", self.home().join(".local/share"))
+            .env("KEYWARD_CONFIG_DIR", self.home().join("keyward-config"))
+            .env("KEYWARD_DATA_DIR", self.home().join("keyward-data"))
+            .env("KEYWARD_SERVER", &self.server)
+            .env("KEYWARD_PASSWORD", PASSWORD)
+            .env_remove("CODEX_HOME")
+            .env_remove("KEYWARD_CLAUDE_DESKTOP_CONFIG")
+            .env_remove("KEYWARD_CLAUDE_CODE_CONFIG")
+            .env_remove("KEYWARD_API_KEY")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Runs `keyward ARGS` and returns its output.
+    pub async fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().await.unwrap()
+    }
+
+    /// Runs `keyward ARGS`, asserting success, and returns stdout.
+    pub async fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args).await;
+        assert!(
+            output.status.success(),
+            "keyward {args:?} failed ({:?}): {}{}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// Runs `keyward --json ARGS` and parses its output.
+    pub async fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all).await).unwrap()
+    }
+
+    pub async fn login(&self, device_name: &str) {
+        self.ok(&["login", "--email", EMAIL, "--device-name", device_name]).await;
+    }
+
+    /// Creates a key; returns (id, key_prefix).
+    pub async fn create_key(&self, name: &str) -> (String, String) {
+        let created = self.json(&["keys", "create", "--name", name]).await;
+        assert!(created.get("key").is_none(), "the secret is printed only with --show-secret");
+        (created["id"].as_str().unwrap().to_owned(), created["key_prefix"].as_str().unwrap().to_owned())
+    }
+
+    /// Every byte under this machine's home, to look for secrets that should not be there.
+    pub fn all_file_bytes(&self) -> Vec<u8> {
+        fn walk(dir: &Path, out: &mut Vec<u8>) {
+            let Ok(entries) = std::fs::read_dir(dir) else { return };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    out.extend(bytes);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.home(), &mut out);
+        out
+    }
+}
+
+/// Reads a secret back through the Secret Service, as another program would.
+pub fn keychain_lookup(server: &str, account: &str) -> Option<String> {
+    let output = std::process::Command::new("secret-tool")
+        .args(["lookup", "service", &format!("Keyward {server}"), "username", account])
+        .output()
+        .expect("secret-tool (libsecret-tools) is installed by ./dev test");
+    let text = String::from_utf8(output.stdout).unwrap();
+    (output.status.success() && !text.is_empty()).then_some(text)
+}
+
+/// Drives `keyward bridge` as an MCP client would: one JSON-RPC message per line.
+pub struct Bridge {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Bridge {
+    pub fn start(device: &Device, key_id: &str) -> Bridge {
+        Bridge::start_from_entry(device, &["bridge", "--key", key_id, "--server", &device.server])
+    }
+
+    /// Starts the bridge exactly as an assistant would from its config entry's args.
+    pub fn start_from_entry(device: &Device, args: &[&str]) -> Bridge {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = device.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        Bridge { child, stdin, stdout }
+    }
+
+    pub async fn request(&mut self, id: u64, method: &str, params: serde_json::Value) -> serde_json::Value {
+        use tokio::io::AsyncWriteExt;
+        let line = serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string();
+        self.stdin.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+        self.stdin.flush().await.unwrap();
+        loop {
+            let line = tokio::time::timeout(std::time::Duration::from_secs(20), self.stdout.next_line())
+                .await
+                .expect("the bridge answers within 20 s")
+                .unwrap()
+                .expect("the bridge is still running");
+            let message: serde_json::Value = serde_json::from_str(&line).expect("the bridge writes only JSON-RPC to stdout");
+            if message["id"] == id {
+                return message;
+            }
+        }
+    }
+
+    pub async fn notify(&mut self, method: &str) {
+        use tokio::io::AsyncWriteExt;
+        let line = serde_json::json!({"jsonrpc": "2.0", "method": method}).to_string();
+        self.stdin.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+    }
+
+    /// Closes stdin and returns what the bridge wrote to stderr.
+    pub async fn finish(self) -> String {
+        drop(self.stdin);
+        let output = self.child.wait_with_output().await.unwrap();
+        assert!(output.status.success(), "the bridge exits cleanly when its input ends");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    }
+}
+
+pub async fn initialize(bridge: &mut Bridge) -> serde_json::Value {
+    let init = bridge
+        .request(1, "initialize", serde_json::json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test-assistant", "version": "1"}}))
+        .await;
+    bridge.notify("notifications/initialized").await;
+    init
+}

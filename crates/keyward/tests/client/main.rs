@@ -1,0 +1,10 @@
+//! The client side as a merchant uses it: the `keyward` binary against a real key service on
+//! loopback, with the real Secret Service (gnome-keyring in a private D-Bus session, started
+//! by `./dev test`), and every file in temporary folders.
+
+mod common;
+
+mod lost_laptop;
+mod no_keychain;
+mod offline;
+mod whole_path;

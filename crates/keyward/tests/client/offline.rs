@@ -1,0 +1,48 @@
+//! Offline: with the key service stopped, `keyward verify` answers from the mirror and says
+//! how old it is.
+
+use crate::common::{Device, Service, keychain_lookup, keychain_turn};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_answers_from_the_mirror_when_the_service_is_down() {
+    let _turn = keychain_turn();
+    let mut service = Service::start().await;
+    let device = Device::new(&service.url());
+    device.login("laptop").await;
+    let (good, _) = device.create_key("good").await;
+    let (gone, gone_prefix) = device.create_key("gone").await;
+    let good_key = keychain_lookup(&service.url(), &good).unwrap();
+    let gone_key = keychain_lookup(&service.url(), &gone).unwrap();
+    device.ok(&["keys", "revoke", &gone]).await;
+    device.ok(&["mirror", "sync"]).await;
+    service.stop().await;
+
+    let valid = device.run(&["verify", &good_key]).await;
+    assert_eq!(valid.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&valid.stdout);
+    assert!(text.contains("is valid (read only)") && text.contains("synced") && text.contains("ago"), "{text}");
+
+    let revoked = device.run(&["verify", &gone_key]).await;
+    assert_eq!(revoked.status.code(), Some(8), "exit code 8: not valid");
+    assert!(String::from_utf8_lossy(&revoked.stdout).contains(&format!("{gone_prefix} was revoked")));
+
+    let mut typo = good_key.clone().into_bytes();
+    typo[20] = if typo[20] == b'a' { b'b' } else { b'a' };
+    let malformed = device.run(&["verify", std::str::from_utf8(&typo).unwrap()]).await;
+    assert_eq!(malformed.status.code(), Some(8));
+    assert!(String::from_utf8_lossy(&malformed.stdout).contains("checksum"));
+
+    let json = device.json(&["verify", &good_key]).await;
+    assert_eq!(json["status"], "valid");
+    assert!(json["age_seconds"].as_i64().unwrap() >= 0);
+
+    // The second verification did not run argon2 again: the mirror remembers the match.
+    let mirror = rusqlite::Connection::open(device.home().join("keyward-data/mirror.db")).unwrap();
+    let remembered: bool = mirror.query_row("SELECT verified_digest IS NOT NULL FROM keys WHERE id = ?1", [&good], |r| r.get(0)).unwrap();
+    assert!(remembered);
+
+    // Managing keys needs the service, and says so.
+    let down = device.run(&["keys", "list"]).await;
+    assert_eq!(down.status.code(), Some(4), "exit code 4: unreachable");
+    assert!(String::from_utf8_lossy(&down.stderr).contains("cannot be reached"));
+}
