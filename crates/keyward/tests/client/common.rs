@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
-use std::sync::{Mutex, MutexGuard};
 
 use keyward_core::{Brand, hashing};
 use keyward_server::db::NewStore;
@@ -14,15 +13,15 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_keyward");
 pub const PASSWORD: &str = "merchant-password";
 pub const EMAIL: &str = "ada@acme.test";
 
-static KEYCHAIN: Mutex<()> = Mutex::new(());
+static KEYCHAIN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Tests that touch the one Secret Service take turns, so they do not race on D-Bus.
-pub fn keychain_turn() -> MutexGuard<'static, ()> {
+pub async fn keychain_turn() -> tokio::sync::MutexGuard<'static, ()> {
     assert!(
         std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
         "these tests need a Secret Service in a D-Bus session: run them with ./dev test"
     );
-    KEYCHAIN.lock().unwrap_or_else(|e| e.into_inner())
+    KEYCHAIN.lock().await
 }
 
 pub struct Service {

@@ -7,7 +7,7 @@ use crate::common::{Bridge, Device, Service, initialize, keychain_turn};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn another_device_signs_the_laptop_out_and_revokes_its_keys() {
-    let _turn = keychain_turn();
+    let _turn = keychain_turn().await;
     let service = Service::start().await;
     let laptop = Device::new(&service.url());
     let desktop = Device::new(&service.localhost_url());

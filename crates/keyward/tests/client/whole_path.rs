@@ -7,7 +7,7 @@ use crate::common::{Bridge, Device, Service, initialize, keychain_lookup, keycha
 
 #[tokio::test(flavor = "multi_thread")]
 async fn login_create_connect_bridge_then_revoke_undoes_everything() {
-    let _turn = keychain_turn();
+    let _turn = keychain_turn().await;
     let service = Service::start().await;
     let store_id = service.state.db.list_stores().await.unwrap()[0].0.clone();
     service
@@ -76,7 +76,7 @@ async fn login_create_connect_bridge_then_revoke_undoes_everything() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_bridge_survives_the_service_going_away_and_coming_back() {
-    let _turn = keychain_turn();
+    let _turn = keychain_turn().await;
     let mut service = Service::start().await;
     let device = Device::new(&service.url());
     device.login("laptop").await;
