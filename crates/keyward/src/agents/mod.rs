@@ -136,7 +136,9 @@ impl ServerEntry {
         }
         entry.insert("command".into(), json!(self.command));
         entry.insert("args".into(), json!(self.args));
-        entry.insert("env".into(), json!(self.env));
+        if !self.env.is_empty() {
+            entry.insert("env".into(), json!(self.env));
+        }
         Value::Object(entry)
     }
 

@@ -190,9 +190,8 @@ impl Out {
             return self.print_json(v);
         }
         println!("{}", v.verdict.sentence());
-        match v.age_seconds {
-            Some(seconds) => println!("The mirror was synced {} ago.", age(seconds)),
-            None => println!("The mirror has no record of this key's store; this answer needs no sync."),
+        if let Some(seconds) = v.age_seconds {
+            println!("The mirror was synced {} ago.", age(seconds));
         }
     }
 
