@@ -7,4 +7,5 @@ mod common;
 mod lost_laptop;
 mod no_keychain;
 mod offline;
+mod rotate;
 mod whole_path;

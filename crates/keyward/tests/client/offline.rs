@@ -11,6 +11,12 @@ async fn verify_answers_from_the_mirror_when_the_service_is_down() {
     device.login("laptop").await;
     let (good, _) = device.create_key("good").await;
     let (gone, gone_prefix) = device.create_key("gone").await;
+    let (paused, paused_prefix) = device.create_key("paused").await;
+    let brief = device.json(&["keys", "create", "--name", "brief", "--expires-at", &soon()]).await;
+    let brief_id = brief["id"].as_str().unwrap().to_owned();
+    device.ok(&["keys", "deactivate", &paused]).await;
+    let paused_key = keychain_lookup(&service.url(), &paused).unwrap();
+    let brief_key = keychain_lookup(&service.url(), &brief_id).unwrap();
     let good_key = keychain_lookup(&service.url(), &good).unwrap();
     let gone_key = keychain_lookup(&service.url(), &gone).unwrap();
     device.ok(&["keys", "revoke", &gone]).await;
@@ -32,6 +38,19 @@ async fn verify_answers_from_the_mirror_when_the_service_is_down() {
     assert_eq!(malformed.status.code(), Some(8));
     assert!(String::from_utf8_lossy(&malformed.stdout).contains("checksum"));
 
+    let deactivated = device.run(&["verify", &paused_key]).await;
+    assert_eq!(deactivated.status.code(), Some(8));
+    assert!(String::from_utf8_lossy(&deactivated.stdout).contains(&format!("{paused_prefix} is deactivated")));
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let expired = device.run(&["--json", "verify", &brief_key]).await;
+    assert_eq!(expired.status.code(), Some(8));
+    let expired: serde_json::Value = serde_json::from_slice(&expired.stdout).unwrap();
+    assert_eq!(expired["status"], "expired");
+    let stranger = keyward_core::ApiKey::generate(&keyward_core::Brand::new("asmk").unwrap());
+    let unknown = device.run(&["verify", stranger.expose()]).await;
+    assert_eq!(unknown.status.code(), Some(8));
+    assert!(String::from_utf8_lossy(&unknown.stdout).contains("does not know this key"));
+
     let json = device.json(&["verify", &good_key]).await;
     assert_eq!(json["status"], "valid");
     assert!(json["age_seconds"].as_i64().unwrap() >= 0);
@@ -45,4 +64,8 @@ async fn verify_answers_from_the_mirror_when_the_service_is_down() {
     let down = device.run(&["keys", "list"]).await;
     assert_eq!(down.status.code(), Some(4), "exit code 4: unreachable");
     assert!(String::from_utf8_lossy(&down.stderr).contains("cannot be reached"));
+}
+
+fn soon() -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::seconds(2)).format(&time::format_description::well_known::Rfc3339).unwrap()
 }
