@@ -145,6 +145,12 @@ impl Mirror {
             std::fs::create_dir_all(folder).map_err(|e| fail(&e))?;
         }
         let conn = Connection::open(path).map_err(|e| fail(&e))?;
+        // Hashes only, but nobody else on the machine has any business reading them.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| fail(&e))?;
+        }
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| fail(&e))?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| fail(&e))?;
         conn.execute_batch(SCHEMA).map_err(|e| fail(&e))?;

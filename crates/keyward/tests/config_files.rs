@@ -131,6 +131,13 @@ fn inline_mode_puts_the_secret_in_env_and_makes_the_file_owner_only() {
     agents::connect(Agent::ClaudeDesktop, &path, "k", &inline).unwrap();
     assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     assert_eq!(agents::read_entry(Agent::ClaudeDesktop, &path, "k").unwrap().env[agents::INLINE_KEY_ENV], "asmk_secret");
+    // Disconnecting takes the secret off the disk: the file and no backup keep it.
+    assert!(agents::disconnect(Agent::ClaudeDesktop, &path, "k", "Ab12Cd34").unwrap());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), DESKTOP);
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains("asmk_secret"), "a copy of the secret was left on disk");
+    }
     // A bridge-mode file keeps the permissions it had.
     let plain = write(dir.path(), "p.json", DESKTOP);
     std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o640)).unwrap();

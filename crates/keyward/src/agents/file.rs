@@ -70,6 +70,16 @@ pub enum UpdateError<E> {
     Io { action: &'static str, path: PathBuf, source: io::Error },
 }
 
+/// How [`update`] writes the file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteMode {
+    /// Make the file readable by its owner only (it holds a secret).
+    pub owner_only: bool,
+    /// Keep the replaced version as a backup. Off when that version held a secret that
+    /// the change is removing, so the secret does not outlive its entry on disk.
+    pub skip_backup: bool,
+}
+
 /// What [`update`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Updated {
@@ -85,9 +95,10 @@ pub enum Updated {
 /// If `edit` fails, the file is left byte for byte as it was.
 pub fn update<E>(
     path: &Path,
-    owner_only: bool,
+    mode: WriteMode,
     edit: impl FnOnce(Option<&str>) -> Result<Option<String>, E>,
 ) -> Result<Updated, UpdateError<E>> {
+    let owner_only = mode.owner_only;
     let io_err = |action, source| UpdateError::Io { action, path: path.to_owned(), source };
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(folder).map_err(|e| io_err("create the folder of", e))?;
@@ -114,6 +125,10 @@ pub fn update<E>(
         return Ok(Updated::Unchanged);
     };
     let backup = match &current {
+        Some(_) if mode.skip_backup => {
+            remove_stale(&backup_path(path)).map_err(|e| io_err("remove the old backup of", e))?;
+            None
+        }
         Some(bytes) => {
             let backup = backup_path(path);
             write_atomically(&backup, bytes, owner_only || is_owner_only(path)).map_err(|e| io_err("back up", e))?;
@@ -124,6 +139,13 @@ pub fn update<E>(
     write_atomically(path, new_text.as_bytes(), owner_only).map_err(|e| io_err("write", e))?;
     drop(lock);
     Ok(Updated::Written { backup })
+}
+
+fn remove_stale(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(unix)]

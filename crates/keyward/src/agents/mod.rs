@@ -176,10 +176,10 @@ pub struct Wiring {
 fn update(
     agent: Agent,
     path: &Path,
-    owner_only: bool,
+    mode: file::WriteMode,
     edit: impl FnOnce(Option<&str>) -> Result<Option<String>, ConfigError>,
 ) -> Result<file::Updated, ConfigError> {
-    file::update(path, owner_only, edit).map_err(|e| match e {
+    file::update(path, mode, edit).map_err(|e| match e {
         file::UpdateError::Edit(ConfigError::Unparsable(why)) => {
             ConfigError::Unparsable(format!("{agent}'s config {} ({why})", path.display()))
         }
@@ -190,8 +190,8 @@ fn update(
 
 /// Adds (or replaces) `name` in the assistant's file at `path`.
 pub fn connect(agent: Agent, path: &Path, name: &str, entry: &ServerEntry) -> Result<Wiring, ConfigError> {
-    let owner_only = entry.is_inline();
-    let updated = update(agent, path, owner_only, |text| match agent {
+    let mode = file::WriteMode { owner_only: entry.is_inline(), skip_backup: false };
+    let updated = update(agent, path, mode, |text| match agent {
         Agent::ClaudeDesktop | Agent::ClaudeCode => json::upsert(text, name, &entry.to_json(agent)),
         Agent::Codex => toml::upsert(text, name, entry),
     })?;
@@ -205,7 +205,11 @@ pub fn connect(agent: Agent, path: &Path, name: &str, entry: &ServerEntry) -> Re
 /// Removes the entry `name` from the assistant's file if it is Keyward's entry for `key_id`.
 /// Returns whether it was there.
 pub fn disconnect(agent: Agent, path: &Path, name: &str, key_id: &str) -> Result<bool, ConfigError> {
-    let updated = update(agent, path, false, |text| match agent {
+    // Removing an inline entry takes its secret off the disk: no backup keeps it, and the
+    // backup of the change that wrote it goes too.
+    let inline = read_entry(agent, path, name).is_some_and(|e| e.is_bridge_for(key_id) && e.is_inline());
+    let mode = file::WriteMode { owner_only: false, skip_backup: inline };
+    let updated = update(agent, path, mode, |text| match agent {
         Agent::ClaudeDesktop | Agent::ClaudeCode => {
             json::remove(text, name, |v| ServerEntry::from_json(v).is_some_and(|e| e.is_bridge_for(key_id)))
         }
