@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { scopeLabel, status, when } from "./format";
+import type { KeyRecord } from "./types";
+
+const base: KeyRecord = {
+  id: "Ab12Cd34", name: "bot", key_prefix: "kw_Ab12Cd34", scopes: ["read"],
+  created_by: { name: "Ada", email: "ada@x.test" }, created_device: null,
+  created_at: "2026-01-01T00:00:00Z", last_used_at: null, expires_at: null,
+  is_active: true, revoked_at: null, revoked_by: null, revokes_at: null,
+};
+const now = new Date("2026-06-01T12:00:00Z");
+
+describe("key status", () => {
+  it("puts revocation before everything else", () => {
+    expect(status({ ...base, revoked_at: "2026-05-01T00:00:00Z", is_active: false }, now)).toBe("revoked");
+  });
+  it("tells expired, deactivated, rotating out and active apart", () => {
+    expect(status({ ...base, expires_at: "2026-05-01T00:00:00Z" }, now)).toBe("expired");
+    expect(status({ ...base, is_active: false }, now)).toBe("deactivated");
+    expect(status({ ...base, revokes_at: "2026-06-02T00:00:00Z" }, now)).toBe("rotating out");
+    expect(status(base, now)).toBe("active");
+  });
+});
+
+describe("labels", () => {
+  it("names scopes as people read them", () => {
+    expect(scopeLabel(["read"])).toBe("Read only");
+    expect(scopeLabel(["read", "write"])).toBe("Read & write");
+  });
+  it("shows recent times relatively and older ones as dates", () => {
+    expect(when(null, now)).toBe("—");
+    expect(when("2026-06-01T11:59:30Z", now)).toBe("just now");
+    expect(when("2026-06-01T11:30:00Z", now)).toBe("30 min ago");
+    expect(when("2026-05-01T08:15:00Z", now)).toBe("2026-05-01 08:15");
+  });
+});
