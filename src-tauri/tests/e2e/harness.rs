@@ -1,0 +1,211 @@
+//! Starts what an end-to-end test needs: a display, a key service with the demo store, the
+//! app under tauri-driver, and a WebDriver client; and saves screenshots.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
+use keyward_core::Brand;
+use keyward_server::{AppState, Config, Db};
+use tempfile::TempDir;
+
+const APP: &str = env!("CARGO_BIN_EXE_keyward-app");
+
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn tauri_driver() -> PathBuf {
+    let beside_cargo = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|d| d.join("bin").join("tauri-driver"));
+    beside_cargo.filter(|p| p.exists()).unwrap_or_else(|| PathBuf::from("tauri-driver"))
+}
+
+/// A child process killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An X display of our own, 1024×768.
+struct Display {
+    number: u32,
+    _xvfb: Process,
+}
+
+impl Display {
+    fn start() -> Display {
+        for number in 90..140 {
+            if Path::new(&format!("/tmp/.X{number}-lock")).exists() {
+                continue;
+            }
+            let xvfb = Command::new("Xvfb")
+                .args([&format!(":{number}"), "-screen", "0", "1024x768x24", "-nolisten", "tcp"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("Xvfb is installed by ./dev test");
+            let socket = format!("/tmp/.X11-unix/X{number}");
+            let start = Instant::now();
+            while !Path::new(&socket).exists() && start.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if Path::new(&socket).exists() {
+                return Display { number, _xvfb: Process(xvfb) };
+            }
+        }
+        panic!("no X display number was free between :90 and :139");
+    }
+}
+
+/// Everything one end-to-end test runs against.
+pub struct World {
+    pub client: Client,
+    pub home: TempDir,
+    pub server: String,
+    shots: PathBuf,
+    shot_count: u32,
+    _db_dir: TempDir,
+    _driver: Process,
+    _display: Display,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl World {
+    /// A key service with the demo store, and the app started fresh against it.
+    pub async fn start(test: &str) -> World {
+        assert!(
+            std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+            "the end-to-end tests need a Secret Service in a D-Bus session: run them with ./dev test"
+        );
+        let turn = TURN.lock().await;
+        let db_dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&db_dir.path().join("k.db")).unwrap();
+        db.ensure_brand("kw").await.unwrap();
+        keyward_server::demo::ensure_demo_store(&db).await.unwrap();
+        let state = AppState::new(db, Config::new(Brand::new("kw").unwrap()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(keyward_server::serve(listener, state.clone(), std::future::pending()));
+
+        let display = Display::start();
+        let home = tempfile::tempdir().unwrap();
+        let (port, native_port) = (free_port(), free_port());
+        let driver = Command::new(tauri_driver())
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .env("DISPLAY", format!(":{}", display.number))
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join(".config"))
+            .env("XDG_CACHE_HOME", home.path().join(".cache"))
+            .env("KEYWARD_CONFIG_DIR", home.path().join("keyward-config"))
+            .env("KEYWARD_DATA_DIR", home.path().join("keyward-data"))
+            .env("KEYWARD_SERVER", &server)
+            .env("KEYWARD_DEMO_ACCOUNT", "owner@demo.keyward.test / keyward-demo")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tauri-driver is installed by ./dev test (cargo install tauri-driver)");
+        let driver = Process(driver);
+        let mut caps = serde_json::Map::new();
+        caps.insert("tauri:options".into(), serde_json::json!({ "application": APP }));
+        let url = format!("http://127.0.0.1:{port}");
+        let start = Instant::now();
+        let client = loop {
+            match ClientBuilder::native().capabilities(caps.clone()).connect(&url).await {
+                Ok(client) => break client,
+                Err(e) if start.elapsed() < Duration::from_secs(30) => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("the app did not start under tauri-driver: {e}"),
+            }
+        };
+        let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-screenshots").join(test);
+        let _ = std::fs::remove_dir_all(&shots);
+        std::fs::create_dir_all(&shots).unwrap();
+        println!("screenshots of {test}: {}", shots.display());
+        World { client, home, server, shots, shot_count: 0, _db_dir: db_dir, _driver: driver, _display: display, _turn: turn }
+    }
+
+    /// Waits for an element (10 s at most).
+    pub async fn find(&self, css: &str) -> Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.find(css).await.click().await.unwrap();
+    }
+
+    /// Types into an input. (Clearing first leaves WebKitWebDriver's input empty, so it does not.)
+    pub async fn type_into(&self, css: &str, text: &str) {
+        self.find(css).await.send_keys(text).await.unwrap();
+    }
+
+    /// Saves a PNG of the window as `NN-name.png`.
+    pub async fn screenshot(&mut self, name: &str) {
+        self.shot_count += 1;
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{:02}-{name}.png", self.shot_count)), png).unwrap();
+    }
+
+    /// The page's HTML as it is now.
+    pub async fn source(&self) -> String {
+        self.client.source().await.unwrap()
+    }
+
+    /// Signs in as the demo owner and waits for the keys screen.
+    pub async fn sign_in(&mut self) {
+        self.find("[data-testid=demo-account]").await;
+        self.type_into("input[name=email]", "owner@demo.keyward.test").await;
+        self.type_into("input[name=password]", "keyward-demo").await;
+        self.screenshot("sign-in").await;
+        self.click("button[type=submit]").await;
+        self.find("[data-testid=create-key]").await;
+    }
+
+    /// Every byte under the app's HOME, to look for secrets that should not be there.
+    pub fn home_bytes(&self) -> Vec<u8> {
+        fn walk(dir: &Path, out: &mut Vec<u8>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    out.extend(bytes);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.home.path(), &mut out);
+        out
+    }
+
+    pub async fn finish(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+/// Reads a secret back through the Secret Service, as another program would.
+pub fn keychain_lookup(server: &str, account: &str) -> Option<String> {
+    let output = Command::new("secret-tool")
+        .args(["lookup", "service", &format!("Keyward {server}"), "username", account])
+        .output()
+        .expect("secret-tool (libsecret-tools) is installed by ./dev test");
+    let text = String::from_utf8(output.stdout).unwrap();
+    (output.status.success() && !text.is_empty()).then_some(text)
+}
