@@ -1,41 +1,20 @@
 //! The Keyward desktop app: thin Tauri commands over `keyward::manager::Manager`.
 //!
-//! Every flow (sign in, create a key and keep its secret in the keychain, revoke and unwire)
-//! lives in the `keyward` crate; a command here only adapts arguments and turns errors into
-//! [`CommandError`], a value the UI shows as a sentence.
+//! Every flow (sign in, create a key and keep its secret in the keychain, revoke and unwire,
+//! wire into assistants) lives in the `keyward` crate; a command here only adapts arguments
+//! and turns errors into [`error::CommandError`], a value the UI shows as a sentence. The UI's
+//! TypeScript bindings (`ui/src/lib/bindings.ts`) are generated from these commands and the
+//! Rust types they take and return, so the two cannot drift; a test fails when they are stale.
 
 use std::path::PathBuf;
 
-use keyward::manager::{Error, KeyView, Manager};
+use keyward::manager::Manager;
 use keyward::paths::Paths;
-use keyward::profile::Profile;
-use keyward_core::Scopes;
-use keyward_core::wire::KeyRecord;
-use serde::Serialize;
-use tauri::State;
 
-/// An error the UI can show: a code for behaviour, a sentence for people.
-#[derive(Debug, Serialize)]
-pub struct CommandError {
-    pub code: &'static str,
-    pub message: String,
-}
+pub mod commands;
+pub mod error;
 
-impl From<Error> for CommandError {
-    fn from(e: Error) -> Self {
-        let code = match &e {
-            Error::NotSignedIn | Error::SessionEnded => "sign_in",
-            Error::Client(keyward::client::ClientError::Unreachable { .. }) => "offline",
-            Error::Client(_) => "refused",
-            Error::Vault(_) => "keychain",
-            Error::Config(_) => "config",
-            Error::Mirror(_) | Error::Invalid(_) => "failed",
-        };
-        CommandError { code, message: e.to_string() }
-    }
-}
-
-type Result<T> = std::result::Result<T, CommandError>;
+include!("command_names.rs");
 
 /// Fails with one line when there is no display to open a window on.
 pub fn check_display() -> std::result::Result<(), String> {
@@ -60,66 +39,44 @@ fn keyward_program() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("keyward"))
 }
 
-/// What the sign-in screen needs to know.
-#[derive(Debug, Serialize)]
-pub struct AppInfo {
-    pub profile: Option<Profile>,
-    /// The key service to offer first: the last one used, else the local demo service.
-    pub default_server: String,
-    /// Shown on the sign-in screen when the app runs against the local demo service.
-    pub demo_account: Option<String>,
+/// The commands, as Tauri invokes them and as the TypeScript bindings describe them.
+pub fn commands() -> tauri_specta::Builder<tauri::Wry> {
+    use commands::*;
+    tauri_specta::Builder::<tauri::Wry>::new()
+        .commands(tauri_specta::collect_commands![
+            app_info,
+            sign_in,
+            sign_out,
+            list_keys,
+            create_key,
+            update_key,
+            rotate_key,
+            revoke_key,
+            key_wiring,
+            connect_agent,
+            undo_connect,
+            disconnect_agent,
+            list_connections,
+            revoke_connection,
+            new_connection_code,
+            list_devices,
+            sign_out_device,
+            audit_page,
+            settings,
+            sync_mirror,
+        ])
+        // Commands reject with a CommandError, which the UI catches like any thrown error.
+        .error_handling(tauri_specta::ErrorHandlingMode::Throw)
+        // Audit ids and ages are far below 2^53.
+        .dangerously_cast_bigints_to_number()
+        // One TypeScript type per Rust type: the UI only reads what commands return.
+        .disable_serde_phases()
 }
 
-#[tauri::command]
-async fn app_info(manager: State<'_, Manager>) -> Result<AppInfo> {
-    let profile = manager.profile().ok();
-    let default_server = profile
-        .as_ref()
-        .map(|p| p.server.clone())
-        .or_else(|| std::env::var("KEYWARD_SERVER").ok())
-        .unwrap_or_else(|| "http://127.0.0.1:8420".into());
-    Ok(AppInfo { profile, default_server, demo_account: std::env::var("KEYWARD_DEMO_ACCOUNT").ok() })
-}
-
-#[tauri::command]
-async fn sign_in(manager: State<'_, Manager>, server: String, email: String, password: String, device_name: String) -> Result<Profile> {
-    Ok(manager.login(&server, &email, &password, &device_name).await?)
-}
-
-#[tauri::command]
-async fn sign_out(manager: State<'_, Manager>) -> Result<()> {
-    Ok(manager.logout().await?)
-}
-
-#[tauri::command]
-async fn list_keys(manager: State<'_, Manager>, include_revoked: bool) -> Result<Vec<KeyView>> {
-    Ok(manager.keys(include_revoked).await?)
-}
-
-/// A new key for the one-time reveal: the record and the whole key, this once.
-#[derive(Debug, Serialize)]
-pub struct CreatedKey {
-    pub record: KeyRecord,
-    pub secret: String,
-}
-
-#[tauri::command]
-async fn create_key(manager: State<'_, Manager>, name: String, write: bool, expires_at: Option<String>) -> Result<CreatedKey> {
-    let expires_at = match expires_at.filter(|t| !t.is_empty()) {
-        Some(text) => Some(time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339).map_err(|_| CommandError {
-            code: "invalid",
-            message: "The expiry is not a valid date and time. Pick one in the calendar.".into(),
-        })?),
-        None => None,
-    };
-    let scopes = if write { Scopes::read_write() } else { Scopes::read_only() };
-    let created = manager.create_key(&name, scopes, expires_at).await?;
-    Ok(CreatedKey { record: created.record, secret: created.secret })
-}
-
-#[tauri::command]
-async fn revoke_key(manager: State<'_, Manager>, id: String) -> Result<keyward::manager::Revoked> {
-    Ok(manager.revoke_key(&id).await?)
+/// Writes the TypeScript bindings for [`commands`] to `path`.
+pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
+    let language = specta_typescript::Typescript::default().header("// Generated from the Rust commands by `cargo test -p keyward-app bindings`. Do not edit.\n// @ts-nocheck");
+    commands().export(language, path).map_err(|e| format!("could not write the TypeScript bindings: {e}"))
 }
 
 /// Builds and runs the app.
@@ -131,9 +88,11 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    let commands = commands();
     tauri::Builder::default()
         .manage(Manager::new(paths, keyward_program()))
-        .invoke_handler(tauri::generate_handler![app_info, sign_in, sign_out, list_keys, create_key, revoke_key])
+        .manage(commands::Undos::default())
+        .invoke_handler(commands.invoke_handler())
         .run(tauri::generate_context!())
         .unwrap_or_else(|e| {
             eprintln!("Keyward could not start its window ({e}). Check that WebKitGTK is installed.");

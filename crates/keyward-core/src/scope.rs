@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// One permission a key or connection can carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// See the store's data.
@@ -42,6 +43,7 @@ impl fmt::Display for Scope {
 /// brings `read` with it (a key that may change data may also see it).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(try_from = "Vec<Scope>", into = "Vec<Scope>")]
 #[cfg_attr(feature = "openapi", schema(value_type = Vec<Scope>))]
 pub struct Scopes(Vec<Scope>);

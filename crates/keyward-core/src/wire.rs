@@ -15,6 +15,7 @@ macro_rules! schema {
     ($($item:item)*) => {
         $(
             #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+            #[cfg_attr(feature = "specta", derive(specta::Type))]
             $item
         )*
     };
@@ -74,10 +75,13 @@ pub struct Device {
     pub name: String,
     pub user: Person,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub last_seen_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub signed_out_at: Option<OffsetDateTime>,
     /// Whether this is the device making the request.
     pub current: bool,
@@ -103,17 +107,22 @@ pub struct KeyRecord {
     /// The id of the device (dashboard session) the key was created from.
     pub created_device: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub last_used_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub expires_at: Option<OffsetDateTime>,
     pub is_active: bool,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub revoked_at: Option<OffsetDateTime>,
     pub revoked_by: Option<Person>,
     /// Set while a rotated key's overlap window runs: when it stops working.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub revokes_at: Option<OffsetDateTime>,
 }
 
@@ -131,6 +140,7 @@ pub struct CreateKeyRequest {
     #[serde(default)]
     pub scopes: Option<Scopes>,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub expires_at: Option<OffsetDateTime>,
 }
 
@@ -177,6 +187,7 @@ pub struct RotatedKey {
 pub struct AuditEvent {
     pub id: i64,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub at: OffsetDateTime,
     /// Who did it; absent for what the service did on its own (an overlap ending).
     pub actor: Option<Person>,
@@ -216,9 +227,11 @@ pub struct Connection {
     pub app_name: String,
     pub granted_by: Person,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub created_at: OffsetDateTime,
     pub scopes: Scopes,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub revoked_at: Option<OffsetDateTime>,
 }
 
@@ -245,6 +258,7 @@ pub struct ConnectionCode {
     pub scopes: Scopes,
     pub app_name: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub expires_at: OffsetDateTime,
 }
 
@@ -279,13 +293,17 @@ pub struct MirrorRecord {
     pub secret_hash: String,
     pub scopes: Scopes,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub expires_at: Option<OffsetDateTime>,
     pub is_active: bool,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub revoked_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub revokes_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub updated_at: OffsetDateTime,
 }
 

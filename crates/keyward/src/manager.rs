@@ -47,11 +47,44 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 /// A key as listed on this machine.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct KeyView {
     #[serde(flatten)]
     pub record: KeyRecord,
     /// Whether this machine's keychain holds the key's secret.
     pub on_this_device: bool,
+}
+
+/// The keys as the app shows them: from the key service, or, when it cannot be reached, from
+/// the mirror, read-only, with how old that copy is.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct KeysScreen {
+    pub keys: Vec<KeyView>,
+    pub offline: Option<Offline>,
+}
+
+/// Why the keys come from the mirror, and how old the mirror is.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Offline {
+    /// The sentence the client gave for not reaching the service.
+    pub message: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
+    pub synced_at: Option<OffsetDateTime>,
+    pub age_seconds: Option<i64>,
+}
+
+/// Whether one assistant on this machine has an entry for a key, and in which file.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct AgentWiring {
+    pub agent: Agent,
+    pub path: PathBuf,
+    pub connected: bool,
+    /// Whether the entry carries the secret itself (inline mode) rather than the bridge.
+    pub inline: bool,
 }
 
 /// A new key: its record and, this once, its secret.
@@ -63,6 +96,7 @@ pub struct NewKey {
 
 /// What revoking a key did on this machine.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Revoked {
     pub record: KeyRecord,
     /// The assistant entries removed.
@@ -167,10 +201,56 @@ impl Manager {
     pub async fn keys(&self, include_revoked: bool) -> Result<Vec<KeyView>> {
         let (profile, client) = self.client().await?;
         let records = client.list_keys(include_revoked).await?;
-        let vault = self.vault(&profile);
+        if let Ok(mut mirror) = self.open_mirror() {
+            // Only labels for showing offline; failing to keep them costs nothing now.
+            let _ = mirror.remember_listing(&profile.server, &profile.store_id, &records);
+        }
+        self.mark_held(&profile, records).await
+    }
+
+    /// Pairs each record with whether this machine's keychain holds its secret.
+    async fn mark_held(&self, profile: &Profile, records: Vec<KeyRecord>) -> Result<Vec<KeyView>> {
+        let vault = self.vault(profile);
         let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
         let held = blocking(move || ids.iter().map(|id| vault.holds_key(id)).collect::<std::result::Result<Vec<_>, _>>()).await?;
         Ok(records.into_iter().zip(held).map(|(record, on_this_device)| KeyView { record, on_this_device }).collect())
+    }
+
+    /// Every key, revoked ones too, from the service; from the mirror if it is out of reach.
+    pub async fn keys_screen(&self) -> Result<KeysScreen> {
+        match self.keys(true).await {
+            Ok(keys) => Ok(KeysScreen { keys, offline: None }),
+            Err(Error::Client(e @ ClientError::Unreachable { .. })) => {
+                let profile = self.profile()?;
+                let mirror = self.open_mirror()?;
+                let records = mirror.offline_keys(&profile.server, &profile.store_id)?;
+                let synced = mirror.stores()?.into_iter().find(|s| s.server == profile.server && s.store_id == profile.store_id);
+                let keys = self.mark_held(&profile, records).await?;
+                Ok(KeysScreen {
+                    keys,
+                    offline: Some(Offline {
+                        message: e.to_string(),
+                        synced_at: synced.as_ref().map(|s| s.synced_at),
+                        age_seconds: synced.map(|s| s.age_seconds),
+                    }),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Which assistants on this machine have an entry for the key, in their usual files.
+    pub fn wiring(&self, key_id: &str) -> Result<Vec<AgentWiring>> {
+        let profile = self.profile()?;
+        let name = Self::entry_name(&profile, &format!("{}_{key_id}", profile.brand));
+        Agent::ALL
+            .into_iter()
+            .map(|agent| {
+                let path = agent.default_path()?;
+                let entry = agents::read_entry(agent, &path, &name).filter(|e| e.is_bridge_for(key_id));
+                Ok(AgentWiring { agent, connected: entry.is_some(), inline: entry.is_some_and(|e| e.is_inline()), path })
+            })
+            .collect()
     }
 
     /// Creates a key and keeps its secret in the keychain. If the keychain refuses after the

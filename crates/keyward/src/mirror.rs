@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use keyward_core::wire::MirrorPage;
+use keyward_core::wire::{KeyRecord, MirrorPage, Person};
 use keyward_core::{ApiKey, Scopes, hashing};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -47,6 +47,15 @@ CREATE TABLE IF NOT EXISTS keys (
     verified_digest BLOB,
     PRIMARY KEY (server, id)
 );
+-- The last key list this machine fetched (labels, creators, last use: no secrets, no hashes),
+-- so the app can still show which key is which while the key service is out of reach.
+CREATE TABLE IF NOT EXISTS listed_keys (
+    server TEXT NOT NULL,
+    store_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (server, id)
+);
 ";
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +68,7 @@ pub enum MirrorError {
 
 /// What the mirror knows of a key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Verdict {
     Malformed { reason: String },
@@ -67,8 +77,8 @@ pub enum Verdict {
     Unknown,
     /// The id is known but the secret is not that key's.
     WrongSecret { key_prefix: String },
-    Revoked { key_prefix: String, #[serde(with = "time::serde::rfc3339")] at: OffsetDateTime },
-    Expired { key_prefix: String, #[serde(with = "time::serde::rfc3339")] at: OffsetDateTime },
+    Revoked { key_prefix: String, #[serde(with = "time::serde::rfc3339")] #[cfg_attr(feature = "specta", specta(type = String))] at: OffsetDateTime },
+    Expired { key_prefix: String, #[serde(with = "time::serde::rfc3339")] #[cfg_attr(feature = "specta", specta(type = String))] at: OffsetDateTime },
     Deactivated { key_prefix: String },
     Valid { key_prefix: String, scopes: Scopes },
 }
@@ -94,29 +104,34 @@ impl Verdict {
 
 /// A verdict and how old the knowledge behind it is.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Verification {
     #[serde(flatten)]
     pub verdict: Verdict,
     /// When the store this key belongs to was last synced, if known.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub synced_at: Option<OffsetDateTime>,
     pub age_seconds: Option<i64>,
 }
 
 /// How a store's mirror stands.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct StoreMirror {
     pub server: String,
     pub store_id: String,
     pub store_name: String,
     pub keys: i64,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub synced_at: OffsetDateTime,
     pub age_seconds: i64,
 }
 
 /// What a sync did.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SyncReport {
     pub changed: usize,
     pub keys: i64,
@@ -340,6 +355,71 @@ impl Mirror {
             .execute("UPDATE keys SET revoked_at = ?3 WHERE server = ?1 AND id = ?2", params![server, id, at.unix_timestamp()])
             .map(|_| ())
             .map_err(|e| self.storage(e))
+    }
+
+    /// Remembers the key records just fetched for `store_id`. Records are only added or
+    /// replaced: a listing without revoked keys does not forget their labels.
+    pub fn remember_listing(&mut self, server: &str, store_id: &str, records: &[KeyRecord]) -> Result<(), MirrorError> {
+        let path = self.path.clone();
+        let fail = move |e: rusqlite::Error| MirrorError::Storage { path: path.clone(), detail: e.to_string() };
+        let tx = self.conn.transaction().map_err(&fail)?;
+        {
+            let mut insert = tx.prepare("INSERT OR REPLACE INTO listed_keys (server, store_id, id, record) VALUES (?1, ?2, ?3, ?4)").map_err(&fail)?;
+            for record in records {
+                let json = serde_json::to_string(record).expect("a key record always serialises");
+                insert.execute(params![server, store_id, record.id, json]).map_err(&fail)?;
+            }
+        }
+        tx.commit().map_err(&fail)
+    }
+
+    /// The store's keys as this machine last knew them, for showing while offline: status
+    /// (scopes, expiry, active, revoked) from the mirror, labels from the last listing. A key
+    /// the mirror has but no listing named gets its prefix as its label.
+    pub fn offline_keys(&self, server: &str, store_id: &str) -> Result<Vec<KeyRecord>, MirrorError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT k.id, k.key_prefix, k.scopes, k.expires_at, k.is_active, k.revoked_at, k.revokes_at, k.updated_at, l.record
+                 FROM keys k LEFT JOIN listed_keys l ON l.server = k.server AND l.id = k.id
+                 WHERE k.server = ?1 AND k.store_id = ?2",
+            )
+            .map_err(|e| self.storage(e))?;
+        let rows = stmt
+            .query_map([server, store_id], |r| {
+                let listed: Option<String> = r.get(8)?;
+                let mut record = listed.and_then(|json| serde_json::from_str::<KeyRecord>(&json).ok()).unwrap_or_else(|| KeyRecord {
+                    id: String::new(),
+                    name: String::new(),
+                    key_prefix: String::new(),
+                    scopes: Scopes::read_only(),
+                    created_by: Person { name: String::new(), email: String::new() },
+                    created_device: None,
+                    created_at: to_time(r.get::<_, i64>(7).unwrap_or_default()),
+                    last_used_at: None,
+                    expires_at: None,
+                    is_active: true,
+                    revoked_at: None,
+                    revoked_by: None,
+                    revokes_at: None,
+                });
+                record.id = r.get(0)?;
+                record.key_prefix = r.get(1)?;
+                if record.name.is_empty() {
+                    record.name = record.key_prefix.clone();
+                }
+                let scopes: String = r.get(2)?;
+                record.scopes = Scopes::from_db(&scopes).unwrap_or_else(Scopes::read_only);
+                record.expires_at = r.get::<_, Option<i64>>(3)?.map(to_time);
+                record.is_active = r.get(4)?;
+                record.revoked_at = r.get::<_, Option<i64>>(5)?.map(to_time);
+                record.revokes_at = r.get::<_, Option<i64>>(6)?.map(to_time);
+                Ok(record)
+            })
+            .map_err(|e| self.storage(e))?;
+        let mut records = rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.storage(e))?;
+        records.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(records)
     }
 
     fn digest(&self, secret: &str) -> Vec<u8> {

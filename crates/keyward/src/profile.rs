@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// What `keyward login` remembers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Profile {
     /// The key service's origin, e.g. `https://keys.example.com`.
     pub server: String,

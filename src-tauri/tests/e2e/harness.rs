@@ -49,22 +49,65 @@ impl Display {
             if Path::new(&format!("/tmp/.X{number}-lock")).exists() {
                 continue;
             }
-            let xvfb = Command::new("Xvfb")
-                .args([&format!(":{number}"), "-screen", "0", "1024x768x24", "-nolisten", "tcp"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("Xvfb is installed by ./dev test");
+            // Killed on drop, also when this display number turns out to be taken.
+            let xvfb = Process(
+                Command::new("Xvfb")
+                    .args([&format!(":{number}"), "-screen", "0", "1024x768x24", "-nolisten", "tcp"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("Xvfb is installed by ./dev test"),
+            );
             let socket = format!("/tmp/.X11-unix/X{number}");
             let start = Instant::now();
             while !Path::new(&socket).exists() && start.elapsed() < Duration::from_secs(10) {
                 std::thread::sleep(Duration::from_millis(50));
             }
             if Path::new(&socket).exists() {
-                return Display { number, _xvfb: Process(xvfb) };
+                return Display { number, _xvfb: xvfb };
             }
         }
         panic!("no X display number was free between :90 and :139");
+    }
+}
+
+/// The key service, on a runtime of its own so that stopping it ends every connection too
+/// (the app's HTTP client keeps connections alive; a graceful shutdown would wait for them).
+struct KeyService {
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl KeyService {
+    /// A key service with brand `kw` and the demo store, on a free loopback port.
+    async fn start(db: &Path) -> (String, KeyService) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let db = db.to_owned();
+        let address = runtime
+            .spawn(async move {
+                let db = Db::open(&db).unwrap();
+                db.ensure_brand("kw").await.unwrap();
+                keyward_server::demo::ensure_demo_store(&db).await.unwrap();
+                let state = AppState::new(db, Config::new(Brand::new("kw").unwrap()));
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let address = listener.local_addr().unwrap();
+                tokio::spawn(keyward_server::serve(listener, state, std::future::pending()));
+                address
+            })
+            .await
+            .unwrap();
+        (format!("http://{address}"), KeyService { runtime: Some(runtime) })
+    }
+
+    fn stop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Drop for KeyService {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -75,6 +118,7 @@ pub struct World {
     pub server: String,
     shots: PathBuf,
     shot_count: u32,
+    service: KeyService,
     _db_dir: TempDir,
     _driver: Process,
     _display: Display,
@@ -90,13 +134,7 @@ impl World {
         );
         let turn = TURN.lock().await;
         let db_dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&db_dir.path().join("k.db")).unwrap();
-        db.ensure_brand("kw").await.unwrap();
-        keyward_server::demo::ensure_demo_store(&db).await.unwrap();
-        let state = AppState::new(db, Config::new(Brand::new("kw").unwrap()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let server = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(keyward_server::serve(listener, state.clone(), std::future::pending()));
+        let (server, service) = KeyService::start(&db_dir.path().join("k.db")).await;
 
         let display = Display::start();
         let home = tempfile::tempdir().unwrap();
@@ -134,7 +172,53 @@ impl World {
         let _ = std::fs::remove_dir_all(&shots);
         std::fs::create_dir_all(&shots).unwrap();
         println!("screenshots of {test}: {}", shots.display());
-        World { client, home, server, shots, shot_count: 0, _db_dir: db_dir, _driver: driver, _display: display, _turn: turn }
+        World { client, home, server, shots, shot_count: 0, service, _db_dir: db_dir, _driver: driver, _display: display, _turn: turn }
+    }
+
+    /// Stops the key service: every later request to it finds nobody listening.
+    pub fn stop_key_service(&mut self) {
+        self.service.stop();
+    }
+
+    /// Where an assistant's config file is under the app's HOME.
+    pub fn agent_file(&self, agent: &str) -> PathBuf {
+        let home = self.home.path();
+        match agent {
+            "claude-desktop" => home.join(".config/Claude/claude_desktop_config.json"),
+            "claude-code" => home.join(".claude.json"),
+            "codex" => home.join(".codex/config.toml"),
+            other => panic!("no assistant called {other}"),
+        }
+    }
+
+    /// Waits until `css` matches nothing (10 s at most).
+    pub async fn wait_gone(&self, css: &str) {
+        let start = Instant::now();
+        while !self.client.find_all(Locator::Css(css)).await.unwrap().is_empty() {
+            assert!(start.elapsed() < Duration::from_secs(10), "{css} is still there");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the first element matching `css` contains `text` (10 s at most).
+    pub async fn wait_text(&self, css: &str, text: &str) {
+        let start = Instant::now();
+        loop {
+            let now = match self.client.find(Locator::Css(css)).await {
+                Ok(element) => element.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if now.contains(text) {
+                return;
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "{css} never said {text:?}; it says {now:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The text of the first element matching `css`, once it appears.
+    pub async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.unwrap()
     }
 
     /// Waits for an element (10 s at most).

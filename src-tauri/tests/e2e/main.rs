@@ -5,4 +5,7 @@
 
 mod harness;
 
+mod assistants;
+mod devices;
 mod keys;
+mod offline;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { scopeLabel, status, when } from "./format";
-import type { KeyRecord } from "./types";
+import { age, agentName, expiryFromInput, scopeLabel, status, when } from "./format";
+import type { KeyRecord } from "./bindings";
 
 const base: KeyRecord = {
   id: "Ab12Cd34", name: "bot", key_prefix: "kw_Ab12Cd34", scopes: ["read"],
@@ -32,5 +32,25 @@ describe("labels", () => {
     expect(when("2026-06-01T11:59:30Z", now)).toBe("just now");
     expect(when("2026-06-01T11:30:00Z", now)).toBe("30 min ago");
     expect(when("2026-05-01T08:15:00Z", now)).toBe("2026-05-01 08:15");
+  });
+});
+
+describe("ages and expiry", () => {
+  it("says how old the mirror is in the largest whole unit", () => {
+    expect(age(null)).toBe("unknown");
+    expect(age(1)).toBe("1 second");
+    expect(age(59)).toBe("59 seconds");
+    expect(age(120)).toBe("2 minutes");
+    expect(age(3 * 3600 + 5)).toBe("3 hours");
+    expect(age(86400)).toBe("1 day");
+  });
+  it("turns the calendar's local time into RFC 3339, and nothing into no expiry", () => {
+    expect(expiryFromInput("")).toBeNull();
+    expect(expiryFromInput("not a date")).toBeNull();
+    expect(expiryFromInput("2027-03-04T05:06")).toBe(new Date(2027, 2, 4, 5, 6).toISOString());
+  });
+  it("names every assistant", () => {
+    expect(agentName("claude-desktop")).toBe("Claude Desktop");
+    expect(agentName("codex")).toBe("Codex");
   });
 });

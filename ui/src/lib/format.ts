@@ -1,5 +1,5 @@
 // Small, pure helpers the screens share; tested by format.test.ts.
-import type { KeyRecord } from "./types";
+import type { Agent, KeyRecord, Scopes } from "./bindings";
 
 export function when(iso: string | null, now: Date = new Date()): string {
   if (!iso) return "—";
@@ -8,6 +8,16 @@ export function when(iso: string | null, now: Date = new Date()): string {
   if (seconds >= 0 && seconds < 60) return "just now";
   if (seconds >= 0 && seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
   return t.toISOString().slice(0, 16).replace("T", " ");
+}
+
+/** How old something is, from a number of seconds: "12 seconds", "5 minutes", "3 hours", "2 days". */
+export function age(seconds: number | null): string {
+  if (seconds === null) return "unknown";
+  const unit = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  if (seconds < 60) return unit(seconds, "second");
+  if (seconds < 3600) return unit(Math.floor(seconds / 60), "minute");
+  if (seconds < 86400) return unit(Math.floor(seconds / 3600), "hour");
+  return unit(Math.floor(seconds / 86400), "day");
 }
 
 export type Status = "active" | "revoked" | "expired" | "deactivated" | "rotating out";
@@ -20,6 +30,23 @@ export function status(key: KeyRecord, now: Date = new Date()): Status {
   return "active";
 }
 
-export function scopeLabel(scopes: string[]): string {
+export function scopeLabel(scopes: Scopes): string {
   return scopes.includes("write") ? "Read & write" : "Read only";
+}
+
+export const AGENTS: { agent: Agent; name: string }[] = [
+  { agent: "claude-desktop", name: "Claude Desktop" },
+  { agent: "claude-code", name: "Claude Code" },
+  { agent: "codex", name: "Codex" },
+];
+
+export function agentName(agent: Agent): string {
+  return AGENTS.find((a) => a.agent === agent)?.name ?? agent;
+}
+
+/** A `datetime-local` input's value (local time) as RFC 3339, or null when empty. */
+export function expiryFromInput(value: string): string | null {
+  if (!value) return null;
+  const t = new Date(value);
+  return Number.isNaN(t.getTime()) ? null : t.toISOString();
 }

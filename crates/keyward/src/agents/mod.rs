@@ -27,6 +27,7 @@ pub const INLINE_KEY_ENV: &str = "KEYWARD_API_KEY";
 
 /// An assistant Keyward can wire a key into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
 pub enum Agent {
     ClaudeDesktop,
@@ -163,6 +164,7 @@ pub fn entry_name(store_slug: &str, key_prefix: &str) -> String {
 
 /// What [`connect`] changed, so it can be undone.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Wiring {
     pub agent: Agent,
     pub path: PathBuf,

@@ -1,0 +1,244 @@
+//! The app's commands: each adapts its arguments, calls one `keyward::manager::Manager` flow,
+//! and turns the error into a [`CommandError`]. No logic of their own lives here.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use keyward::agents::{self, Agent, Wiring};
+use keyward::manager::{AgentWiring, KeysScreen, Manager, Revoked};
+use keyward::mirror::{StoreMirror, SyncReport};
+use keyward::profile::Profile;
+use keyward_core::Scopes;
+use keyward_core::wire::{AuditPage, Connection, ConnectionCode, Device, KeyRecord, SignedOutDevice, UpdateKeyRequest};
+use serde::Serialize;
+use tauri::State;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::error::{CommandError, Result};
+
+/// Config-file changes the merchant may still undo, by the number the UI was given.
+#[derive(Default)]
+pub struct Undos {
+    next: AtomicU32,
+    wirings: Mutex<HashMap<u32, Wiring>>,
+}
+
+/// What the sign-in screen needs to know.
+#[derive(Debug, Serialize, specta::Type)]
+pub struct AppInfo {
+    pub profile: Option<Profile>,
+    /// The key service to offer first: the last one used, else `KEYWARD_SERVER`, else the
+    /// local demo service.
+    pub default_server: String,
+    /// Shown on the sign-in screen when the app runs against the local demo service.
+    pub demo_account: Option<String>,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn app_info(manager: State<'_, Manager>) -> Result<AppInfo> {
+    let profile = manager.profile().ok();
+    let default_server = profile
+        .as_ref()
+        .map(|p| p.server.clone())
+        .or_else(|| std::env::var("KEYWARD_SERVER").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "http://127.0.0.1:8420".into());
+    Ok(AppInfo { profile, default_server, demo_account: std::env::var("KEYWARD_DEMO_ACCOUNT").ok().filter(|s| !s.is_empty()) })
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_in(manager: State<'_, Manager>, server: String, email: String, password: String, device_name: String) -> Result<Profile> {
+    Ok(manager.login(&server, &email, &password, &device_name).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_out(manager: State<'_, Manager>) -> Result<()> {
+    Ok(manager.logout().await?)
+}
+
+/// Every key of the store, revoked ones too; from the mirror, read-only, when offline.
+#[tauri::command]
+#[specta::specta]
+pub async fn list_keys(manager: State<'_, Manager>) -> Result<KeysScreen> {
+    Ok(manager.keys_screen().await?)
+}
+
+/// A new key for the one-time reveal: the record and the whole key, this once.
+#[derive(Debug, Serialize, specta::Type)]
+pub struct CreatedKey {
+    pub record: KeyRecord,
+    pub secret: String,
+}
+
+fn parse_expiry(text: Option<String>) -> Result<Option<OffsetDateTime>> {
+    match text.filter(|t| !t.is_empty()) {
+        Some(text) => OffsetDateTime::parse(&text, &Rfc3339)
+            .map(Some)
+            .map_err(|_| CommandError::invalid("The expiry is not a valid date and time. Pick one in the calendar.")),
+        None => Ok(None),
+    }
+}
+
+fn scopes(write: bool) -> Scopes {
+    if write { Scopes::read_write() } else { Scopes::read_only() }
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn create_key(manager: State<'_, Manager>, name: String, write: bool, expires_at: Option<String>) -> Result<CreatedKey> {
+    let created = manager.create_key(&name, scopes(write), parse_expiry(expires_at)?).await?;
+    Ok(CreatedKey { record: created.record, secret: created.secret })
+}
+
+/// Renames, rescopes, deactivates or reactivates a key; fields left out stay as they are.
+#[tauri::command]
+#[specta::specta]
+pub async fn update_key(manager: State<'_, Manager>, id: String, name: Option<String>, write: Option<bool>, active: Option<bool>) -> Result<KeyRecord> {
+    let change = UpdateKeyRequest { name, scopes: write.map(scopes), is_active: active };
+    Ok(manager.update_key(&id, change).await?)
+}
+
+/// A rotation: the replacement for the one-time reveal, and the assistant entries moved to it.
+#[derive(Debug, Serialize, specta::Type)]
+pub struct RotatedKey {
+    pub replacement: CreatedKey,
+    pub previous: KeyRecord,
+    pub rewired: Vec<Wiring>,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn rotate_key(manager: State<'_, Manager>, id: String, overlap_seconds: u32) -> Result<RotatedKey> {
+    let rotated = manager.rotate_key(&id, overlap_seconds).await?;
+    let replacement = CreatedKey { record: rotated.replacement.record, secret: rotated.replacement.secret };
+    Ok(RotatedKey { replacement, previous: rotated.previous, rewired: rotated.rewired })
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn revoke_key(manager: State<'_, Manager>, id: String) -> Result<Revoked> {
+    Ok(manager.revoke_key(&id).await?)
+}
+
+/// Which assistants on this machine have an entry for the key.
+#[tauri::command]
+#[specta::specta]
+pub async fn key_wiring(manager: State<'_, Manager>, id: String) -> Result<Vec<AgentWiring>> {
+    Ok(manager.wiring(&id)?)
+}
+
+/// A config file Keyward just changed, and the number to undo it with.
+#[derive(Debug, Serialize, specta::Type)]
+pub struct Connected {
+    pub undo: u32,
+    pub agent: Agent,
+    pub path: PathBuf,
+    pub entry_name: String,
+    /// False when the file already held exactly this entry.
+    pub changed: bool,
+}
+
+/// Wires a key into an assistant through the bridge (no secret in the file).
+#[tauri::command]
+#[specta::specta]
+pub async fn connect_agent(manager: State<'_, Manager>, undos: State<'_, Undos>, agent: Agent, key_id: String) -> Result<Connected> {
+    let wiring = manager.connect(agent, &key_id, false, None).await?;
+    let undo = undos.next.fetch_add(1, Ordering::Relaxed);
+    let connected = Connected { undo, agent, path: wiring.path.clone(), entry_name: wiring.entry_name.clone(), changed: wiring.changed };
+    undos.wirings.lock().expect("the undo list is never left poisoned").insert(undo, wiring);
+    Ok(connected)
+}
+
+/// Puts back the file as it was before `connect_agent` changed it.
+#[tauri::command]
+#[specta::specta]
+pub async fn undo_connect(undos: State<'_, Undos>, undo: u32) -> Result<()> {
+    let wiring = undos.wirings.lock().expect("the undo list is never left poisoned").remove(&undo);
+    let wiring = wiring.ok_or_else(|| CommandError::invalid("That change was already undone or is from an earlier session; nothing was changed."))?;
+    agents::undo(&wiring).map_err(|e| CommandError::from(keyward::manager::Error::Config(e)))
+}
+
+/// Removes the key's entry from an assistant; returns whether there was one.
+#[tauri::command]
+#[specta::specta]
+pub async fn disconnect_agent(manager: State<'_, Manager>, agent: Agent, key_id: String) -> Result<bool> {
+    Ok(manager.disconnect(agent, &key_id, None).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn list_connections(manager: State<'_, Manager>) -> Result<Vec<Connection>> {
+    Ok(manager.connections().await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn revoke_connection(manager: State<'_, Manager>, id: String) -> Result<Connection> {
+    Ok(manager.revoke_connection(&id).await?)
+}
+
+/// A one-time code a web-chat app exchanges for a connection.
+#[tauri::command]
+#[specta::specta]
+pub async fn new_connection_code(manager: State<'_, Manager>, write: bool, app_name: Option<String>) -> Result<ConnectionCode> {
+    Ok(manager.connection_code(scopes(write), app_name.filter(|n| !n.trim().is_empty())).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn list_devices(manager: State<'_, Manager>) -> Result<Vec<Device>> {
+    Ok(manager.devices().await?)
+}
+
+/// Signs a device out, optionally revoking every key created from it (the lost laptop).
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_out_device(manager: State<'_, Manager>, id: String, revoke_keys: bool) -> Result<SignedOutDevice> {
+    Ok(manager.sign_out_device(&id, revoke_keys).await?)
+}
+
+/// One page of the audit trail, newest first.
+#[tauri::command]
+#[specta::specta]
+pub async fn audit_page(manager: State<'_, Manager>, before: Option<i64>) -> Result<AuditPage> {
+    Ok(manager.audit(before, 50).await?)
+}
+
+/// What the settings screen shows.
+#[derive(Debug, Serialize, specta::Type)]
+pub struct Settings {
+    pub profile: Profile,
+    /// The mirror of the signed-in store, if it was ever synced.
+    pub mirror: Option<StoreMirror>,
+    pub config_dir: PathBuf,
+    pub data_dir: PathBuf,
+    /// Each assistant's config file on this machine.
+    pub agent_files: Vec<AgentFile>,
+}
+
+#[derive(Debug, Serialize, specta::Type)]
+pub struct AgentFile {
+    pub agent: Agent,
+    pub path: Option<PathBuf>,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn settings(manager: State<'_, Manager>) -> Result<Settings> {
+    let profile = manager.profile()?;
+    let mirror = manager.mirror_status()?.into_iter().find(|m| m.server == profile.server && m.store_id == profile.store_id);
+    let agent_files = Agent::ALL.into_iter().map(|agent| AgentFile { agent, path: agent.default_path().ok() }).collect();
+    let paths = manager.paths();
+    Ok(Settings { profile, mirror, config_dir: paths.config_dir.clone(), data_dir: paths.data_dir.clone(), agent_files })
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn sync_mirror(manager: State<'_, Manager>) -> Result<SyncReport> {
+    Ok(manager.sync_mirror().await?)
+}

@@ -1,0 +1,64 @@
+//! Wiring a new key into Claude Desktop and Codex with one click each, and undoing it.
+
+use crate::harness::World;
+
+/// A Claude Desktop config the merchant already had, with another server and their own settings.
+const EXISTING_DESKTOP: &str = r#"{
+  "globalShortcut": "Ctrl+Space",
+  "mcpServers": {
+    "filesystem": { "command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/home/me/Documents"] }
+  }
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn configuring_claude_desktop_and_codex_writes_bridge_entries_and_undo_restores_the_files() {
+    let mut world = World::start("3-configure").await;
+    let (desktop, codex) = (world.agent_file("claude-desktop"), world.agent_file("codex"));
+    std::fs::create_dir_all(desktop.parent().unwrap()).unwrap();
+    std::fs::write(&desktop, EXISTING_DESKTOP).unwrap();
+    assert!(!codex.exists());
+
+    world.sign_in().await;
+    world.click("[data-testid=create-key]").await;
+    world.type_into("input[name=label]", "Assistants on this laptop").await;
+    world.click("[data-testid=submit-key]").await;
+    let secret = world.text("[data-testid=secret]").await;
+    let id = &secret[3..11];
+
+    world.click("[data-testid=configure-claude-desktop]").await;
+    let shown = world.text("[data-testid=configured-claude-desktop]").await;
+    assert!(shown.contains(&desktop.display().to_string()), "the app names the file it changed: {shown}");
+    world.click("[data-testid=configure-codex]").await;
+    let shown = world.text("[data-testid=configured-codex]").await;
+    assert!(shown.contains(&codex.display().to_string()), "the app names the file it changed: {shown}");
+    world.screenshot("configured").await;
+
+    let desktop_now = std::fs::read_to_string(&desktop).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&desktop_now).unwrap();
+    let servers = json["mcpServers"].as_object().unwrap();
+    assert!(servers.contains_key("filesystem"), "the merchant's other server is kept");
+    assert_eq!(json["globalShortcut"], "Ctrl+Space", "the merchant's settings are kept");
+    let (name, entry) = servers.iter().find(|(name, _)| name.starts_with("keyward-")).expect("a Keyward entry");
+    assert!(name.ends_with(&secret[..11]), "the entry names the key: {name}");
+    let args: Vec<&str> = entry["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert!(args.starts_with(&["bridge", "--key", id]), "a bridge entry: {args:?}");
+    let codex_now = std::fs::read_to_string(&codex).unwrap();
+    assert!(codex_now.contains("[mcp_servers.keyward-") && codex_now.contains(&format!("\"--key\", \"{id}\"")), "{codex_now}");
+    for text in [&desktop_now, &codex_now] {
+        assert!(!text.contains(&secret[11..]), "no secret in an assistant's file");
+    }
+
+    world.click("[data-testid=undo-claude-desktop]").await;
+    world.find("[data-testid=undone-claude-desktop]").await;
+    world.click("[data-testid=undo-codex]").await;
+    world.find("[data-testid=undone-codex]").await;
+    world.screenshot("undone").await;
+    assert_eq!(std::fs::read_to_string(&desktop).unwrap(), EXISTING_DESKTOP, "Claude Desktop's file is back byte for byte");
+    assert!(!codex.exists(), "Codex had no file before, and has none again");
+
+    world.click("[data-testid=dismiss-reveal]").await;
+    world.wait_gone("[data-testid=reveal]").await;
+    assert!(!world.source().await.contains(&secret[11..]), "no screen shows the secret once dismissed");
+    world.finish().await;
+}
