@@ -30,8 +30,8 @@ pub struct Undos {
 #[derive(Debug, Serialize, specta::Type)]
 pub struct AppInfo {
     pub profile: Option<Profile>,
-    /// The key service to offer first: the last one used, else `KEYWARD_SERVER`, else the
-    /// local demo service.
+    /// The key service to offer first: the one last signed in to (remembered across sign-out),
+    /// else `KEYWARD_SERVER`, else the local demo service.
     pub default_server: String,
     /// Shown on the sign-in screen when the app runs against the local demo service.
     pub demo_account: Option<String>,
@@ -41,9 +41,8 @@ pub struct AppInfo {
 #[specta::specta]
 pub async fn app_info(manager: State<'_, Manager>) -> Result<AppInfo> {
     let profile = manager.profile().ok();
-    let default_server = profile
-        .as_ref()
-        .map(|p| p.server.clone())
+    let default_server = manager
+        .remembered_server()
         .or_else(|| std::env::var("KEYWARD_SERVER").ok().filter(|s| !s.is_empty()))
         .unwrap_or_else(|| "http://127.0.0.1:8420".into());
     Ok(AppInfo { profile, default_server, demo_account: std::env::var("KEYWARD_DEMO_ACCOUNT").ok().filter(|s| !s.is_empty()) })

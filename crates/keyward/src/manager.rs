@@ -195,7 +195,18 @@ impl Manager {
         }
         let vault = self.vault(&profile);
         blocking(move || vault.delete_session()).await?;
+        // Only a convenience for the next sign-in; failing to keep it loses nothing.
+        let _ = crate::agents::file::write_atomically(&self.paths.last_server(), profile.server.as_bytes(), false);
         Profile::remove(&self.paths.profile()).map_err(Error::Invalid)
+    }
+
+    /// The key service to offer at sign-in: the one signed in to now, else the last one.
+    pub fn remembered_server(&self) -> Option<String> {
+        if let Ok(profile) = self.profile() {
+            return Some(profile.server);
+        }
+        let text = std::fs::read_to_string(self.paths.last_server()).ok()?;
+        Some(text.trim().to_owned()).filter(|s| !s.is_empty())
     }
 
     pub async fn keys(&self, include_revoked: bool) -> Result<Vec<KeyView>> {

@@ -32,6 +32,11 @@ impl Paths {
         self.config_dir.join("profile.json")
     }
 
+    /// The key service last signed in to, kept after signing out so sign-in can offer it.
+    pub fn last_server(&self) -> PathBuf {
+        self.config_dir.join("last-server")
+    }
+
     pub fn mirror(&self) -> PathBuf {
         self.data_dir.join("mirror.db")
     }

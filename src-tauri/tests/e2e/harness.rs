@@ -240,6 +240,12 @@ impl World {
         self.find(css).await.send_keys(text).await.unwrap();
     }
 
+    /// Presses Escape in whatever has the focus.
+    pub async fn press_escape(&self) {
+        let focused = self.client.active_element().await.unwrap();
+        focused.send_keys(&fantoccini::key::Key::Escape.to_string()).await.unwrap();
+    }
+
     /// Saves a PNG of the window as `NN-name.png`.
     pub async fn screenshot(&mut self, name: &str) {
         self.shot_count += 1;

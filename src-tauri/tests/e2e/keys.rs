@@ -32,6 +32,11 @@ async fn a_new_key_is_shown_once_and_kept_in_the_keychain() {
     let mut world = World::start("2-create-key").await;
     world.sign_in().await;
     world.click("[data-testid=create-key]").await;
+    world.type_into("input[name=label]", "Never mind").await;
+    world.press_escape().await;
+    world.wait_gone("[role=dialog]").await;
+    world.click("[data-testid=create-key]").await;
+    assert_eq!(world.find("input[name=label]").await.prop("value").await.unwrap().as_deref(), Some(""), "Escape closed the dialog; it starts afresh");
     world.type_into("input[name=label]", "Claude Desktop on my laptop").await;
     let read_only = world.find("input[name=scope][value=read]").await;
     assert_eq!(read_only.prop("checked").await.unwrap().as_deref(), Some("true"), "Read only is preselected");

@@ -59,8 +59,8 @@ export type AgentWiring = {
 export type AppInfo = {
 	profile: Profile | null,
 	/**
-	 *  The key service to offer first: the last one used, else `KEYWARD_SERVER`, else the
-	 *  local demo service.
+	 *  The key service to offer first: the one last signed in to (remembered across sign-out),
+	 *  else `KEYWARD_SERVER`, else the local demo service.
 	 */
 	default_server: string,
 	/**  Shown on the sign-in screen when the app runs against the local demo service. */
