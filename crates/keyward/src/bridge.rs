@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
 use crate::mirror::{Mirror, Verdict};
@@ -25,6 +25,10 @@ pub const KEY_REFUSED: i64 = -32001;
 pub const SERVICE_UNREACHABLE: i64 = -32002;
 pub const SERVICE_ERROR: i64 = -32003;
 const PARSE_ERROR: i64 = -32700;
+
+/// The longest line the bridge reads from the assistant; a longer one is refused and skipped,
+/// so a runaway writer cannot make the bridge hold unbounded memory.
+pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Where the key comes from, or why it could not be had.
 pub enum KeySource {
@@ -171,8 +175,57 @@ impl Relay {
     }
 }
 
+/// One line from the assistant, as the bridge understands it.
+#[derive(Debug, PartialEq)]
+pub enum Frame {
+    /// Blank: ignored.
+    Blank,
+    Message(Value),
+    /// Not a message; the JSON-RPC parse error to answer with.
+    Invalid(Value),
+}
+
+fn parse_error(why: &str) -> Frame {
+    Frame::Invalid(error_reply(&Value::Null, PARSE_ERROR, format!("Keyward: {why}. Send one JSON-RPC message per line."), Value::Null))
+}
+
+/// Reads one line of MCP's stdio transport (without or with its newline).
+pub fn decode_line(line: &[u8]) -> Frame {
+    let Ok(text) = std::str::from_utf8(line) else {
+        return parse_error("that line is not UTF-8 text");
+    };
+    if text.trim().is_empty() {
+        return Frame::Blank;
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(message) if message.is_object() => Frame::Message(message),
+        Ok(_) => parse_error("that line is JSON but not a JSON-RPC message (an object)"),
+        Err(e) => parse_error(&format!("that line is not JSON ({e})")),
+    }
+}
+
+/// Reads the next line (at most [`MAX_LINE_BYTES`]) into `line`. Returns `None` at the end of
+/// input, or `Some(false)` for an over-long line, whose remainder is read and dropped.
+async fn next_line(input: &mut (impl AsyncBufRead + Unpin), line: &mut Vec<u8>) -> std::io::Result<Option<bool>> {
+    line.clear();
+    let limit = MAX_LINE_BYTES as u64 + 1;
+    if (&mut *input).take(limit).read_until(b'\n', line).await? == 0 {
+        return Ok(None);
+    }
+    if line.len() <= MAX_LINE_BYTES || line.ends_with(b"\n") {
+        return Ok(Some(true));
+    }
+    let mut rest = Vec::new();
+    loop {
+        rest.clear();
+        if (&mut *input).take(limit).read_until(b'\n', &mut rest).await? == 0 || rest.ends_with(b"\n") {
+            return Ok(Some(false));
+        }
+    }
+}
+
 /// The JSON-RPC messages in a server-sent-events body: each event's `data:` lines.
-fn sse_messages(body: &str) -> Vec<Value> {
+pub fn sse_messages(body: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut data = String::new();
     for line in body.lines().chain(std::iter::once("")) {
@@ -219,16 +272,16 @@ pub async fn run(config: BridgeConfig, input: impl AsyncRead + Unpin, mut output
             }
         }
     });
-    let mut lines = BufReader::new(input).lines();
+    let mut input = BufReader::new(input);
+    let mut line = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
-    while let Some(line) = lines.next_line().await? {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let message: Value = match serde_json::from_str(&line) {
-            Ok(m) => m,
-            Err(e) => {
-                let _ = tx.send(error_reply(&Value::Null, PARSE_ERROR, format!("Keyward: that line is not JSON ({e}). Send one JSON-RPC message per line."), Value::Null));
+    while let Some(whole) = next_line(&mut input, &mut line).await? {
+        let frame = if whole { decode_line(&line) } else { parse_error(&format!("that line is longer than {MAX_LINE_BYTES} bytes")) };
+        let message = match frame {
+            Frame::Blank => continue,
+            Frame::Message(message) => message,
+            Frame::Invalid(reply) => {
+                let _ = tx.send(reply);
                 continue;
             }
         };
@@ -265,5 +318,28 @@ mod tests {
         assert_eq!(messages.len(), 2);
         assert_eq!(messages[0]["id"], 1);
         assert_eq!(messages[1]["method"], "x");
+    }
+
+    #[test]
+    fn each_line_is_a_message_a_blank_or_a_parse_error_never_the_end() {
+        assert_eq!(decode_line(b"  \r\n"), Frame::Blank);
+        assert!(matches!(decode_line(b"{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}\n"), Frame::Message(m) if m["method"] == "ping"));
+        for bad in [&b"\xff\xfe{}"[..], b"not json", b"[1,2]", b"42", b"{\"unclosed\": "] {
+            let Frame::Invalid(reply) = decode_line(bad) else { panic!("{bad:?} is not a message") };
+            assert_eq!(reply["error"]["code"], PARSE_ERROR);
+            assert_eq!(reply["id"], Value::Null);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_over_long_line_is_skipped_and_the_next_one_read() {
+        let mut input = vec![b'x'; MAX_LINE_BYTES + 10];
+        input.extend_from_slice(b"\n{\"id\":1}\n");
+        let mut reader = BufReader::new(&input[..]);
+        let mut line = Vec::new();
+        assert_eq!(next_line(&mut reader, &mut line).await.unwrap(), Some(false));
+        assert_eq!(next_line(&mut reader, &mut line).await.unwrap(), Some(true));
+        assert_eq!(line, b"{\"id\":1}\n");
+        assert_eq!(next_line(&mut reader, &mut line).await.unwrap(), None);
     }
 }

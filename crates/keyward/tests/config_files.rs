@@ -104,6 +104,9 @@ fn files_that_cannot_be_parsed_are_refused_and_left_untouched() {
         (Agent::ClaudeDesktop, "{\"mcpServers\": {\"a\": {\"command\": \"x\"}},,}"),
         (Agent::ClaudeDesktop, "{\"mcpServers\": [\"not\", \"an\", \"object\"]}"),
         (Agent::ClaudeCode, "[]"),
+        // The assistant would read the last of each duplicate; an edit could land in the first.
+        (Agent::ClaudeDesktop, "{\"mcpServers\": {}, \"mcpServers\": {\"a\": {\"command\": \"x\"}}}"),
+        (Agent::ClaudeCode, "{\"mcpServers\": {\"k\": {\"command\": \"x\"}, \"k\": {\"command\": \"y\"}}}"),
         (Agent::ClaudeCode, "{\"truncated\": "),
         (Agent::Codex, "model = \"o3\"\n[mcp_servers.docs\ncommand = \"x\"\n"),
         (Agent::Codex, "mcp_servers = \"nope\"\n"),

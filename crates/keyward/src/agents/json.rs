@@ -94,6 +94,19 @@ fn parse(text: &str) -> Result<(Value, jsonc_parser::ParseResult<'_>), ConfigErr
         return Err(ConfigError::Unparsable("its \"mcpServers\" is not an object".into()));
     }
     let ast = parse_to_ast(text, &CollectOptions::default(), &ParseOptions::default()).map_err(|e| ConfigError::Unparsable(e.to_string()))?;
+    // With a key twice, the assistant reads the last and an edit could land in the first: the
+    // entry written would not be the entry used. Such a file is refused.
+    let root = root(&ast)?;
+    let duplicate = |object: &Object<'_>| {
+        let mut seen = std::collections::HashSet::new();
+        object.properties.iter().map(|p| p.name.as_str()).find(|name| !seen.insert(*name)).map(str::to_owned)
+    };
+    if root.properties.iter().filter(|p| p.name.as_str() == "mcpServers").count() > 1 {
+        return Err(ConfigError::Unparsable("it has \"mcpServers\" more than once; remove all but one".into()));
+    }
+    if let Some(name) = servers(root).and_then(duplicate) {
+        return Err(ConfigError::Unparsable(format!("its \"mcpServers\" has \"{name}\" more than once; remove all but one")));
+    }
     Ok((value, ast))
 }
 

@@ -130,7 +130,7 @@ impl ServerEntry {
         self.env.contains_key(INLINE_KEY_ENV)
     }
 
-    fn to_json(&self, agent: Agent) -> Value {
+    pub fn to_json(&self, agent: Agent) -> Value {
         let mut entry = serde_json::Map::new();
         if agent == Agent::ClaudeCode {
             entry.insert("type".into(), json!("stdio"));

@@ -1,0 +1,85 @@
+//! The bodies of Keyward's fuzz targets. `fuzz/` wraps each in a libFuzzer target for
+//! `cargo fuzz run`; `tests/corpora.rs` replays every saved input through the same function in
+//! the normal test run, so an input that once broke something stays a test.
+//!
+//! Each body feeds untrusted bytes to one parser the outside world can reach and asserts what
+//! must hold for any input: no panic, and anything accepted behaves.
+
+use std::path::Path;
+
+use keyward::agents::{ServerEntry, json, toml};
+use keyward::bridge::{self, Frame};
+use keyward_core::ApiKey;
+
+/// The targets, by the names `fuzz/` and the corpus folders use.
+pub const TARGETS: &[(&str, fn(&[u8]))] =
+    &[("key_parse", key_parse), ("json_config", json_config), ("toml_config", toml_config), ("bridge_framing", bridge_framing)];
+
+/// A key pasted by someone: parsing never panics, and what parses is exactly what was pasted,
+/// with its own brand, id and prefix.
+pub fn key_parse(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok(key) = ApiKey::parse(text) {
+        assert_eq!(key.expose(), text, "a parsed key reads back as given");
+        assert!(text.starts_with(&key.key_prefix()), "the prefix is the start of the key");
+        assert_eq!(key.key_prefix(), format!("{}_{}", key.brand(), key.id().as_str()));
+    }
+}
+
+const NAME: &str = "keyward-fuzz-store-kw_Ab12Cd34";
+
+fn entry() -> ServerEntry {
+    ServerEntry::bridge(Path::new("/usr/bin/keyward"), "Ab12Cd34", "http://127.0.0.1:8420", None)
+}
+
+/// Whatever a Claude config file holds: Keyward either refuses it or writes a file that
+/// parses, holds the entry, and from which the entry can be removed again.
+pub fn json_config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let value = entry().to_json(keyward::agents::Agent::ClaudeDesktop);
+    let written = match json::upsert(Some(text), NAME, &value) {
+        Err(_) => return,
+        Ok(None) => text.to_owned(),
+        Ok(Some(written)) => written,
+    };
+    assert_eq!(json::entry(&written, NAME).as_ref(), Some(&value), "the entry reads back");
+    let removed = json::remove(Some(&written), NAME, |_| true).expect("Keyward can edit what it wrote").expect("the entry is there to remove");
+    assert_eq!(json::entry(&removed, NAME), None, "the entry is gone");
+    serde_json::from_str::<serde_json::Value>(&removed).expect("the file still parses after the removal");
+}
+
+/// Whatever a Codex config file holds: refused, or a file that parses with the entry in it,
+/// from which the entry can be removed again.
+pub fn toml_config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let entry = entry();
+    let written = match toml::upsert(Some(text), NAME, &entry) {
+        Err(_) => return,
+        Ok(None) => text.to_owned(),
+        Ok(Some(written)) => written,
+    };
+    assert_eq!(toml::entry(&written, NAME).as_ref(), Some(&entry), "the entry reads back");
+    let removed = toml::remove(Some(&written), NAME, |_| true).expect("Keyward can edit what it wrote").expect("the entry is there to remove");
+    assert_eq!(toml::entry(&removed, NAME), None, "the entry is gone");
+}
+
+/// Bytes on the bridge's stdin, line by line, and the same bytes as a response body from the
+/// service: every line is a message, a blank or a parse error (never the end of the bridge),
+/// and a parse error is a JSON-RPC error reply.
+pub fn bridge_framing(data: &[u8]) {
+    for line in data.split(|&b| b == b'\n') {
+        match bridge::decode_line(line) {
+            Frame::Blank => assert!(line.iter().all(u8::is_ascii_whitespace) || std::str::from_utf8(line).is_ok_and(|t| t.trim().is_empty())),
+            Frame::Message(message) => assert!(message.is_object()),
+            Frame::Invalid(reply) => {
+                assert_eq!(reply["jsonrpc"], "2.0");
+                assert!(reply["error"]["message"].as_str().is_some_and(|m| m.starts_with("Keyward: ")));
+            }
+        }
+    }
+    if let Ok(body) = std::str::from_utf8(data) {
+        for message in bridge::sse_messages(body) {
+            let _ = serde_json::to_string(&message).expect("a relayed message serialises");
+        }
+    }
+}
