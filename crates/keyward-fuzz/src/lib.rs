@@ -11,8 +11,11 @@ use keyward::agents::{ServerEntry, json, toml};
 use keyward::bridge::{self, Frame};
 use keyward_core::ApiKey;
 
+/// A target's body: it panics when the input breaks a promise.
+pub type Target = fn(&[u8]);
+
 /// The targets, by the names `fuzz/` and the corpus folders use.
-pub const TARGETS: &[(&str, fn(&[u8]))] =
+pub const TARGETS: &[(&str, Target)] =
     &[("key_parse", key_parse), ("json_config", json_config), ("toml_config", toml_config), ("bridge_framing", bridge_framing)];
 
 /// A key pasted by someone: parsing never panics, and what parses is exactly what was pasted,

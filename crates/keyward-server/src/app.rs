@@ -1,6 +1,5 @@
 //! The service as one value: configuration, shared state, the router, and `serve`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +8,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use keyward_core::Brand;
 use tokio::net::TcpListener;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::limits::WindowLimiter;
@@ -32,6 +32,11 @@ pub struct Config {
     pub verified_cache: bool,
     /// Host names the MCP endpoint answers to (DNS-rebinding protection); empty: any host.
     pub mcp_allowed_hosts: Vec<String>,
+    /// How long a client may take to send a request's headers before the connection is
+    /// closed (slowloris).
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's body before it gets 408.
+    pub body_timeout: Duration,
 }
 
 impl Config {
@@ -42,6 +47,8 @@ impl Config {
             failed_auth_per_minute: 30,
             verified_cache: true,
             mcp_allowed_hosts: Vec::new(),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -92,19 +99,70 @@ pub fn router(state: AppState) -> Router {
         response
     })
     .layer(DefaultBodyLimit::max(BODY_LIMIT))
+    .layer(axum::middleware::from_fn(refuse_oversized_bodies))
+    .layer(RequestBodyTimeoutLayer::new(state.config.body_timeout))
     .layer(TraceLayer::new_for_http())
     .with_state(state)
 }
 
+/// Refuses a body announced as larger than [`BODY_LIMIT`] at once, without waiting for it.
+async fn refuse_oversized_bodies(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let announced = request.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > BODY_LIMIT as u64) {
+        return axum::response::IntoResponse::into_response(ApiError::PayloadTooLarge(BODY_LIMIT));
+    }
+    next.run(request).await
+}
+
 /// Serves until `shutdown` resolves, then writes pending usage and returns.
+///
+/// This is axum's `serve` with one addition: a deadline for reading request headers, so a
+/// client that trickles them in (slowloris) loses its connection instead of keeping it open
+/// forever. Connections still open at shutdown get a few seconds to finish.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto;
+
     let background = spawn_background(state.clone());
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    let app = router(state.clone());
+    let mut connections = auto::Builder::new(TokioExecutor::new());
+    connections.http1().timer(TokioTimer::new()).header_read_timeout(state.config.header_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait rather than spin.
+                    tracing::warn!(error = %e, "could not accept a connection; retrying");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(remote));
+            tower::ServiceExt::oneshot(app.clone(), request)
+        });
+        let connection = connections.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, %remote, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await.is_err() {
+        tracing::info!("connections still open after 5 s of shutting down were dropped");
+    }
     background.abort();
     state.usage.flush(&state.db).await?;
     Ok(())

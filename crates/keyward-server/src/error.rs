@@ -27,6 +27,9 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 408: the body did not arrive within the body timeout.
+    #[error("The request body did not arrive in time. Check the connection and send the request again.")]
+    RequestTimeout,
     /// 429, with `Retry-After`.
     #[error("{message}")]
     RateLimited { code: &'static str, message: String, retry_after: u64 },
@@ -58,6 +61,7 @@ impl ApiError {
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::RateLimited { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
@@ -110,8 +114,23 @@ impl From<DbError> for ApiError {
     }
 }
 
+/// Whether reading the body failed because it did not arrive within the body timeout.
+fn body_timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        if body_timed_out(&rejection) {
+            return ApiError::RequestTimeout;
+        }
         match rejection {
             JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
                 "Send the request body as JSON with the header Content-Type: application/json.".into(),
@@ -133,6 +152,9 @@ impl From<JsonRejection> for ApiError {
 
 impl From<FormRejection> for ApiError {
     fn from(rejection: FormRejection) -> Self {
+        if body_timed_out(&rejection) {
+            return ApiError::RequestTimeout;
+        }
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             return ApiError::PayloadTooLarge(crate::app::BODY_LIMIT);
         }

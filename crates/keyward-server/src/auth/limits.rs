@@ -53,6 +53,16 @@ impl WindowLimiter {
         Ok(self.quota(entry.0, entry.1, now))
     }
 
+    /// Takes back one count from `who` in the current window (an attempt that turned out fine).
+    pub fn give_back(&self, who: &str) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((start, used)) = counts.get_mut(who)
+            && Instant::now().saturating_duration_since(*start) < self.window
+        {
+            *used = used.saturating_sub(1);
+        }
+    }
+
     /// Whether `who` is over the limit, without counting.
     pub fn blocked(&self, who: &str) -> Option<Quota> {
         let now = Instant::now();

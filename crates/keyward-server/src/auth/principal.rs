@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use keyward_core::{ApiKey, Scope, Scopes, hashing};
 
 use super::limits::Quota;
-use super::session::{check_throttle, note_failure};
+use super::session::{Attempt, check_throttle, note_failure};
 use super::{presented_credential, tokens};
 use crate::app::AppState;
 use crate::db::now;
@@ -140,22 +140,19 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, ip: &str) -> Re
     }
     let id = key.id();
     let Some(row) = state.db.key_for_auth(id.as_str().to_owned()).await? else {
+        let attempt = Attempt::begin(state, ip)?;
         state.verified.run_argon2(key.secret(), hashing::decoy_hash()).await;
-        note_failure(state, ip);
+        attempt.failed();
         return Err(unknown_key());
     };
-    let matched = if state.verified.contains(&row.id, key.secret(), &row.secret_hash) {
-        true
-    } else {
-        let ok = state.verified.run_argon2(key.secret(), &row.secret_hash).await;
-        if ok {
-            state.verified.insert(&row.id, key.secret(), &row.secret_hash);
+    if !state.verified.contains(&row.id, key.secret(), &row.secret_hash) {
+        let attempt = Attempt::begin(state, ip)?;
+        if !state.verified.run_argon2(key.secret(), &row.secret_hash).await {
+            attempt.failed();
+            return Err(unknown_key());
         }
-        ok
-    };
-    if !matched {
-        note_failure(state, ip);
-        return Err(unknown_key());
+        state.verified.insert(&row.id, key.secret(), &row.secret_hash);
+        attempt.succeeded();
     }
     let prefix = key.key_prefix();
     if row.store_uninstalled {

@@ -41,16 +41,44 @@ pub fn client_ip(parts: &Parts) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+fn throttled(quota: super::limits::Quota) -> ApiError {
+    ApiError::RateLimited {
+        code: "too_many_failed_attempts",
+        message: format!("Too many failed sign-in or key attempts from this address. Wait {} seconds and check the credentials.", quota.reset),
+        retry_after: quota.reset,
+    }
+}
+
 /// Refuses a client address that failed too often recently.
 pub fn check_throttle(state: &AppState, ip: &str) -> Result<(), ApiError> {
     match state.failure_limiter.blocked(ip) {
-        Some(quota) => Err(ApiError::RateLimited {
-            code: "too_many_failed_attempts",
-            message: format!("Too many failed sign-in or key attempts from this address. Wait {} seconds and check the credentials.", quota.reset),
-            retry_after: quota.reset,
-        }),
+        Some(quota) => Err(throttled(quota)),
         None => Ok(()),
     }
+}
+
+/// A check that costs argon2 (a password, or a key secret not yet verified), counted against
+/// the client address as a failure before it runs: checking and counting in one step means a
+/// burst of concurrent guesses cannot all slip past the throttle while the first ones hash.
+/// [`Attempt::succeeded`] takes the count back.
+#[must_use = "an attempt counts as a failure unless marked succeeded"]
+pub struct Attempt {
+    state: AppState,
+    ip: String,
+}
+
+impl Attempt {
+    pub fn begin(state: &AppState, ip: &str) -> Result<Attempt, ApiError> {
+        state.failure_limiter.hit(ip).map_err(throttled)?;
+        Ok(Attempt { state: state.clone(), ip: ip.to_owned() })
+    }
+
+    pub fn succeeded(self) {
+        self.state.failure_limiter.give_back(&self.ip);
+    }
+
+    /// It failed, and stays counted.
+    pub fn failed(self) {}
 }
 
 /// Counts a failed attempt from a client address.

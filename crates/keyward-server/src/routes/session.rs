@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use crate::app::AppState;
 use crate::auth::Session;
-use crate::auth::session::{check_throttle, note_failure};
+use crate::auth::session::{Attempt, check_throttle};
 use crate::auth::tokens;
 use crate::error::ApiError;
 use crate::error::extract::Json;
@@ -27,13 +27,15 @@ pub async fn sign_in(
     let candidate = state.db.login_candidate(request.email.trim().to_owned()).await?;
     let phc = candidate.as_ref().map_or_else(|| hashing::decoy_hash().to_owned(), |c| c.password_hash.clone());
     let password = request.password;
+    let attempt = Attempt::begin(&state, &ip)?;
     let matched = tokio::task::spawn_blocking(move || hashing::verify_secret(&password, &phc))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let Some(candidate) = candidate.filter(|_| matched) else {
-        note_failure(&state, &ip);
+        attempt.failed();
         return Err(ApiError::unauthenticated("invalid_credentials", "The email or password is wrong. Check both and try again."));
     };
+    attempt.succeeded();
     if candidate.store_uninstalled {
         return Err(ApiError::forbidden("store_uninstalled", "This store has uninstalled Keyward. Reinstall it before signing in."));
     }

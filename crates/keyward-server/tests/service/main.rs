@@ -8,6 +8,7 @@ mod bad_input;
 mod connections;
 mod data_plane;
 mod keys;
+mod hostile;
 mod lifecycle;
 mod mcp;
 mod mirror;
