@@ -221,3 +221,77 @@ async fn no_secret_ever_reaches_the_log() {
         assert!(!log.contains(secret.as_str()), "a secret reached the log");
     }
 }
+
+/// One management call that may meet a dying server: `None` when no answer came.
+async fn try_call(http: &reqwest::Client, base: &str, method: reqwest::Method, path: &str, session: &str, body: Option<Value>) -> Option<(u16, Value)> {
+    let mut request = http.request(method, format!("{base}{path}")).bearer_auth(session);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.json().await.ok()?))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_in_the_middle_of_a_stream_of_creates_and_revokes_loses_nothing_acknowledged() {
+    use rand::RngExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    store_with_owner(&db).await;
+    let mut session = None;
+    // Keys whose creation was acknowledged (and not their revocation), and keys whose
+    // revocation was acknowledged. A key whose revoke was in flight at the kill is in neither.
+    let mut alive: Vec<(String, String)> = Vec::new();
+    let mut revoked: Vec<String> = Vec::new();
+    let mut rng = rand::rng();
+
+    // Six kills, and a seventh start that only checks.
+    for round in 0..7 {
+        let server = Server::start("serve", &db, &dir.path().join(format!("log{round}")), "warn").await;
+        let session = session.get_or_insert(login(&server).await).clone();
+        for (_, key) in &alive {
+            let (status, body) = server.call(reqwest::Method::GET, "/v1/whoami", Some(key), None).await;
+            assert_eq!(status, 200, "round {round}: an acknowledged key stopped working after the kill: {body}");
+        }
+        for key in &revoked {
+            let (status, body) = server.call(reqwest::Method::GET, "/v1/whoami", Some(key), None).await;
+            assert_eq!((status, body["error"]["code"].as_str()), (401, Some("key_revoked")), "round {round}: an acknowledged revoke did not hold");
+        }
+        if round == 6 {
+            break;
+        }
+
+        // Creates and revokes as fast as they go, until the server dies under them.
+        let base = server.base.clone();
+        let mut stream_alive = std::mem::take(&mut alive);
+        let stream = tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut newly_revoked = Vec::new();
+            for n in 0.. {
+                // Keep few keys active: an unacknowledged create may still have used a slot.
+                if stream_alive.len() >= 4 {
+                    let (id, key) = stream_alive.remove(0);
+                    match try_call(&http, &base, reqwest::Method::DELETE, &format!("/api/keys/{id}"), &session, None).await {
+                        Some((200, _)) => newly_revoked.push(key),
+                        Some((status, body)) => panic!("a revoke got {status}: {body}"),
+                        None => break,
+                    }
+                    continue;
+                }
+                match try_call(&http, &base, reqwest::Method::POST, "/api/keys", &session, Some(json!({"name": format!("stream {n}")}))).await {
+                    Some((201, body)) => stream_alive.push((body["id"].as_str().unwrap().to_owned(), body["key"].as_str().unwrap().to_owned())),
+                    Some((status, body)) => panic!("a create got {status}: {body}"),
+                    None => break,
+                }
+            }
+            (stream_alive, newly_revoked)
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(rng.random_range(50..400))).await;
+        server.kill().await;
+        let (now_alive, newly_revoked) = stream.await.unwrap();
+        alive = now_alive;
+        revoked.extend(newly_revoked);
+    }
+    assert!(revoked.len() >= 6 && !alive.is_empty(), "the stream did real work: {} revoked, {} alive", revoked.len(), alive.len());
+}
