@@ -32,6 +32,9 @@ pub struct Config {
     pub verified_cache: bool,
     /// Host names the MCP endpoint answers to (DNS-rebinding protection); empty: any host.
     pub mcp_allowed_hosts: Vec<String>,
+    /// For benchmarks only: `/v1` and `/mcp` skip authentication and act as a read key of this
+    /// store, to measure the floor that authentication adds to. Never set in a deployment.
+    pub unauthenticated_store: Option<String>,
     /// How long a client may take to send a request's headers before the connection is
     /// closed (slowloris).
     pub header_timeout: Duration,
@@ -47,6 +50,7 @@ impl Config {
             failed_auth_per_minute: 30,
             verified_cache: true,
             mcp_allowed_hosts: Vec::new(),
+            unauthenticated_store: None,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
         }

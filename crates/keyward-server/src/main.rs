@@ -37,6 +37,10 @@ struct ServeArgs {
     /// Run argon2 on every request (for measuring the verified cache; never in production).
     #[arg(long)]
     no_verified_cache: bool,
+    /// For benchmarks only: /v1 and /mcp skip authentication and act as a read key of this
+    /// store. Never use it anywhere else.
+    #[arg(long, hide = true, value_name = "STORE_ID")]
+    benchmark_without_auth: Option<String>,
     /// Host names /mcp answers to (DNS-rebinding protection); repeat for several. Default: any.
     #[arg(long = "mcp-allowed-host")]
     mcp_allowed_hosts: Vec<String>,
@@ -123,6 +127,10 @@ async fn run_server(args: ServeArgs, demo_mode: bool) -> anyhow::Result<()> {
     config.failed_auth_per_minute = args.failed_auth_limit;
     config.verified_cache = !args.no_verified_cache;
     config.mcp_allowed_hosts = args.mcp_allowed_hosts;
+    if let Some(store) = args.benchmark_without_auth {
+        tracing::warn!(%store, "AUTHENTICATION IS OFF (--benchmark-without-auth): every request reads this store; for benchmarks only");
+        config.unauthenticated_store = Some(store);
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("could not listen on {}; is another service using that port? Pick another with --listen", args.listen))?;

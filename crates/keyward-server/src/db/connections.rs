@@ -213,7 +213,7 @@ impl Db {
     }
 
     pub async fn connection_token(&self, token_hash: Vec<u8>) -> DbResult<Option<ConnectionTokenStatus>> {
-        self.read(move |conn| {
+        self.lookup(move |conn| {
             let t = now();
             Ok(conn
                 .prepare_cached(

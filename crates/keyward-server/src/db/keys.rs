@@ -325,7 +325,7 @@ impl Db {
     /// The key's hash and status, with its store's, for authenticating one request.
     pub async fn key_for_auth(&self, id: String) -> DbResult<Option<KeyAuthRow>> {
         self.count_key_lookup();
-        self.read(move |conn| {
+        self.lookup(move |conn| {
             let t = now();
             Ok(conn
                 .prepare_cached(

@@ -110,7 +110,7 @@ impl Db {
     }
 
     pub async fn store_info(&self, store_id: String) -> DbResult<Option<StoreInfo>> {
-        self.read(move |conn| store_info(conn, &store_id)).await
+        self.lookup(move |conn| store_info(conn, &store_id)).await
     }
 
     /// Every store, for the operator: (id, name, subscription active, uninstalled).

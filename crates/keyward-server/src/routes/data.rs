@@ -19,7 +19,10 @@ use crate::error::extract::{Json, Path};
     responses((status = 200, body = Whoami), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn whoami(State(state): State<AppState>, Extension(caller): Extension<Principal>) -> Result<Json<Whoami>, ApiError> {
     caller.require(Scope::Read)?;
-    let store = state.db.store_info(caller.store_id.clone()).await?.ok_or_else(|| ApiError::not_found("store"))?;
+    let store = match caller.store.clone() {
+        Some(store) => store,
+        None => state.db.store_info(caller.store_id.clone()).await?.ok_or_else(|| ApiError::not_found("store"))?,
+    };
     Ok(Json(Whoami { store, key_prefix: caller.label, scopes: caller.scopes }))
 }
 

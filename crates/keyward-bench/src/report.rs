@@ -1,0 +1,122 @@
+//! The results: every figure with its comparison, the ratio and whether the goal is met, as
+//! JSON and as the Markdown table the README shows.
+
+use serde::Serialize;
+
+use crate::load::LoadReport;
+
+#[derive(Debug, Serialize)]
+pub struct Machine {
+    pub cpu: String,
+    pub cores: usize,
+    pub memory_gib: f64,
+    pub os: String,
+}
+
+impl Machine {
+    fn here() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).and_then(|l| l.split(':').nth(1)).unwrap_or("unknown").trim().to_owned();
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let kib: f64 = meminfo.lines().find_map(|l| l.strip_prefix("MemTotal:")).and_then(|l| l.split_whitespace().next()).and_then(|n| n.parse().ok()).unwrap_or(0.0);
+        let os = std::fs::read_to_string("/etc/os-release")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_owned()))
+            .unwrap_or_else(|| std::env::consts::OS.into());
+        Machine { cpu, cores: std::thread::available_parallelism().map_or(1, |n| n.get()), memory_gib: (kib / 1048576.0 * 10.0).round() / 10.0, os }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Whoami {
+    pub normal: LoadReport,
+    pub no_cache: LoadReport,
+    pub no_auth: LoadReport,
+    pub connections: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Revocation {
+    pub succeeded_before: u64,
+    /// Requests sent after the revoke call returned that still got 200. The goal is 0.
+    pub succeeded_after: u64,
+    pub refused_after: u64,
+    pub revoke_ms: f64,
+}
+
+/// One comparison: a ratio, its goal, and whether it was met.
+#[derive(Debug, Serialize)]
+pub struct Ratio {
+    pub name: String,
+    pub keyward: String,
+    pub compared_with: String,
+    pub ratio: f64,
+    pub goal: String,
+    pub met: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub machine: Machine,
+    pub date: String,
+    pub whoami: Whoami,
+    pub revocation: Vec<Revocation>,
+    pub ratios: Vec<Ratio>,
+}
+
+fn rps(r: &LoadReport) -> String {
+    format!("{:.0} req/s (p50 {:.2} ms, p99 {:.2} ms)", r.requests_per_second, r.p50_ms, r.p99_ms)
+}
+
+impl Report {
+    pub fn new(whoami: Whoami, revocation: Vec<Revocation>) -> Report {
+        let (a, b, c) = (&whoami.normal, &whoami.no_cache, &whoami.no_auth);
+        let mut ratios = vec![
+            Ratio {
+                name: "whoami throughput: Keyward / no authentication".into(),
+                keyward: rps(a),
+                compared_with: rps(c),
+                ratio: a.requests_per_second / c.requests_per_second,
+                goal: "≥ 0.80".into(),
+                met: a.requests_per_second >= 0.8 * c.requests_per_second,
+            },
+            Ratio {
+                name: "whoami throughput: Keyward / argon2 on every request".into(),
+                keyward: rps(a),
+                compared_with: rps(b),
+                ratio: a.requests_per_second / b.requests_per_second,
+                goal: "≥ 100".into(),
+                met: a.requests_per_second >= 100.0 * b.requests_per_second,
+            },
+        ];
+        let worst = revocation.iter().map(|r| r.succeeded_after).max().unwrap_or(0);
+        ratios.push(Ratio {
+            name: format!("requests that succeeded after the revoke returned ({} runs)", revocation.len()),
+            keyward: revocation.iter().map(|r| r.succeeded_after.to_string()).collect::<Vec<_>>().join(", "),
+            compared_with: format!("{} succeeded before it", revocation.iter().map(|r| r.succeeded_before).sum::<u64>()),
+            ratio: worst as f64,
+            goal: "0 every run".into(),
+            met: worst == 0,
+        });
+        let date = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        Report { machine: Machine::here(), date, whoami, revocation, ratios }
+    }
+
+    pub fn markdown(&self) -> String {
+        let m = &self.machine;
+        let mut out = format!(
+            "Measured {} on {} ({} cores, {} GiB, {}), all in one run.\n\n| Benchmark | Keyward | Compared with | Ratio | Goal | Met |\n|---|---|---|---|---|---|\n",
+            &self.date[..10.min(self.date.len())],
+            m.cpu,
+            m.cores,
+            m.memory_gib,
+            m.os
+        );
+        for r in &self.ratios {
+            let ratio = if r.ratio >= 10.0 { format!("{:.0}", r.ratio) } else { format!("{:.2}", r.ratio) };
+            out.push_str(&format!("| {} | {} | {} | {} | {} | {} |\n", r.name, r.keyward, r.compared_with, ratio, r.goal, if r.met { "yes" } else { "**no**" }));
+        }
+        out
+    }
+}

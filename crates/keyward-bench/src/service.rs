@@ -1,0 +1,128 @@
+//! A key service under test: the release `keyward-server` binary in its own process, with a
+//! fresh database and a store, and the management calls the benchmarks need.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const PASSWORD: &str = "benchmark-password";
+const EMAIL: &str = "owner@bench.test";
+
+/// Runs `program` on the given CPUs (`taskset -c`), when this machine has at least two and
+/// `taskset` is installed: the service gets a core of its own and the load the others, so
+/// neither steals from the other and runs compare like with like.
+pub fn pinned(program: &Path, cpus: Cpus) -> Command {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let taskset = Path::new("/usr/bin/taskset");
+    if cores < 2 || !taskset.exists() {
+        return Command::new(program);
+    }
+    let list = match cpus {
+        Cpus::Service => "0".to_owned(),
+        Cpus::Load => format!("1-{}", cores - 1),
+    };
+    let mut command = Command::new(taskset);
+    command.args(["-c", &list]).arg(program);
+    command
+}
+
+#[derive(Clone, Copy)]
+pub enum Cpus {
+    Service,
+    Load,
+}
+
+/// A program beside this one (the release build puts them together).
+pub fn sibling(name: &str) -> anyhow::Result<PathBuf> {
+    let path = std::env::current_exe()?.with_file_name(name);
+    if !path.exists() {
+        bail!("{} is missing; build it first with `cargo build --release -p {name}` (./dev bench does)", path.display());
+    }
+    Ok(path)
+}
+
+pub struct Service {
+    child: Child,
+    pub base: String,
+    http: reqwest::Client,
+    session: Option<String>,
+}
+
+impl Service {
+    /// Creates a database with one store in `dir`, then serves it with `extra` arguments.
+    pub async fn start(dir: &Path, extra: &[&str]) -> anyhow::Result<Service> {
+        let server = sibling("keyward-server")?;
+        let db = dir.join("bench.db");
+        let store_id = if db.exists() {
+            let out = Command::new(&server).args(["store", "list", "--db"]).arg(&db).output().await?;
+            String::from_utf8(out.stdout)?.split('\t').next().unwrap_or_default().trim().to_owned()
+        } else {
+            let out = Command::new(&server)
+                .args(["store", "create", "--name", "Bench", "--owner-name", "Bench Owner", "--owner-email", EMAIL, "--db"])
+                .arg(&db)
+                .env("KEYWARD_PASSWORD", PASSWORD)
+                .output()
+                .await?;
+            if !out.status.success() {
+                bail!("could not create the benchmark store: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            String::from_utf8(out.stdout)?.trim().to_owned()
+        };
+        let mut child = pinned(&server, Cpus::Service)
+            .args(["serve", "--listen", "127.0.0.1:0", "--brand", "kw", "--rate-limit", "1000000000", "--failed-auth-limit", "1000000000", "--db"])
+            .arg(&db)
+            .args(extra.iter().map(|a| a.replace("{store}", &store_id)))
+            .env("KEYWARD_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("could not start keyward-server")?;
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next_line().await?.context("keyward-server printed nothing")?;
+        let base = first.rsplit(' ').next().unwrap_or_default().to_owned();
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Service { child, base, http: reqwest::Client::new(), session: None })
+    }
+
+    async fn session(&mut self) -> anyhow::Result<String> {
+        if let Some(s) = &self.session {
+            return Ok(s.clone());
+        }
+        let reply: Value = self
+            .http
+            .post(format!("{}/api/session", self.base))
+            .json(&json!({"email": EMAIL, "password": PASSWORD, "device_name": "bench"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let token = reply["token"].as_str().context("could not sign in to the benchmark store")?.to_owned();
+        self.session = Some(token.clone());
+        Ok(token)
+    }
+
+    /// Creates a read key; returns (id, whole key).
+    pub async fn create_key(&mut self, name: &str) -> anyhow::Result<(String, String)> {
+        let session = self.session().await?;
+        let reply: Value = self.http.post(format!("{}/api/keys", self.base)).bearer_auth(session).json(&json!({"name": name})).send().await?.json().await?;
+        Ok((reply["id"].as_str().context("no key id")?.to_owned(), reply["key"].as_str().context("no key")?.to_owned()))
+    }
+
+    pub async fn revoke_key(&mut self, id: &str) -> anyhow::Result<()> {
+        let session = self.session().await?;
+        let status = self.http.delete(format!("{}/api/keys/{id}", self.base)).bearer_auth(session).send().await?.status();
+        if !status.is_success() {
+            bail!("revoking the key got {status}");
+        }
+        Ok(())
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
