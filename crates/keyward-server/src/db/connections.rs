@@ -213,6 +213,7 @@ impl Db {
     }
 
     pub async fn connection_token(&self, token_hash: Vec<u8>) -> DbResult<Option<ConnectionTokenStatus>> {
+        // `+?1`: see `Db::key_for_auth`.
         self.lookup(move |conn| {
             let t = now();
             Ok(conn
@@ -220,7 +221,7 @@ impl Db {
                     "SELECT c.id, c.store_id, c.scopes, tk.expires_at, c.revoked_at IS NOT NULL,
                             s.name, s.subscription_active, s.uninstalled_at IS NOT NULL
                      FROM connection_tokens tk JOIN connections c ON c.id = tk.connection_id JOIN stores s ON s.id = c.store_id
-                     WHERE tk.token_hash = ?1 AND tk.kind = 'access'",
+                     WHERE tk.token_hash = +?1 AND tk.kind = 'access'",
                 )?
                 .query_row([token_hash], |r| {
                     let scopes: String = r.get(2)?;

@@ -327,11 +327,14 @@ impl Db {
         self.count_key_lookup();
         self.lookup(move |conn| {
             let t = now();
+            // `+?1`, not `?1`: with a join SQLite propagates a bare parameter into the plan and
+            // then compiles the statement again on every execution (parse and codegen on the
+            // path of every request). The unary plus keeps the same plan, compiled once.
             Ok(conn
                 .prepare_cached(
                     "SELECT k.store_id, k.secret_hash, k.scopes, k.expires_at, k.is_active, k.revoked_at, k.revokes_at,
                             s.name, s.subscription_active, s.uninstalled_at IS NOT NULL
-                     FROM api_keys k JOIN stores s ON s.id = k.store_id WHERE k.id = ?1",
+                     FROM api_keys k JOIN stores s ON s.id = k.store_id WHERE k.id = +?1",
                 )?
                 .query_row([&id], |r| {
                     let scopes: String = r.get(2)?;

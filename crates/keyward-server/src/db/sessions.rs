@@ -108,13 +108,16 @@ impl Db {
     }
 
     pub async fn session_for_token(&self, token_hash: Vec<u8>) -> DbResult<Option<SessionRow>> {
-        self.read(move |conn| {
+        // `+?1`: see `Db::key_for_auth`.
+        self.lookup(move |conn| {
             Ok(conn
-                .query_row(
+                .prepare_cached(
                     "SELECT d.id, d.store_id, u.id, u.name, u.email, u.role, d.last_seen_at,
                             d.signed_out_at IS NOT NULL, s.uninstalled_at IS NOT NULL
                      FROM devices d JOIN users u ON u.id = d.user_id JOIN stores s ON s.id = d.store_id
-                     WHERE d.token_hash = ?1",
+                     WHERE d.token_hash = +?1",
+                )?
+                .query_row(
                     [token_hash],
                     |r| {
                         Ok(SessionRow {
