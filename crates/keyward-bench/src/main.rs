@@ -36,6 +36,9 @@ enum Command {
         /// Where results.json and results.md go.
         #[arg(long, default_value = "bench")]
         out: PathBuf,
+        /// Where `cargo bench` left the criterion results to include.
+        #[arg(long, default_value = "target/criterion")]
+        criterion: PathBuf,
     },
     /// (internal) Generate load against one URL and print a JSON report.
     Load {
@@ -120,7 +123,7 @@ async fn revocation(plan: &Plan) -> anyhow::Result<Revocation> {
     Ok(Revocation { succeeded_before: before as u64, succeeded_after: after_ok as u64, refused_after: after_refused as u64, revoke_ms: (returned - called) as f64 / 1e6 })
 }
 
-async fn run(quick: bool, out: PathBuf) -> anyhow::Result<()> {
+async fn run(quick: bool, out: PathBuf, criterion: PathBuf) -> anyhow::Result<()> {
     let plan = if quick {
         Plan { warmup: Duration::from_millis(300), duration: Duration::from_secs(1), connections: 32, revocation_runs: 2 }
     } else {
@@ -137,7 +140,7 @@ async fn run(quick: bool, out: PathBuf) -> anyhow::Result<()> {
         eprintln!("==> revocation under load, run {}", i + 1);
         revocations.push(revocation(&plan).await?);
     }
-    let report = Report::new(Whoami { normal, no_cache, no_auth, connections: plan.connections }, revocations);
+    let report = Report::new(Whoami { normal, no_cache, no_auth, connections: plan.connections }, revocations, report::Micro::read_all(&criterion));
     std::fs::create_dir_all(&out)?;
     std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&report)?)?;
     let markdown = report.markdown();
@@ -149,8 +152,9 @@ async fn run(quick: bool, out: PathBuf) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command.unwrap_or(Command::Run { quick: false, out: PathBuf::from("bench") }) {
-        Command::Run { quick, out } => run(quick, out).await,
+    let default = Command::Run { quick: false, out: PathBuf::from("bench"), criterion: PathBuf::from("target/criterion") };
+    match Cli::parse().command.unwrap_or(default) {
+        Command::Run { quick, out, criterion } => run(quick, out, criterion).await,
         Command::Load { url, key, connections, warmup_ms, duration_ms, record } => {
             let load = Load { url, key, connections, warmup: Duration::from_millis(warmup_ms), duration: Duration::from_millis(duration_ms), record };
             let report = load.run().await?;

@@ -56,12 +56,56 @@ pub struct Ratio {
     pub met: bool,
 }
 
+/// One criterion micro-benchmark, as `cargo bench` left it under `target/criterion`.
+#[derive(Debug, Serialize)]
+pub struct Micro {
+    pub name: String,
+    pub median_ns: f64,
+}
+
+impl Micro {
+    /// Every benchmark criterion has results for under `dir`.
+    pub fn read_all(dir: &std::path::Path) -> Vec<Micro> {
+        let mut found = Vec::new();
+        let mut stack = vec![dir.to_owned()];
+        while let Some(folder) = stack.pop() {
+            for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                if !(path.ends_with("new/benchmark.json")) {
+                    continue;
+                }
+                let read = |name: &str| -> Option<serde_json::Value> { serde_json::from_str(&std::fs::read_to_string(path.with_file_name(name)).ok()?).ok() };
+                if let (Some(meta), Some(estimates)) = (read("benchmark.json"), read("estimates.json"))
+                    && let (Some(name), Some(median)) = (meta["full_id"].as_str(), estimates["median"]["point_estimate"].as_f64())
+                {
+                    found.push(Micro { name: name.to_owned(), median_ns: median });
+                }
+            }
+        }
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        found
+    }
+}
+
+fn duration(ns: f64) -> String {
+    match ns {
+        n if n >= 1e6 => format!("{:.1} ms", n / 1e6),
+        n if n >= 1e3 => format!("{:.1} µs", n / 1e3),
+        n => format!("{n:.0} ns"),
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub machine: Machine,
     pub date: String,
     pub whoami: Whoami,
     pub revocation: Vec<Revocation>,
+    pub micro: Vec<Micro>,
     pub ratios: Vec<Ratio>,
 }
 
@@ -70,7 +114,7 @@ fn rps(r: &LoadReport) -> String {
 }
 
 impl Report {
-    pub fn new(whoami: Whoami, revocation: Vec<Revocation>) -> Report {
+    pub fn new(whoami: Whoami, revocation: Vec<Revocation>, micro: Vec<Micro>) -> Report {
         let (a, b, c) = (&whoami.normal, &whoami.no_cache, &whoami.no_auth);
         let mut ratios = vec![
             Ratio {
@@ -99,8 +143,19 @@ impl Report {
             goal: "0 every run".into(),
             met: worst == 0,
         });
+        let find = |prefix: &str| micro.iter().find(|m| m.name.starts_with(prefix));
+        if let (Some(hit), Some(argon2)) = (find("verify cache hit"), find("argon2id/")) {
+            ratios.push(Ratio {
+                name: "verifying a key seen before: argon2id / verified cache hit".into(),
+                keyward: duration(hit.median_ns),
+                compared_with: duration(argon2.median_ns),
+                ratio: argon2.median_ns / hit.median_ns,
+                goal: "(no goal set)".into(),
+                met: true,
+            });
+        }
         let date = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-        Report { machine: Machine::here(), date, whoami, revocation, ratios }
+        Report { machine: Machine::here(), date, whoami, revocation, micro, ratios }
     }
 
     pub fn markdown(&self) -> String {
@@ -116,6 +171,12 @@ impl Report {
         for r in &self.ratios {
             let ratio = if r.ratio >= 10.0 { format!("{:.0}", r.ratio) } else { format!("{:.2}", r.ratio) };
             out.push_str(&format!("| {} | {} | {} | {} | {} | {} |\n", r.name, r.keyward, r.compared_with, ratio, r.goal, if r.met { "yes" } else { "**no**" }));
+        }
+        if !self.micro.is_empty() {
+            out.push_str("\nMicro-benchmarks (criterion, median):\n\n| Operation | Time |\n|---|---|\n");
+            for m in &self.micro {
+                out.push_str(&format!("| {} | {} |\n", m.name, duration(m.median_ns)));
+            }
         }
         out
     }
