@@ -6,6 +6,7 @@
 //! not share a runtime.
 
 mod load;
+mod mirror;
 mod report;
 mod service;
 
@@ -140,7 +141,9 @@ async fn run(quick: bool, out: PathBuf, criterion: PathBuf) -> anyhow::Result<()
         eprintln!("==> revocation under load, run {}", i + 1);
         revocations.push(revocation(&plan).await?);
     }
-    let report = Report::new(Whoami { normal, no_cache, no_auth, connections: plan.connections }, revocations, report::Micro::read_all(&criterion));
+    eprintln!("==> the mirror: full sync of 10,000 keys, 10 changes, offline verify");
+    let mirror = mirror::run(10_000).await?;
+    let report = Report::new(Whoami { normal, no_cache, no_auth, connections: plan.connections }, revocations, mirror, report::Micro::read_all(&criterion));
     std::fs::create_dir_all(&out)?;
     std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&report)?)?;
     let markdown = report.markdown();

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::load::LoadReport;
+use crate::mirror::MirrorReport;
 
 #[derive(Debug, Serialize)]
 pub struct Machine {
@@ -105,6 +106,7 @@ pub struct Report {
     pub date: String,
     pub whoami: Whoami,
     pub revocation: Vec<Revocation>,
+    pub mirror: MirrorReport,
     pub micro: Vec<Micro>,
     pub ratios: Vec<Ratio>,
 }
@@ -114,7 +116,7 @@ fn rps(r: &LoadReport) -> String {
 }
 
 impl Report {
-    pub fn new(whoami: Whoami, revocation: Vec<Revocation>, micro: Vec<Micro>) -> Report {
+    pub fn new(whoami: Whoami, revocation: Vec<Revocation>, mirror: MirrorReport, micro: Vec<Micro>) -> Report {
         let (a, b, c) = (&whoami.normal, &whoami.no_cache, &whoami.no_auth);
         let mut ratios = vec![
             Ratio {
@@ -155,7 +157,7 @@ impl Report {
             });
         }
         let date = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-        Report { machine: Machine::here(), date, whoami, revocation, micro, ratios }
+        Report { machine: Machine::here(), date, whoami, revocation, mirror, micro, ratios }
     }
 
     pub fn markdown(&self) -> String {
@@ -172,6 +174,11 @@ impl Report {
             let ratio = if r.ratio >= 10.0 { format!("{:.0}", r.ratio) } else { format!("{:.2}", r.ratio) };
             out.push_str(&format!("| {} | {} | {} | {} | {} | {} |\n", r.name, r.keyward, r.compared_with, ratio, r.goal, if r.met { "yes" } else { "**no**" }));
         }
+        let mi = &self.mirror;
+        out.push_str(&format!(
+            "\nThe mirror, {} keys: full sync {:.0} ms; incremental sync of {} changes {:.1} ms; offline verify, first time (argon2) p50 {:.1} ms / p99 {:.1} ms, repeat p50 {:.0} µs / p99 {:.0} µs.\n",
+            mi.keys, mi.full_sync_ms, mi.changes, mi.incremental_sync_ms, mi.first_verify_p50_ms, mi.first_verify_p99_ms, mi.repeat_verify_p50_us, mi.repeat_verify_p99_us
+        ));
         if !self.micro.is_empty() {
             out.push_str("\nMicro-benchmarks (criterion, median):\n\n| Operation | Time |\n|---|---|\n");
             for m in &self.micro {

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-const PASSWORD: &str = "benchmark-password";
-const EMAIL: &str = "owner@bench.test";
+pub const PASSWORD: &str = "benchmark-password";
+pub const EMAIL: &str = "owner@bench.test";
 
 /// Runs `program` on the given CPUs (`taskset -c`), when this machine has at least two and
 /// `taskset` is installed: the service gets a core of its own and the load the others, so
@@ -48,6 +48,8 @@ pub fn sibling(name: &str) -> anyhow::Result<PathBuf> {
 pub struct Service {
     child: Child,
     pub base: String,
+    pub store_id: String,
+    pub db: PathBuf,
     http: reqwest::Client,
     session: Option<String>,
 }
@@ -86,7 +88,7 @@ impl Service {
         let first = lines.next_line().await?.context("keyward-server printed nothing")?;
         let base = first.rsplit(' ').next().unwrap_or_default().to_owned();
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(Service { child, base, http: reqwest::Client::new(), session: None })
+        Ok(Service { child, base, store_id, db, http: reqwest::Client::new(), session: None })
     }
 
     async fn session(&mut self) -> anyhow::Result<String> {
