@@ -5,6 +5,7 @@
 //! from a separate process (`keyward-bench load`), so the service and the load generator do
 //! not share a runtime.
 
+mod bridge;
 mod load;
 mod mirror;
 mod report;
@@ -40,6 +41,9 @@ enum Command {
         /// Where `cargo bench` left the criterion results to include.
         #[arg(long, default_value = "target/criterion")]
         criterion: PathBuf,
+        /// mcp-remote's entry point (`./dev bench` installs it here).
+        #[arg(long, default_value = "target/bench-npm/node_modules/mcp-remote/dist/proxy.js")]
+        mcp_remote: PathBuf,
     },
     /// (internal) Generate load against one URL and print a JSON report.
     Load {
@@ -124,7 +128,7 @@ async fn revocation(plan: &Plan) -> anyhow::Result<Revocation> {
     Ok(Revocation { succeeded_before: before as u64, succeeded_after: after_ok as u64, refused_after: after_refused as u64, revoke_ms: (returned - called) as f64 / 1e6 })
 }
 
-async fn run(quick: bool, out: PathBuf, criterion: PathBuf) -> anyhow::Result<()> {
+async fn run(quick: bool, out: PathBuf, criterion: PathBuf, mcp_remote: PathBuf) -> anyhow::Result<()> {
     let plan = if quick {
         Plan { warmup: Duration::from_millis(300), duration: Duration::from_secs(1), connections: 32, revocation_runs: 2 }
     } else {
@@ -143,7 +147,9 @@ async fn run(quick: bool, out: PathBuf, criterion: PathBuf) -> anyhow::Result<()
     }
     eprintln!("==> the mirror: full sync of 10,000 keys, 10 changes, offline verify");
     let mirror = mirror::run(10_000).await?;
-    let report = Report::new(Whoami { normal, no_cache, no_auth, connections: plan.connections }, revocations, mirror, report::Micro::read_all(&criterion));
+    eprintln!("==> keyward bridge against mcp-remote");
+    let bridge = bridge::run(&mcp_remote).await?;
+    let report = Report::new(Whoami { normal, no_cache, no_auth, connections: plan.connections }, revocations, mirror, bridge, report::Micro::read_all(&criterion));
     std::fs::create_dir_all(&out)?;
     std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&report)?)?;
     let markdown = report.markdown();
@@ -155,9 +161,14 @@ async fn run(quick: bool, out: PathBuf, criterion: PathBuf) -> anyhow::Result<()
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let default = Command::Run { quick: false, out: PathBuf::from("bench"), criterion: PathBuf::from("target/criterion") };
+    let default = Command::Run {
+        quick: false,
+        out: PathBuf::from("bench"),
+        criterion: PathBuf::from("target/criterion"),
+        mcp_remote: PathBuf::from("target/bench-npm/node_modules/mcp-remote/dist/proxy.js"),
+    };
     match Cli::parse().command.unwrap_or(default) {
-        Command::Run { quick, out, criterion } => run(quick, out, criterion).await,
+        Command::Run { quick, out, criterion, mcp_remote } => run(quick, out, criterion, mcp_remote).await,
         Command::Load { url, key, connections, warmup_ms, duration_ms, record } => {
             let load = Load { url, key, connections, warmup: Duration::from_millis(warmup_ms), duration: Duration::from_millis(duration_ms), record };
             let report = load.run().await?;

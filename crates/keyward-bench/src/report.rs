@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::load::LoadReport;
+use crate::bridge::BridgeReport;
 use crate::mirror::MirrorReport;
 
 #[derive(Debug, Serialize)]
@@ -107,6 +108,7 @@ pub struct Report {
     pub whoami: Whoami,
     pub revocation: Vec<Revocation>,
     pub mirror: MirrorReport,
+    pub bridge: BridgeReport,
     pub micro: Vec<Micro>,
     pub ratios: Vec<Ratio>,
 }
@@ -116,7 +118,7 @@ fn rps(r: &LoadReport) -> String {
 }
 
 impl Report {
-    pub fn new(whoami: Whoami, revocation: Vec<Revocation>, mirror: MirrorReport, micro: Vec<Micro>) -> Report {
+    pub fn new(whoami: Whoami, revocation: Vec<Revocation>, mirror: MirrorReport, bridge: BridgeReport, micro: Vec<Micro>) -> Report {
         let (a, b, c) = (&whoami.normal, &whoami.no_cache, &whoami.no_auth);
         let mut ratios = vec![
             Ratio {
@@ -145,6 +147,33 @@ impl Report {
             goal: "0 every run".into(),
             met: worst == 0,
         });
+        let k = &bridge.bridge;
+        if let Some(m) = &bridge.mcp_remote {
+            ratios.push(Ratio {
+                name: "start to initialize response: mcp-remote / keyward bridge".into(),
+                keyward: format!("{:.1} ms", k.start_to_initialize_ms),
+                compared_with: format!("{:.1} ms", m.start_to_initialize_ms),
+                ratio: m.start_to_initialize_ms / k.start_to_initialize_ms,
+                goal: "≥ 10".into(),
+                met: m.start_to_initialize_ms >= 10.0 * k.start_to_initialize_ms,
+            });
+            ratios.push(Ratio {
+                name: "peak resident memory: mcp-remote / keyward bridge".into(),
+                keyward: format!("{:.1} MiB", k.peak_rss_mib),
+                compared_with: format!("{:.1} MiB", m.peak_rss_mib),
+                ratio: m.peak_rss_mib / k.peak_rss_mib,
+                goal: "≥ 10".into(),
+                met: m.peak_rss_mib >= 10.0 * k.peak_rss_mib,
+            });
+            ratios.push(Ratio {
+                name: "tools/call latency p50: mcp-remote / keyward bridge".into(),
+                keyward: format!("{:.2} ms (p99 {:.2} ms)", k.call_p50_ms, k.call_p99_ms),
+                compared_with: format!("{:.2} ms (p99 {:.2} ms)", m.call_p50_ms, m.call_p99_ms),
+                ratio: m.call_p50_ms / k.call_p50_ms,
+                goal: "(no goal set)".into(),
+                met: true,
+            });
+        }
         let find = |prefix: &str| micro.iter().find(|m| m.name.starts_with(prefix));
         if let (Some(hit), Some(argon2)) = (find("verify cache hit"), find("argon2id/")) {
             ratios.push(Ratio {
@@ -157,7 +186,7 @@ impl Report {
             });
         }
         let date = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-        Report { machine: Machine::here(), date, whoami, revocation, mirror, micro, ratios }
+        Report { machine: Machine::here(), date, whoami, revocation, mirror, bridge, micro, ratios }
     }
 
     pub fn markdown(&self) -> String {
