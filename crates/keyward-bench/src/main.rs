@@ -5,6 +5,7 @@
 //! from a separate process (`keyward-bench load`), so the service and the load generator do
 //! not share a runtime.
 
+mod app;
 mod bridge;
 mod load;
 mod mirror;
@@ -149,7 +150,15 @@ async fn run(quick: bool, out: PathBuf, criterion: PathBuf, mcp_remote: PathBuf)
     let mirror = mirror::run(10_000).await?;
     eprintln!("==> keyward bridge against mcp-remote");
     let bridge = bridge::run(&mcp_remote).await?;
-    let report = Report::new(Whoami { normal, no_cache, no_auth, connections: plan.connections }, revocations, mirror, bridge, report::Micro::read_all(&criterion));
+    eprintln!("==> the desktop app: launch to keys table, memory");
+    let app = match app::run().await {
+        Ok(app) => Ok(app),
+        Err(e) => {
+            eprintln!("    not measured: {e:#}");
+            Err(format!("{e:#}"))
+        }
+    };
+    let report = Report::new(Whoami { normal, no_cache, no_auth, connections: plan.connections }, revocations, mirror, bridge, app, report::Micro::read_all(&criterion));
     std::fs::create_dir_all(&out)?;
     std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&report)?)?;
     let markdown = report.markdown();

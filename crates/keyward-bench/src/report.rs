@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::load::LoadReport;
+use crate::app::AppReport;
 use crate::bridge::BridgeReport;
 use crate::mirror::MirrorReport;
 
@@ -109,6 +110,8 @@ pub struct Report {
     pub revocation: Vec<Revocation>,
     pub mirror: MirrorReport,
     pub bridge: BridgeReport,
+    /// The app's figures, or why they could not be measured here.
+    pub app: Result<AppReport, String>,
     pub micro: Vec<Micro>,
     pub ratios: Vec<Ratio>,
 }
@@ -118,7 +121,7 @@ fn rps(r: &LoadReport) -> String {
 }
 
 impl Report {
-    pub fn new(whoami: Whoami, revocation: Vec<Revocation>, mirror: MirrorReport, bridge: BridgeReport, micro: Vec<Micro>) -> Report {
+    pub fn new(whoami: Whoami, revocation: Vec<Revocation>, mirror: MirrorReport, bridge: BridgeReport, app: Result<AppReport, String>, micro: Vec<Micro>) -> Report {
         let (a, b, c) = (&whoami.normal, &whoami.no_cache, &whoami.no_auth);
         let mut ratios = vec![
             Ratio {
@@ -186,7 +189,7 @@ impl Report {
             });
         }
         let date = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-        Report { machine: Machine::here(), date, whoami, revocation, mirror, bridge, micro, ratios }
+        Report { machine: Machine::here(), date, whoami, revocation, mirror, bridge, app, micro, ratios }
     }
 
     pub fn markdown(&self) -> String {
@@ -208,6 +211,16 @@ impl Report {
             "\nThe mirror, {} keys: full sync {:.0} ms; incremental sync of {} changes {:.1} ms; offline verify, first time (argon2) p50 {:.1} ms / p99 {:.1} ms, repeat p50 {:.0} µs / p99 {:.0} µs.\n",
             mi.keys, mi.full_sync_ms, mi.changes, mi.incremental_sync_ms, mi.first_verify_p50_ms, mi.first_verify_p99_ms, mi.repeat_verify_p50_us, mi.repeat_verify_p99_us
         ));
+        match &self.app {
+            Ok(app) => out.push_str(&format!(
+                "\nThe desktop app under Xvfb: launch to the keys table painted {:.0} ms (through WebDriver); resident memory {:.0} MiB for the app, {:.0} MiB with its WebKit processes.\n",
+                app.launch_to_keys_table_ms, app.app_rss_mib, app.total_rss_mib
+            )),
+            Err(why) => out.push_str(&format!("\nThe desktop app was not measured: {why}\n")),
+        }
+        if let Some(why) = &self.bridge.mcp_remote_missing {
+            out.push_str(&format!("\nThe bridge was not compared with mcp-remote: {why}\n"));
+        }
         if !self.micro.is_empty() {
             out.push_str("\nMicro-benchmarks (criterion, median):\n\n| Operation | Time |\n|---|---|\n");
             for m in &self.micro {

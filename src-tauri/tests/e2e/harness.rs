@@ -37,6 +37,15 @@ impl Drop for Process {
     }
 }
 
+/// Whether display `:number` is free: no lock file, or one left by an X server that is gone
+/// (a killed Xvfb leaves its lock behind; the next Xvfb removes a stale one itself).
+fn display_free(number: u32) -> bool {
+    match std::fs::read_to_string(format!("/tmp/.X{number}-lock")) {
+        Ok(pid) => !Path::new(&format!("/proc/{}", pid.trim())).exists(),
+        Err(_) => true,
+    }
+}
+
 /// An X display of our own, 1024×768.
 struct Display {
     number: u32,
@@ -46,7 +55,7 @@ struct Display {
 impl Display {
     fn start() -> Display {
         for number in 90..140 {
-            if Path::new(&format!("/tmp/.X{number}-lock")).exists() {
+            if !display_free(number) {
                 continue;
             }
             // Killed on drop, also when this display number turns out to be taken.
