@@ -6,9 +6,10 @@
 //! expired or deactivated fails at once with a JSON-RPC error naming the key, what happened
 //! and what to do, without a network round trip. The service's own refusals (401, 403, 429)
 //! become JSON-RPC errors the same way, and an unreachable service is an error for that
-//! request, not the end of the bridge: the next request tries again. It relays ids, the MCP
-//! session header and notifications as they are, writes only protocol messages to stdout,
-//! logs to stderr, and never prints the secret.
+//! request, not the end of the bridge: the next request tries again. A redirect is not
+//! followed (the key would go with it); it is an error naming where it pointed. It relays
+//! ids, the MCP session header and notifications as they are, writes only protocol messages
+//! to stdout, logs to stderr, and never prints the secret.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -124,6 +125,14 @@ impl Relay {
                 return if is_request { vec![error_reply(&reply_id, SERVICE_UNREACHABLE, sentence, json!({"server": self.config.server}))] } else { vec![] };
             }
         };
+        if let Some(location) = crate::client::redirect_target(&response) {
+            tracing::warn!(%location, "the key service answered with a redirect; not followed");
+            let sentence = format!(
+                "Keyward: the key service at {} answered with a redirect to {location}. The bridge does not follow redirects, so the key was not sent there; if that is the key service, put its address in this entry's --server.",
+                self.config.server
+            );
+            return if is_request { vec![error_reply(&reply_id, SERVICE_ERROR, sentence, json!({"server": self.config.server, "location": location}))] } else { vec![] };
+        }
         if let Some(sid) = response.headers().get("mcp-session-id").and_then(|v| v.to_str().ok()) {
             self.session.lock().unwrap_or_else(|e| e.into_inner()).session_id = Some(sid.to_owned());
         }
@@ -248,12 +257,7 @@ pub fn sse_messages(body: &str) -> Vec<Value> {
 
 /// Runs the bridge until `input` ends, answering on `output`.
 pub async fn run(config: BridgeConfig, input: impl AsyncRead + Unpin, mut output: impl AsyncWrite + Unpin + Send + 'static) -> std::io::Result<()> {
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(120))
-        .user_agent(concat!("keyward-bridge/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(std::io::Error::other)?;
+    let http = crate::client::http_client(Duration::from_secs(120), concat!("keyward-bridge/", env!("CARGO_PKG_VERSION"))).map_err(std::io::Error::other)?;
     let mirror = config.mirror.as_deref().filter(|p| p.exists()).and_then(|p| Mirror::open(p).ok()).map(Mutex::new);
     let relay = Arc::new(Relay {
         http,

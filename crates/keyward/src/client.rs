@@ -23,6 +23,11 @@ pub enum ClientError {
     Protocol(String),
     #[error("The key service address \"{0}\" is not a valid http:// or https:// URL. Use e.g. https://keys.example.com.")]
     BadAddress(String),
+    /// The service answered 3xx. Keyward follows no redirect, so no credential goes elsewhere.
+    #[error("The key service answered with a redirect to {location}; Keyward does not follow redirects, so nothing was sent there. If that is the key service, use that address directly.")]
+    Redirected { location: String },
+    #[error("The key service address {0} uses plain http://, which would send your password, session and keys across the network unencrypted. Use its https:// address (plain http:// is only for a service on this machine, e.g. http://127.0.0.1:8420).")]
+    Insecure(String),
 }
 
 impl ClientError {
@@ -41,13 +46,47 @@ impl ClientError {
 }
 
 /// Normalises a service address to its origin: scheme, host and port, no trailing slash.
+/// Plain `http://` is accepted only for this machine (loopback), where nothing travels a
+/// network: elsewhere the session token, passwords and keys would cross it in the clear.
 pub fn normalise_server(address: &str) -> Result<String, ClientError> {
     let trimmed = address.trim().trim_end_matches('/');
     let url = reqwest::Url::parse(trimmed).map_err(|_| ClientError::BadAddress(address.to_owned()))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(ClientError::BadAddress(address.to_owned()));
     }
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return Err(ClientError::Insecure(url.origin().ascii_serialization()));
+    }
     Ok(url.origin().ascii_serialization())
+}
+
+/// Whether the URL names this machine: 127.0.0.0/8, ::1 or `localhost`.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else { return false };
+    host.eq_ignore_ascii_case("localhost")
+        || host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// An HTTP client that follows no redirect: a 3xx comes back as it is, so a credential
+/// (`X-API-Key`, the session token, a sign-in body) is never sent on to another address.
+/// Every HTTP client in this crate is made here.
+pub(crate) fn http_client(timeout: Duration, user_agent: &str) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(timeout)
+        .user_agent(user_agent)
+        .build()
+}
+
+/// Where a 3xx answer points, for telling the person; `None` if it is not a redirect.
+pub(crate) fn redirect_target(response: &reqwest::Response) -> Option<String> {
+    if !response.status().is_redirection() {
+        return None;
+    }
+    let location = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("another address");
+    // The header is the service's text, shown to a person: keep it one short line.
+    Some(location.chars().filter(|c| !c.is_control()).take(200).collect())
 }
 
 /// A client for one key service, optionally signed in.
@@ -61,12 +100,7 @@ pub struct ApiClient {
 impl ApiClient {
     pub fn new(server: &str) -> Result<ApiClient, ClientError> {
         let server = normalise_server(server)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .user_agent(concat!("keyward/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let http = http_client(Duration::from_secs(30), concat!("keyward/", env!("CARGO_PKG_VERSION"))).map_err(|e| ClientError::Protocol(e.to_string()))?;
         Ok(ApiClient { http, server, session: None })
     }
 
@@ -206,6 +240,9 @@ fn path_segment(text: &str) -> String {
 }
 
 async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ClientError> {
+    if let Some(location) = redirect_target(&response) {
+        return Err(ClientError::Redirected { location });
+    }
     let status = response.status();
     let bytes = response.bytes().await.map_err(|e| ClientError::Protocol(e.to_string()))?;
     if status.is_success() {
@@ -228,6 +265,20 @@ mod tests {
         assert_eq!(normalise_server(" https://Keys.Example.com ").unwrap(), "https://keys.example.com");
         for bad in ["", "keys.example.com", "ftp://x", "http://"] {
             assert!(normalise_server(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn plain_http_is_refused_except_on_this_machine() {
+        for local in ["http://127.0.0.1:8420", "http://127.8.9.10", "http://localhost:8420", "http://LOCALHOST", "http://[::1]:8420"] {
+            assert!(normalise_server(local).is_ok(), "{local}");
+        }
+        for secure in ["https://example.com", "https://keys.example.com:8443", "https://127.0.0.1"] {
+            assert!(normalise_server(secure).is_ok(), "{secure}");
+        }
+        for remote in ["http://example.com", "http://10.0.0.5:8420", "http://[2001:db8::1]", "http://localhost.example.com", "http://0.0.0.0:8420"] {
+            let message = normalise_server(remote).unwrap_err().to_string();
+            assert!(message.contains("https://"), "{remote}: {message}");
         }
     }
 

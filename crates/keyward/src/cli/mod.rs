@@ -445,9 +445,16 @@ async fn run_bridge(key_id: String, server: Option<String>) -> Outcome {
     let paths = Paths::from_env().ok();
     let profile = paths.as_ref().and_then(|p| keyward::profile::Profile::load(&p.profile()).ok().flatten());
     let server = server.or_else(|| profile.as_ref().map(|p| p.server.clone()));
-    let Some(server) = server.and_then(|s| keyward::client::normalise_server(&s).ok()) else {
+    let Some(server) = server else {
         eprintln!("keyward bridge: no key service address. Pass --server, or sign in with `keyward login`.");
         return Ok(exit::SIGN_IN);
+    };
+    let server = match keyward::client::normalise_server(&server) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("keyward bridge: {e}");
+            return Ok(exit::USAGE);
+        }
     };
     let key = match std::env::var(INLINE_KEY_ENV) {
         Ok(key) if !key.is_empty() => KeySource::Key(key),
