@@ -97,6 +97,148 @@ fn undo_restores_the_previous_file() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), DESKTOP);
 }
 
+/// What the assistant (or the person) does to its own file after Keyward wrote to it: adds a
+/// server of its own and changes a setting, rewriting the file in its own style.
+fn the_assistant_edits(agent: Agent, path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let edited = match agent {
+        Agent::Codex => {
+            let mut doc: toml_edit::DocumentMut = text.parse().unwrap();
+            doc["model"] = toml_edit::value("o4-mini");
+            doc["mcp_servers"]["added-later"] = toml_edit::table();
+            doc["mcp_servers"]["added-later"]["command"] = toml_edit::value("later-mcp");
+            doc.to_string()
+        }
+        _ => {
+            let mut value: serde_json::Value = if text.trim().is_empty() { serde_json::json!({}) } else { serde_json::from_str(&text).unwrap() };
+            value["model"] = serde_json::json!("o4-mini");
+            value["mcpServers"]["added-later"] = serde_json::json!({"command": "later-mcp"});
+            serde_json::to_string_pretty(&value).unwrap()
+        }
+    };
+    std::fs::write(path, edited).unwrap();
+}
+
+/// The assistant's edits are all still there.
+fn assert_the_assistants_edits_survive(agent: Agent, path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|_| panic!("{agent}: the file is gone"));
+    let (model, later) = match agent {
+        Agent::Codex => {
+            let doc: toml_edit::DocumentMut = text.parse().unwrap();
+            (doc["model"].as_str().map(str::to_owned), doc["mcp_servers"]["added-later"]["command"].as_str().map(str::to_owned))
+        }
+        _ => {
+            let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+            (value["model"].as_str().map(str::to_owned), value["mcpServers"]["added-later"]["command"].as_str().map(str::to_owned))
+        }
+    };
+    assert_eq!(model.as_deref(), Some("o4-mini"), "{agent}: the changed setting was lost:\n{text}");
+    assert_eq!(later.as_deref(), Some("later-mcp"), "{agent}: the server added since was lost:\n{text}");
+}
+
+fn original(agent: Agent) -> &'static str {
+    match agent {
+        Agent::ClaudeDesktop => DESKTOP,
+        Agent::ClaudeCode => CLAUDE_CODE,
+        Agent::Codex => CODEX,
+    }
+}
+
+const NAME: &str = "keyward-acme-asmk_Ab12Cd34";
+
+#[test]
+fn undo_removes_only_keywards_entry_and_keeps_what_changed_since() {
+    for agent in Agent::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "config", original(agent));
+        let wiring = agents::connect(agent, &path, NAME, &entry("Ab12Cd34")).unwrap();
+        the_assistant_edits(agent, &path);
+
+        agents::undo(&wiring).unwrap();
+
+        assert_eq!(agents::read_entry(agent, &path, NAME), None, "{agent}: Keyward's entry is gone");
+        assert_the_assistants_edits_survive(agent, &path);
+        let text = std::fs::read_to_string(&path).unwrap();
+        for other in ["filesystem", "sentry", "docs"] {
+            assert_eq!(original(agent).contains(other), text.contains(other), "{agent}: {other} was there before and stays");
+        }
+    }
+}
+
+#[test]
+fn undo_puts_back_the_entry_that_connect_replaced() {
+    let old_json = serde_json::json!({
+        "command": "/old/keyward",
+        "args": ["bridge", "--key", "Ab12Cd34", "--server", "https://old.example.com"],
+        "env": {"KEEP": "me"},
+        "disabled": false
+    });
+    for agent in Agent::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let before = match agent {
+            Agent::Codex => format!(
+                "{CODEX}\n[mcp_servers.{NAME}]\ncommand = \"/old/keyward\"\nargs = [\"bridge\", \"--key\", \"Ab12Cd34\", \"--server\", \"https://old.example.com\"]\nstartup_timeout_sec = 30\n"
+            ),
+            _ => {
+                let mut value: serde_json::Value = serde_json::from_str(original(agent)).unwrap();
+                value["mcpServers"][NAME] = old_json.clone();
+                serde_json::to_string_pretty(&value).unwrap()
+            }
+        };
+        let path = write(dir.path(), "config", &before);
+        let wiring = agents::connect(agent, &path, NAME, &entry("Ab12Cd34")).unwrap();
+        assert_eq!(agents::read_entry(agent, &path, NAME), Some(entry("Ab12Cd34")), "{agent}: connect replaced the old entry");
+        the_assistant_edits(agent, &path);
+
+        agents::undo(&wiring).unwrap();
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        match agent {
+            Agent::Codex => {
+                let doc: toml_edit::DocumentMut = text.parse().unwrap();
+                let old = &doc["mcp_servers"][NAME];
+                assert_eq!(old["command"].as_str(), Some("/old/keyward"), "{text}");
+                assert_eq!(old["args"].as_array().unwrap().get(4).and_then(|a| a.as_str()), Some("https://old.example.com"));
+                assert_eq!(old["startup_timeout_sec"].as_integer(), Some(30), "fields Keyward does not know come back too");
+            }
+            _ => assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap()["mcpServers"][NAME], old_json, "{agent}: the old entry is back as it was"),
+        }
+        assert_the_assistants_edits_survive(agent, &path);
+    }
+}
+
+#[test]
+fn undo_keeps_a_file_keyward_created_once_someone_else_wrote_to_it() {
+    for agent in Agent::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new").join("config");
+        let wiring = agents::connect(agent, &path, NAME, &entry("Ab12Cd34")).unwrap();
+        the_assistant_edits(agent, &path);
+
+        agents::undo(&wiring).unwrap();
+
+        assert_eq!(agents::read_entry(agent, &path, NAME), None, "{agent}: Keyward's entry is gone");
+        assert_the_assistants_edits_survive(agent, &path);
+    }
+}
+
+#[test]
+fn undo_leaves_an_entry_that_was_changed_since_and_says_so() {
+    for agent in Agent::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "config", original(agent));
+        let wiring = agents::connect(agent, &path, NAME, &entry("Ab12Cd34")).unwrap();
+        // Someone points the same entry elsewhere (here: Keyward itself, for another key).
+        agents::connect(agent, &path, NAME, &entry("Zz99Yy88")).unwrap();
+        let changed = std::fs::read_to_string(&path).unwrap();
+
+        let message = agents::undo(&wiring).unwrap_err().to_string();
+
+        assert!(message.contains(NAME) && message.contains("changed since"), "{agent}: {message}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), changed, "{agent}: the file is left as it is");
+    }
+}
+
 #[test]
 fn files_that_cannot_be_parsed_are_refused_and_left_untouched() {
     let dir = tempfile::tempdir().unwrap();

@@ -80,6 +80,24 @@ pub struct WriteMode {
     pub skip_backup: bool,
 }
 
+/// What an edit asks [`update`] to do with the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Leave it byte for byte as it is.
+    Keep,
+    /// Replace its content with this text.
+    Write(String),
+    /// Delete it (undo of a file Keyward created and nobody wrote to since). No backup is
+    /// kept: the file holds only what Keyward wrote, perhaps a secret.
+    Remove,
+}
+
+impl From<Option<String>> for Change {
+    fn from(text: Option<String>) -> Change {
+        text.map_or(Change::Keep, Change::Write)
+    }
+}
+
 /// What [`update`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Updated {
@@ -87,16 +105,18 @@ pub enum Updated {
     Written { backup: Option<PathBuf> },
     /// The edit asked for no change; the file was not touched.
     Unchanged,
+    /// The edit asked for the file to go, and it went.
+    Removed,
 }
 
-/// Reads `path` (None if missing), lets `edit` compute the new text (None for no change),
-/// and writes it atomically, keeping a backup of the old version. Holds the file's lock
+/// Reads `path` (None if missing), lets `edit` say what to do with it, and does it
+/// atomically, keeping a backup of the old version when it writes. Holds the file's lock
 /// throughout, so concurrent updates apply one after the other and none is lost.
 /// If `edit` fails, the file is left byte for byte as it was.
 pub fn update<E>(
     path: &Path,
     mode: WriteMode,
-    edit: impl FnOnce(Option<&str>) -> Result<Option<String>, E>,
+    edit: impl FnOnce(Option<&str>) -> Result<Change, E>,
 ) -> Result<Updated, UpdateError<E>> {
     let owner_only = mode.owner_only;
     let io_err = |action, source| UpdateError::Io { action, path: path.to_owned(), source };
@@ -121,8 +141,14 @@ pub fn update<E>(
         })?),
         None => None,
     };
-    let Some(new_text) = edit(text.as_deref()).map_err(UpdateError::Edit)? else {
-        return Ok(Updated::Unchanged);
+    let new_text = match edit(text.as_deref()).map_err(UpdateError::Edit)? {
+        Change::Keep => return Ok(Updated::Unchanged),
+        Change::Remove if current.is_none() => return Ok(Updated::Unchanged),
+        Change::Remove => {
+            fs::remove_file(path).map_err(|e| io_err("remove", e))?;
+            return Ok(Updated::Removed);
+        }
+        Change::Write(text) => text,
     };
     let backup = match &current {
         Some(_) if mode.skip_backup => {
@@ -156,21 +182,4 @@ fn is_owner_only(path: &Path) -> bool {
 #[cfg(not(unix))]
 fn is_owner_only(_: &Path) -> bool {
     false
-}
-
-/// Puts the backup back in place of the file (undo of the last change), or removes the file
-/// if Keyward created it. Returns whether anything changed.
-pub fn restore(path: &Path, backup: Option<&Path>) -> io::Result<bool> {
-    match backup {
-        Some(backup) => {
-            let bytes = fs::read(backup)?;
-            write_atomically(path, &bytes, is_owner_only(backup))?;
-            Ok(true)
-        }
-        None => match fs::remove_file(path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(e),
-        },
-    }
 }

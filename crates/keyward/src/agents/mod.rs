@@ -10,7 +10,9 @@
 //! secret. Inline mode puts the secret in `env` for clients that cannot reach the keychain,
 //! and makes the file readable by its owner only. Every write merges, keeps formatting, is
 //! atomic, keeps a backup, and refuses a file it cannot parse, leaving it untouched.
-//! Disconnecting removes exactly the entry Keyward wrote for that key, and nothing else.
+//! Disconnecting removes exactly the entry Keyward wrote for that key, and nothing else;
+//! undoing a connect is the inverse edit (see [`undo`]), never a whole-file restore, so what
+//! the assistant or another key wrote since is kept.
 
 pub mod file;
 pub mod json;
@@ -89,6 +91,8 @@ pub enum ConfigError {
     NoHome,
     #[error("{0}")]
     Io(String),
+    #[error("The entry \"{name}\" in {path} was changed since Keyward wrote it, so undo left it as it is. Edit or remove it by hand if you no longer want it.")]
+    ChangedSince { path: String, name: String },
 }
 
 /// A stdio MCP server entry: what the assistant runs.
@@ -169,17 +173,53 @@ pub struct Wiring {
     pub agent: Agent,
     pub path: PathBuf,
     pub entry_name: String,
-    /// The file's previous version, or `None` if Keyward created the file.
+    /// The file's previous version, kept beside it, or `None` if Keyward created the file.
     pub backup: Option<PathBuf>,
     /// False when the entry was already there exactly, so nothing was written.
     pub changed: bool,
+    /// What [`undo`] needs to take back exactly this edit. Never shown or sent to the window:
+    /// either entry may hold an inline secret.
+    #[serde(skip)]
+    #[cfg_attr(feature = "specta", specta(skip))]
+    inverse: Option<Inverse>,
+}
+
+/// The inverse of one [`connect`]: the entry it wrote and the one it replaced.
+#[derive(Clone, PartialEq, Eq)]
+struct Inverse {
+    written: ServerEntry,
+    /// The entry of the same name the file had before, every field as it was.
+    replaced: Option<RawEntry>,
+    /// A digest of the whole file, if Keyward created it: while the file still matches,
+    /// nobody else has written to it and undo may delete it.
+    created: Option<[u8; 32]>,
+}
+
+impl fmt::Debug for Inverse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The entries may carry a secret; say only what kind of edit this was.
+        f.debug_struct("Inverse").field("replaced", &self.replaced.is_some()).field("created", &self.created.is_some()).finish()
+    }
+}
+
+/// An entry as the file had it, unknown fields included.
+#[derive(Clone, PartialEq, Eq)]
+enum RawEntry {
+    Json(Value),
+    /// A TOML document holding only this entry (see [`toml::raw_entry`]).
+    Toml(String),
+}
+
+fn digest(text: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).into()
 }
 
 fn update(
     agent: Agent,
     path: &Path,
     mode: file::WriteMode,
-    edit: impl FnOnce(Option<&str>) -> Result<Option<String>, ConfigError>,
+    edit: impl FnOnce(Option<&str>) -> Result<file::Change, ConfigError>,
 ) -> Result<file::Updated, ConfigError> {
     file::update(path, mode, edit).map_err(|e| match e {
         file::UpdateError::Edit(ConfigError::Unparsable(why)) => {
@@ -190,18 +230,47 @@ fn update(
     })
 }
 
+/// The entry `name` in a config's text, if it parses and has one Keyward could have written.
+fn entry_in(agent: Agent, text: &str, name: &str) -> Option<ServerEntry> {
+    match agent {
+        Agent::ClaudeDesktop | Agent::ClaudeCode => ServerEntry::from_json(&json::entry(text, name)?),
+        Agent::Codex => toml::entry(text, name),
+    }
+}
+
+fn raw_entry_in(agent: Agent, text: &str, name: &str) -> Option<RawEntry> {
+    match agent {
+        Agent::ClaudeDesktop | Agent::ClaudeCode => json::entry(text, name).map(RawEntry::Json),
+        Agent::Codex => toml::raw_entry(text, name).map(RawEntry::Toml),
+    }
+}
+
+/// The text without the entry `name`, if `is_ours` says it is Keyward's. `None`: no change.
+fn remove_from(agent: Agent, text: Option<&str>, name: &str, is_ours: impl Fn(&ServerEntry) -> bool) -> Result<Option<String>, ConfigError> {
+    match agent {
+        Agent::ClaudeDesktop | Agent::ClaudeCode => json::remove(text, name, |v| ServerEntry::from_json(v).is_some_and(|e| is_ours(&e))),
+        Agent::Codex => toml::remove(text, name, is_ours),
+    }
+}
+
 /// Adds (or replaces) `name` in the assistant's file at `path`.
 pub fn connect(agent: Agent, path: &Path, name: &str, entry: &ServerEntry) -> Result<Wiring, ConfigError> {
     let mode = file::WriteMode { owner_only: entry.is_inline(), skip_backup: false };
-    let updated = update(agent, path, mode, |text| match agent {
-        Agent::ClaudeDesktop | Agent::ClaudeCode => json::upsert(text, name, &entry.to_json(agent)),
-        Agent::Codex => toml::upsert(text, name, entry),
+    let mut inverse = Inverse { written: entry.clone(), replaced: None, created: None };
+    let updated = update(agent, path, mode, |text| {
+        let new_text = match agent {
+            Agent::ClaudeDesktop | Agent::ClaudeCode => json::upsert(text, name, &entry.to_json(agent)),
+            Agent::Codex => toml::upsert(text, name, entry),
+        }?;
+        inverse.replaced = text.and_then(|t| raw_entry_in(agent, t, name));
+        inverse.created = new_text.as_deref().filter(|_| text.is_none()).map(digest);
+        Ok(new_text.into())
     })?;
     let (backup, changed) = match updated {
         file::Updated::Written { backup } => (backup, true),
-        file::Updated::Unchanged => (None, false),
+        file::Updated::Unchanged | file::Updated::Removed => (None, false),
     };
-    Ok(Wiring { agent, path: path.to_owned(), entry_name: name.to_owned(), backup, changed })
+    Ok(Wiring { agent, path: path.to_owned(), entry_name: name.to_owned(), backup, changed, inverse: changed.then_some(inverse) })
 }
 
 /// Removes the entry `name` from the assistant's file if it is Keyward's entry for `key_id`.
@@ -211,30 +280,50 @@ pub fn disconnect(agent: Agent, path: &Path, name: &str, key_id: &str) -> Result
     // backup of the change that wrote it goes too.
     let inline = read_entry(agent, path, name).is_some_and(|e| e.is_bridge_for(key_id) && e.is_inline());
     let mode = file::WriteMode { owner_only: false, skip_backup: inline };
-    let updated = update(agent, path, mode, |text| match agent {
-        Agent::ClaudeDesktop | Agent::ClaudeCode => {
-            json::remove(text, name, |v| ServerEntry::from_json(v).is_some_and(|e| e.is_bridge_for(key_id)))
-        }
-        Agent::Codex => toml::remove(text, name, |e| e.is_bridge_for(key_id)),
-    })?;
+    let updated = update(agent, path, mode, |text| Ok(remove_from(agent, text, name, |e| e.is_bridge_for(key_id))?.into()))?;
     Ok(matches!(updated, file::Updated::Written { .. }))
 }
 
 /// The entry `name` in the assistant's file, if present.
 pub fn read_entry(agent: Agent, path: &Path, name: &str) -> Option<ServerEntry> {
-    let text = std::fs::read_to_string(path).ok()?;
-    match agent {
-        Agent::ClaudeDesktop | Agent::ClaudeCode => ServerEntry::from_json(&json::entry(&text, name)?),
-        Agent::Codex => toml::entry(&text, name),
-    }
+    entry_in(agent, &std::fs::read_to_string(path).ok()?, name)
 }
 
-/// Undoes a [`connect`]: the previous file comes back (or the file goes, if Keyward made it).
+/// Undoes a [`connect`] as the inverse edit, leaving everything written since in place: the
+/// entry it added is removed, or the entry it replaced is put back as it was. A file Keyward
+/// created is deleted only if nobody has written to it since (it is byte for byte what
+/// Keyward wrote); otherwise only the entry goes and the file stays. If the entry itself was
+/// changed since, undo leaves it alone and says so.
 pub fn undo(wiring: &Wiring) -> Result<(), ConfigError> {
     if !wiring.changed {
         return Ok(());
     }
-    file::restore(&wiring.path, wiring.backup.as_deref())
-        .map(|_| ())
-        .map_err(|e| ConfigError::Io(format!("Could not restore {} ({e}). Its backup is beside it.", wiring.path.display())))
+    let (agent, path, name) = (wiring.agent, wiring.path.as_path(), wiring.entry_name.as_str());
+    let Some(inverse) = &wiring.inverse else {
+        return Err(ConfigError::Io(format!(
+            "Keyward no longer knows what it changed in {}. Remove the entry \"{name}\" by hand if you do not want it.",
+            path.display()
+        )));
+    };
+    // Taking out an inline entry takes its secret off the disk: no backup keeps it.
+    let mode = file::WriteMode { owner_only: false, skip_backup: inverse.written.is_inline() };
+    update(agent, path, mode, |text| {
+        let Some(text) = text else { return Ok(file::Change::Keep) };
+        if inverse.created.is_some_and(|d| d == digest(text)) {
+            return Ok(file::Change::Remove);
+        }
+        match entry_in(agent, text, name) {
+            Some(current) if current == inverse.written => {}
+            // Already gone (or the file no longer parses, which the removal reports).
+            None => return Ok(remove_from(agent, Some(text), name, |_| false)?.into()),
+            Some(_) => return Err(ConfigError::ChangedSince { path: path.display().to_string(), name: name.to_owned() }),
+        }
+        let new_text = match &inverse.replaced {
+            None => remove_from(agent, Some(text), name, |_| true)?,
+            Some(RawEntry::Json(value)) => json::upsert(Some(text), name, value)?,
+            Some(RawEntry::Toml(raw)) => toml::put_back(Some(text), name, raw)?,
+        };
+        Ok(new_text.into())
+    })?;
+    Ok(())
 }

@@ -17,6 +17,13 @@ fn parse(text: Option<&str>) -> Result<DocumentMut, ConfigError> {
     Ok(doc)
 }
 
+/// A `[mcp_servers]` table that is not written out as a header of its own, only its entries.
+fn implicit_table() -> Table {
+    let mut table = Table::new();
+    table.set_implicit(true);
+    table
+}
+
 fn entry_table(entry: &ServerEntry) -> Table {
     let mut table = Table::new();
     table.insert("command", value(entry.command.as_str()));
@@ -55,11 +62,7 @@ pub fn upsert(text: Option<&str>, name: &str, entry: &ServerEntry) -> Result<Opt
         return Ok(None);
     }
     let mut doc = parse(text)?;
-    let servers = doc.entry("mcp_servers").or_insert_with(|| {
-        let mut t = Table::new();
-        t.set_implicit(true);
-        Item::Table(t)
-    });
+    let servers = doc.entry("mcp_servers").or_insert_with(|| Item::Table(implicit_table()));
     let servers = servers.as_table_mut().ok_or_else(|| ConfigError::Unparsable("its mcp_servers is an inline table; Keyward only edits [mcp_servers.NAME] tables".into()))?;
     servers.insert(name, Item::Table(entry_table(entry)));
     Ok(Some(doc.to_string()))
@@ -79,6 +82,29 @@ pub fn remove(text: Option<&str>, name: &str, is_ours: impl Fn(&ServerEntry) -> 
     if now_empty && doc.get("mcp_servers").and_then(|s| s.as_table()).is_some_and(|t| t.is_implicit()) {
         doc.remove("mcp_servers");
     }
+    Ok(Some(doc.to_string()))
+}
+
+/// The entry `name` exactly as the file has it (every field, comments within it), as a small
+/// TOML document holding just that entry, for [`put_back`] to restore later.
+pub fn raw_entry(text: &str, name: &str) -> Option<String> {
+    let doc = parse(Some(text)).ok()?;
+    let item = doc.get("mcp_servers")?.get(name)?.clone();
+    let mut servers = implicit_table();
+    servers.insert(name, item);
+    let mut alone = DocumentMut::new();
+    alone.insert("mcp_servers", Item::Table(servers));
+    Some(alone.to_string())
+}
+
+/// Sets `[mcp_servers.<name>]` back to an entry kept by [`raw_entry`].
+pub fn put_back(text: Option<&str>, name: &str, raw: &str) -> Result<Option<String>, ConfigError> {
+    let kept = parse(Some(raw))?;
+    let Some(item) = kept.get("mcp_servers").and_then(|s| s.get(name)).cloned() else { return Ok(None) };
+    let mut doc = parse(text)?;
+    let servers = doc.entry("mcp_servers").or_insert_with(|| Item::Table(implicit_table()));
+    let servers = servers.as_table_like_mut().ok_or_else(|| ConfigError::Unparsable("its mcp_servers is not a table".into()))?;
+    servers.insert(name, item);
     Ok(Some(doc.to_string()))
 }
 
