@@ -290,6 +290,72 @@ fn inline_mode_puts_the_secret_in_env_and_makes_the_file_owner_only() {
     assert_eq!(std::fs::metadata(&plain).unwrap().permissions().mode() & 0o777, 0o640);
 }
 
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[cfg(unix)]
+#[test]
+fn a_backup_is_never_more_readable_than_its_file() {
+    use std::os::unix::fs::PermissionsExt;
+    for file_mode in [0o600, 0o640, 0o660] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "c.json", DESKTOP);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(file_mode)).unwrap();
+        // A backup left world-readable by an earlier change does not stay so.
+        let stale = write(dir.path(), "c.json.keyward-backup", "{}");
+        std::fs::set_permissions(&stale, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+        let wiring = agents::connect(Agent::ClaudeDesktop, &path, NAME, &entry("Ab12Cd34")).unwrap();
+
+        let backup = wiring.backup.unwrap();
+        assert_eq!(std::fs::read_to_string(&backup).unwrap(), DESKTOP);
+        assert_eq!(mode(&backup), file_mode, "the backup has its file's mode {file_mode:o}");
+        assert_eq!(mode(&path), file_mode, "the file keeps its mode");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_config_stays_a_link_and_its_target_gets_the_change() {
+    use std::os::unix::fs::PermissionsExt;
+    for agent in Agent::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        // A dotfiles checkout, linked into place relatively (as stow and most dotfile managers do).
+        std::fs::create_dir_all(dir.path().join("dotfiles")).unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        let target = write(&dir.path().join("dotfiles"), "config", original(agent));
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let link = dir.path().join("home").join("config");
+        std::os::unix::fs::symlink("../dotfiles/config", &link).unwrap();
+        // And a link to that link, for good measure.
+        let link_to_link = dir.path().join("home").join("config-again");
+        std::os::unix::fs::symlink("config", &link_to_link).unwrap();
+
+        agents::connect(agent, &link_to_link, NAME, &entry("Ab12Cd34")).unwrap();
+
+        for l in [&link, &link_to_link] {
+            assert!(std::fs::symlink_metadata(l).unwrap().file_type().is_symlink(), "{agent}: {} is still a link", l.display());
+        }
+        assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("../dotfiles/config"));
+        assert_eq!(agents::read_entry(agent, &target, NAME), Some(entry("Ab12Cd34")), "{agent}: the target has the entry");
+        assert_eq!(mode(&target), 0o640, "{agent}: the target keeps its mode");
+
+        assert!(agents::disconnect(agent, &link, NAME, "Ab12Cd34").unwrap());
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), original(agent), "{agent}: every other byte of the target is as it was");
+
+        // A link whose target does not exist yet: the target is created, the link kept.
+        let dangling = dir.path().join("home").join("fresh");
+        std::os::unix::fs::symlink("../dotfiles/fresh", &dangling).unwrap();
+        agents::connect(agent, &dangling, NAME, &entry("Ab12Cd34")).unwrap();
+        assert!(std::fs::symlink_metadata(&dangling).unwrap().file_type().is_symlink());
+        assert!(agents::read_entry(agent, &dir.path().join("dotfiles").join("fresh"), NAME).is_some());
+    }
+}
+
 #[test]
 fn two_writers_at_once_lose_neither_entry() {
     for agent in Agent::ALL {

@@ -1,7 +1,9 @@
 //! Changing a file so that a crash at any moment leaves either the old or the new version:
 //! a temporary file in the same folder, fsync, rename over the original, fsync the folder.
 //! Writers of one file take turns through a lock file beside it, and the version replaced
-//! is kept as a backup.
+//! is kept as a backup, no more readable than the file was. A path that is a symbolic link
+//! (a dotfiles checkout linked into place) is written through: the link stays, and its
+//! target gets the new version, renamed into place in the target's own folder.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -22,10 +24,33 @@ fn sibling(path: &Path, suffix: &str, hidden: bool) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// The file `path` names once symbolic links are followed: itself if it is not a link, else
+/// the link's target (which may not exist yet), through any chain of links.
+pub fn resolve_links(path: &Path) -> io::Result<PathBuf> {
+    let mut path = path.to_owned();
+    // The same bound the kernel puts on a chain of links, so a loop ends in an error.
+    for _ in 0..40 {
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = fs::read_link(&path)?;
+                // A relative target is relative to the link's folder; `join` keeps an absolute one.
+                path = path.parent().map_or_else(|| target.clone(), |folder| folder.join(&target));
+            }
+            _ => return Ok(path),
+        }
+    }
+    Err(io::Error::new(io::ErrorKind::InvalidInput, "it is a loop of symbolic links"))
+}
+
 #[cfg(unix)]
 fn set_mode(file: &File, mode: u32) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     file.set_permissions(fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_: &File, _: u32) -> io::Result<()> {
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -34,25 +59,29 @@ fn mode_of(path: &Path) -> Option<u32> {
     fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
 }
 
+#[cfg(not(unix))]
+fn mode_of(_: &Path) -> Option<u32> {
+    None
+}
+
 /// Writes `bytes` to `path` atomically. `owner_only` makes the file readable by its owner
 /// alone (for files holding a secret); otherwise an existing file keeps its permissions.
 pub fn write_atomically(path: &Path, bytes: &[u8], owner_only: bool) -> io::Result<()> {
+    let path = resolve_links(path)?;
+    let mode = if owner_only { 0o600 } else { mode_of(&path).unwrap_or(0o644) };
+    write_with_mode(&path, bytes, mode)
+}
+
+/// Writes `bytes` to `path` (not a link) atomically, with permissions `mode` (on Unix) from
+/// the first byte on: the temporary file is never more readable than the result.
+fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let folder = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&folder)?;
     let mut temp = tempfile::NamedTempFile::new_in(&folder)?;
-    #[cfg(unix)]
-    {
-        match (owner_only, mode_of(path)) {
-            (true, _) => set_mode(temp.as_file(), 0o600)?,
-            (false, Some(mode)) => set_mode(temp.as_file(), mode)?,
-            (false, None) => set_mode(temp.as_file(), 0o644)?,
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = owner_only;
+    set_mode(temp.as_file(), mode)?;
     temp.write_all(bytes)?;
     temp.as_file().sync_all()?;
     temp.persist(path).map_err(|e| e.error)?;
@@ -120,6 +149,8 @@ pub fn update<E>(
 ) -> Result<Updated, UpdateError<E>> {
     let owner_only = mode.owner_only;
     let io_err = |action, source| UpdateError::Io { action, path: path.to_owned(), source };
+    // Lock, back up and write the link's target, so the link stays a link.
+    let path = &resolve_links(path).map_err(|e| io_err("follow the link", e))?;
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(folder).map_err(|e| io_err("create the folder of", e))?;
     }
@@ -156,8 +187,10 @@ pub fn update<E>(
             None
         }
         Some(bytes) => {
+            // The backup holds what the file held, so it is exactly as readable as the file.
+            let backup_mode = mode_of(path).map_or(0o600, |m| if owner_only { m & 0o700 } else { m });
             let backup = backup_path(path);
-            write_atomically(&backup, bytes, owner_only || is_owner_only(path)).map_err(|e| io_err("back up", e))?;
+            write_with_mode(&backup, bytes, backup_mode).map_err(|e| io_err("back up", e))?;
             Some(backup)
         }
         None => None,
@@ -172,14 +205,4 @@ fn remove_stale(path: &Path) -> io::Result<()> {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }
-}
-
-#[cfg(unix)]
-fn is_owner_only(path: &Path) -> bool {
-    mode_of(path).is_some_and(|m| m & 0o077 == 0)
-}
-
-#[cfg(not(unix))]
-fn is_owner_only(_: &Path) -> bool {
-    false
 }
