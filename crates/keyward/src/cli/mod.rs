@@ -86,8 +86,9 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Check a key offline against the verifier mirror. Reads the key from standard input if not given.
-    Verify { key: Option<String> },
+    /// Check a key offline against the verifier mirror. The key is read from standard input,
+    /// or asked for without echo; never from the command line, where other programs can see it.
+    Verify,
     /// The verifier mirror.
     #[command(subcommand)]
     Mirror(MirrorCommand),
@@ -249,8 +250,13 @@ impl From<String> for Failure {
 type Outcome = Result<u8, Failure>;
 
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
+        Err(e) if e.kind() == clap::error::ErrorKind::UnknownArgument && is_verify(&args) => {
+            eprintln!("keyward: {VERIFY_TAKES_NO_KEY}");
+            return ExitCode::from(exit::USAGE);
+        }
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
@@ -283,16 +289,31 @@ fn manager() -> Result<Manager, Failure> {
     Ok(Manager::new(paths, program))
 }
 
+/// A secret from the environment variable `env`, else as [`read_secret`] reads it.
 fn read_secret_input(what: &str, env: &str) -> Result<String, Failure> {
-    if let Ok(value) = std::env::var(env) {
-        return Ok(value);
+    match std::env::var(env) {
+        Ok(value) => Ok(value),
+        Err(_) => read_secret(what),
     }
+}
+
+/// A secret from a prompt that does not echo it (on a terminal), else from standard input.
+fn read_secret(what: &str) -> Result<String, Failure> {
     if std::io::stdin().is_terminal() {
-        return rpassword::prompt_password(format!("{what}: ")).map_err(|e| Failure::from(format!("Could not read the {what} ({e}). Set {env} instead.")));
+        return rpassword::prompt_password(format!("{what}: ")).map_err(|e| Failure::from(format!("Could not read the {what} ({e}). Pipe it in on standard input instead.")));
     }
     let mut text = String::new();
     std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::from(format!("Could not read the {what} from standard input ({e}).")))?;
     Ok(text.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// What `keyward verify KEY` gets instead of clap's own error, which would print the key
+/// back: the sentence says how to give it.
+const VERIFY_TAKES_NO_KEY: &str = "keyward verify does not take the key on the command line, where other programs on this machine can see it and your shell keeps it in its history. Run `keyward verify` and paste the key when asked, or pipe it in on standard input: `keyward verify < key.txt`.";
+
+/// Whether the words given are `keyward [--json] verify …`.
+fn is_verify(args: &[std::ffi::OsString]) -> bool {
+    args.iter().skip(1).find(|a| !a.to_string_lossy().starts_with('-')).is_some_and(|a| a == "verify")
 }
 
 fn scopes(write: bool) -> Scopes {
@@ -328,11 +349,8 @@ async fn run(command: Command, out: &Out) -> Outcome {
             out.message(&text, &serde_json::json!({"agent": agent, "removed": removed}));
             Ok(exit::OK)
         }
-        Command::Verify { key } => {
-            let key = match key {
-                Some(k) => k,
-                None => read_secret_input("Key", "KEYWARD_VERIFY_KEY")?,
-            };
+        Command::Verify => {
+            let key = read_secret("Key")?;
             let verification = manager()?.verify(&key)?;
             out.verification(&verification);
             Ok(if verification.verdict.is_valid() { exit::OK } else { exit::KEY_NOT_VALID })

@@ -138,6 +138,22 @@ impl Device {
         self.command(args).output().await.unwrap()
     }
 
+    /// Runs `keyward ARGS` with `input` on its standard input (as a pipe, not a terminal).
+    pub async fn run_with_input(&self, args: &[&str], input: &str) -> Output {
+        use tokio::io::AsyncWriteExt;
+        let mut child = self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).await.unwrap();
+        drop(stdin);
+        child.wait_with_output().await.unwrap()
+    }
+
+    /// `keyward verify` (with `--json` if asked), the key piped in as a person's script would.
+    pub async fn verify(&self, key: &str, json: bool) -> Output {
+        let args: &[&str] = if json { &["--json", "verify"] } else { &["verify"] };
+        self.run_with_input(args, &format!("{key}\n")).await
+    }
+
     /// Runs `keyward ARGS`, asserting success, and returns stdout.
     pub async fn ok(&self, args: &[&str]) -> String {
         let output = self.run(args).await;
