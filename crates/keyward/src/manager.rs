@@ -111,6 +111,10 @@ pub struct Rotated {
     pub previous: KeyRecord,
     /// Assistant entries moved from the old key to the new one.
     pub rewired: Vec<Wiring>,
+    /// Set when the service rotated the key but the keychain would not keep the replacement's
+    /// secret: the sentence why. `replacement.secret` is then the only copy anywhere, and must
+    /// be shown to the person now; no entry was moved and the old secret stays in the keychain.
+    pub not_kept: Option<String>,
 }
 
 pub struct Manager {
@@ -322,14 +326,30 @@ impl Manager {
 
     /// Rotates a key: the replacement's secret goes into the keychain, assistant entries move
     /// to the replacement, and the old secret leaves the keychain.
+    ///
+    /// The keychain answered for the session just before the service is asked. If it still
+    /// refuses the replacement's secret, the rotation has happened (and may already have ended
+    /// the old key), so, unlike a new key, the replacement cannot simply be revoked again
+    /// without leaving the person with no key at all. Its secret is returned with
+    /// [`Rotated::not_kept`] set, to be shown once, and nothing else is changed here.
     pub async fn rotate_key(&self, id: &str, overlap_seconds: u32) -> Result<Rotated> {
         let (profile, client) = self.client().await?;
+        let vault = self.vault(&profile);
         let rotated = client.rotate_key(id, overlap_seconds).await?;
         let new = rotated.replacement;
-        let vault = self.vault(&profile);
         let (new_id, secret) = (new.record.id.clone(), new.key.clone());
         let store = vault.clone();
-        blocking(move || store.store_key(&new_id, &secret)).await?;
+        if let Err(e) = blocking(move || store.store_key(&new_id, &secret)).await {
+            let _ = self.sync_mirror().await;
+            let not_kept = format!(
+                "The key was rotated to {}, but the keychain would not keep its secret: {e} The secret is shown this once: keep it somewhere safe, or revoke it with `keyward keys revoke {}`. Your assistants still use the old key, which stops working {}.",
+                new.record.key_prefix,
+                new.record.id,
+                if overlap_seconds == 0 { "now".to_owned() } else { format!("in {overlap_seconds} s") }
+            );
+            let replacement = NewKey { record: new.record, secret: new.key };
+            return Ok(Rotated { replacement, previous: rotated.previous, rewired: Vec::new(), not_kept: Some(not_kept) });
+        }
         let old_name = Self::entry_name(&profile, &rotated.previous.key_prefix);
         let mut rewired = Vec::new();
         for agent in Agent::ALL {
@@ -343,7 +363,7 @@ impl Manager {
         let old_id = rotated.previous.id.clone();
         blocking(move || vault.delete_key(&old_id)).await?;
         let _ = self.sync_mirror().await;
-        Ok(Rotated { replacement: NewKey { record: new.record, secret: new.key }, previous: rotated.previous, rewired })
+        Ok(Rotated { replacement: NewKey { record: new.record, secret: new.key }, previous: rotated.previous, rewired, not_kept: None })
     }
 
     /// Wires a key into an assistant. `path` overrides the assistant's usual file.

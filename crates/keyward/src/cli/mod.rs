@@ -443,6 +443,9 @@ async fn keys(command: KeysCommand, out: &Out) -> Outcome {
         KeysCommand::Rotate { id, overlap, show_secret } => {
             let rotated = manager.rotate_key(&id, overlap).await?;
             out.rotated(&rotated, show_secret);
+            if rotated.not_kept.is_some() {
+                return Ok(exit::KEYCHAIN);
+            }
         }
     }
     Ok(exit::OK)

@@ -153,14 +153,27 @@ impl Out {
         }
     }
 
+    /// A rotation. When the keychain did not keep the new secret, the secret is printed
+    /// whatever `show_secret` says (nothing else holds it) and the sentence why goes with it.
     pub fn rotated(&self, rotated: &Rotated, show_secret: bool) {
         let new = &rotated.replacement.record;
+        let show_secret = show_secret || rotated.not_kept.is_some();
+        if let Some(why) = &rotated.not_kept {
+            eprintln!("keyward: {why}");
+        }
         if self.json {
             let mut value = json!({"replacement": new, "previous": rotated.previous, "rewired": rotated.rewired});
             if show_secret {
                 value["replacement"]["key"] = json!(rotated.replacement.secret);
             }
+            value["replacement"]["stored_in_keychain"] = json!(rotated.not_kept.is_none());
+            if let Some(why) = &rotated.not_kept {
+                value["error"] = json!(why);
+            }
             return self.print_json(&value);
+        }
+        if rotated.not_kept.is_some() {
+            return println!("{}\nThis is the only time the key is shown.", rotated.replacement.secret);
         }
         let old = &rotated.previous;
         let ends = if old.revoked_at.is_some() { "now".to_owned() } else { format!("at {}", when(old.revokes_at)) };

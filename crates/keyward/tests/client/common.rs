@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
+use std::sync::Arc;
 
 use keyward_core::{Brand, hashing};
 use keyward_server::db::NewStore;
@@ -212,6 +213,91 @@ pub fn keychain_lookup(server: &str, account: &str) -> Option<String> {
         .expect("secret-tool (libsecret-tools) is installed by ./dev test");
     let text = String::from_utf8(output.stdout).unwrap();
     (output.status.success() && !text.is_empty()).then_some(text)
+}
+
+/// A front for a key service that passes every request through and, for each answer, first
+/// calls `before_answer(path, body)`: a test's hook into the moment after the service acted
+/// and before `keyward` hears of it.
+pub struct Front {
+    pub url: String,
+}
+
+type Hook = Arc<dyn Fn(&str, &[u8]) + Send + Sync>;
+
+impl Front {
+    pub async fn start(service: &str, before_answer: impl Fn(&str, &[u8]) + Send + Sync + 'static) -> Front {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (service, hook): (String, Hook) = (service.to_owned(), Arc::new(before_answer));
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(Front::relay(stream, service.clone(), hook.clone()));
+            }
+        });
+        Front { url }
+    }
+
+    /// One request per connection, answered with `connection: close`.
+    async fn relay(mut stream: tokio::net::TcpStream, service: String, hook: Hook) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut request = Vec::new();
+        let mut buf = [0u8; 8192];
+        let head_end = loop {
+            if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => request.extend_from_slice(&buf[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&request[..head_end]).into_owned();
+        let mut lines = head.lines();
+        let mut first = lines.next().unwrap_or_default().split_whitespace();
+        let (method, path) = (first.next().unwrap_or("GET").to_owned(), first.next().unwrap_or("/").to_owned());
+        let headers: Vec<(String, String)> = lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned())).collect();
+        let length: usize = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+        while request.len() < head_end + length {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => request.extend_from_slice(&buf[..n]),
+            }
+        }
+        let mut forward = reqwest::Client::new().request(method.parse().unwrap(), format!("{service}{path}")).body(request[head_end..].to_vec());
+        for (name, value) in headers.iter().filter(|(k, _)| !matches!(k.as_str(), "host" | "connection" | "content-length")) {
+            forward = forward.header(name, value);
+        }
+        let Ok(answer) = forward.send().await else { return };
+        let status = answer.status();
+        let content_type = answer.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_owned();
+        let body = answer.bytes().await.unwrap_or_default();
+        hook(&path, &body);
+        let head = format!("HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+        let _ = stream.write_all(head.as_bytes()).await;
+        let _ = stream.write_all(&body).await;
+    }
+}
+
+/// Makes the keychain refuse to store a secret for `account`: two items already answer to
+/// it (one in the login collection, one in the session collection), so the Secret Service
+/// cannot tell which to update. Reading other items is unaffected.
+pub fn keychain_refuses(server: &str, account: &str) {
+    for collection in ["login", "session"] {
+        let mut child = std::process::Command::new("secret-tool")
+            .args(["store", "--label=blocker", &format!("--collection={collection}"), "service", &format!("Keyward {server}"), "username", account])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("secret-tool (libsecret-tools) is installed by ./dev test");
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"not the key").unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+}
+
+/// Deletes every keychain item for `account`.
+pub fn keychain_clear(server: &str, account: &str) {
+    let status = std::process::Command::new("secret-tool").args(["clear", "service", &format!("Keyward {server}"), "username", account]).status().unwrap();
+    assert!(status.success());
 }
 
 /// Drives `keyward bridge` as an MCP client would: one JSON-RPC message per line.
