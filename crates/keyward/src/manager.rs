@@ -11,6 +11,7 @@ use keyward_core::wire::{
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::agents::record::{Placement, Record};
 use crate::agents::{self, Agent, ConfigError, ServerEntry, Wiring};
 use crate::client::{ApiClient, ClientError};
 use crate::mirror::{Mirror, MirrorError, StoreMirror, SyncReport, Verification};
@@ -296,16 +297,35 @@ impl Manager {
         agents::entry_name(&profile.store_slug(), key_prefix)
     }
 
-    /// Removes this key's entries from every assistant's default config file.
-    fn unwire(&self, profile: &Profile, record: &KeyRecord) -> Result<Vec<(Agent, PathBuf)>> {
-        let name = Self::entry_name(profile, &record.key_prefix);
-        let mut unwired = Vec::new();
+    fn record(&self) -> Record {
+        Record::at(self.paths.wired())
+    }
+
+    /// Every place a key may have an entry on this machine: each assistant's usual file, and
+    /// every file Keyward recorded writing it into (`--config PATH`).
+    fn placements(&self, profile: &Profile, key_id: &str, key_prefix: &str) -> Result<Vec<Placement>> {
+        let name = Self::entry_name(profile, key_prefix);
+        let mut places = Vec::new();
         for agent in Agent::ALL {
-            let path = agent.default_path()?;
-            if agents::disconnect(agent, &path, &name, &record.id)? {
-                unwired.push((agent, path));
+            places.push(Placement::new(&profile.server, key_id, agent, &agent.default_path()?, &name));
+        }
+        for place in self.record().for_key(&profile.server, key_id) {
+            if !places.contains(&place) {
+                places.push(place);
             }
         }
+        Ok(places)
+    }
+
+    /// Removes this key's entries from every file it was wired into here.
+    fn unwire(&self, profile: &Profile, record: &KeyRecord) -> Result<Vec<(Agent, PathBuf)>> {
+        let mut unwired = Vec::new();
+        for place in self.placements(profile, &record.id, &record.key_prefix)? {
+            if agents::disconnect(place.agent, &place.path, &place.entry_name, &record.id)? {
+                unwired.push((place.agent, place.path));
+            }
+        }
+        self.record().forget(&profile.server, &record.id, |_| true)?;
         Ok(unwired)
     }
 
@@ -350,16 +370,18 @@ impl Manager {
             let replacement = NewKey { record: new.record, secret: new.key };
             return Ok(Rotated { replacement, previous: rotated.previous, rewired: Vec::new(), not_kept: Some(not_kept) });
         }
-        let old_name = Self::entry_name(&profile, &rotated.previous.key_prefix);
+        let (old, new_name) = (&rotated.previous, Self::entry_name(&profile, &new.record.key_prefix));
         let mut rewired = Vec::new();
-        for agent in Agent::ALL {
-            let path = agent.default_path()?;
-            let Some(entry) = agents::read_entry(agent, &path, &old_name).filter(|e| e.is_bridge_for(&rotated.previous.id)) else { continue };
+        for place in self.placements(&profile, &old.id, &old.key_prefix)? {
+            let (agent, path) = (place.agent, &place.path);
+            let Some(entry) = agents::read_entry(agent, path, &place.entry_name).filter(|e| e.is_bridge_for(&old.id)) else { continue };
             let inline = entry.is_inline().then_some(new.key.as_str());
             let fresh = ServerEntry::bridge(&self.keyward_program, &new.record.id, &profile.server, inline);
-            rewired.push(agents::connect(agent, &path, &Self::entry_name(&profile, &new.record.key_prefix), &fresh)?);
-            agents::disconnect(agent, &path, &old_name, &rotated.previous.id)?;
+            self.record().add(Placement::new(&profile.server, &new.record.id, agent, path, &new_name))?;
+            rewired.push(agents::connect(agent, path, &new_name, &fresh)?);
+            agents::disconnect(agent, path, &place.entry_name, &old.id)?;
         }
+        self.record().forget(&profile.server, &old.id, |_| true)?;
         let old_id = rotated.previous.id.clone();
         blocking(move || vault.delete_key(&old_id)).await?;
         let _ = self.sync_mirror().await;
@@ -387,7 +409,10 @@ impl Manager {
             Some(p) => p.to_owned(),
             None => agent.default_path()?,
         };
-        Ok(agents::connect(agent, &path, &Self::entry_name(&profile, &record.key_prefix), &entry)?)
+        let name = Self::entry_name(&profile, &record.key_prefix);
+        // Noted first: an entry that is written is always found again by revoke and rotate.
+        self.record().add(Placement::new(&profile.server, &record.id, agent, &path, &name))?;
+        Ok(agents::connect(agent, &path, &name, &entry)?)
     }
 
     /// Removes a key's entry from an assistant. Works offline from the mirror's records.
@@ -398,7 +423,10 @@ impl Manager {
             Some(p) => p.to_owned(),
             None => agent.default_path()?,
         };
-        Ok(agents::disconnect(agent, &path, &Self::entry_name(&profile, &key_prefix), key_id)?)
+        let place = Placement::new(&profile.server, key_id, agent, &path, &Self::entry_name(&profile, &key_prefix));
+        let removed = agents::disconnect(agent, &path, &place.entry_name, key_id)?;
+        self.record().forget(&profile.server, key_id, |p| p == &place)?;
+        Ok(removed)
     }
 
     pub async fn sync_mirror(&self) -> Result<SyncReport> {

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 pub struct Paths {
     /// `profile.json`: which key service and store this machine is signed in to.
     pub config_dir: PathBuf,
-    /// `mirror.db`: the verifier mirror and the record of config entries Keyward wrote.
+    /// `mirror.db`, the verifier mirror, and `wired.json`, where Keyward wrote each key's
+    /// config entries.
     pub data_dir: PathBuf,
 }
 
@@ -39,5 +40,10 @@ impl Paths {
 
     pub fn mirror(&self) -> PathBuf {
         self.data_dir.join("mirror.db")
+    }
+
+    /// The record of every config entry Keyward wrote (see [`crate::agents::record`]).
+    pub fn wired(&self) -> PathBuf {
+        self.data_dir.join("wired.json")
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod file;
 pub mod json;
+pub mod record;
 pub mod toml;
 
 use std::collections::BTreeMap;
