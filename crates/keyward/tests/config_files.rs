@@ -236,6 +236,26 @@ fn undo_leaves_an_entry_that_was_changed_since_and_says_so() {
 
         assert!(message.contains(NAME) && message.contains("changed since"), "{agent}: {message}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), changed, "{agent}: the file is left as it is");
+
+        // Or makes it a server of another kind altogether.
+        let wiring = agents::connect(agent, &path, NAME, &entry("Ab12Cd34")).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let foreign = match agent {
+            Agent::Codex => {
+                let mut doc: toml_edit::DocumentMut = text.parse().unwrap();
+                doc["mcp_servers"][NAME] = toml_edit::table();
+                doc["mcp_servers"][NAME]["url"] = toml_edit::value("https://mcp.example.com");
+                doc.to_string()
+            }
+            _ => {
+                let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+                value["mcpServers"][NAME] = serde_json::json!({"type": "http", "url": "https://mcp.example.com"});
+                serde_json::to_string(&value).unwrap()
+            }
+        };
+        std::fs::write(&path, &foreign).unwrap();
+        assert!(agents::undo(&wiring).unwrap_err().to_string().contains("changed since"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), foreign, "{agent}: the other server is left as it is");
     }
 }
 

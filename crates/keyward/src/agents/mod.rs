@@ -313,11 +313,14 @@ pub fn undo(wiring: &Wiring) -> Result<(), ConfigError> {
         if inverse.created.is_some_and(|d| d == digest(text)) {
             return Ok(file::Change::Remove);
         }
+        let changed_since = || ConfigError::ChangedSince { path: path.display().to_string(), name: name.to_owned() };
         match entry_in(agent, text, name) {
             Some(current) if current == inverse.written => {}
+            // Now something Keyward would not write (an http server, say): someone else's.
+            None if raw_entry_in(agent, text, name).is_some() => return Err(changed_since()),
             // Already gone (or the file no longer parses, which the removal reports).
             None => return Ok(remove_from(agent, Some(text), name, |_| false)?.into()),
-            Some(_) => return Err(ConfigError::ChangedSince { path: path.display().to_string(), name: name.to_owned() }),
+            Some(_) => return Err(changed_since()),
         }
         let new_text = match &inverse.replaced {
             None => remove_from(agent, Some(text), name, |_| true)?,
