@@ -46,6 +46,14 @@ enum Command {
         #[arg(long, default_value = "target/bench-npm/node_modules/mcp-remote/dist/proxy.js")]
         mcp_remote: PathBuf,
     },
+    /// (internal) Serve a database's /v1 and /mcp with no authentication, as a read key of
+    /// `store`: the floor authentication is measured against. It exists in this binary only.
+    ServeUnauthenticated {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        store: String,
+    },
     /// (internal) Generate load against one URL and print a JSON report.
     Load {
         #[arg(long)]
@@ -140,7 +148,7 @@ async fn run(quick: bool, out: PathBuf, criterion: PathBuf, mcp_remote: PathBuf)
     eprintln!("==> whoami: argon2 on every request (verified cache off)");
     let no_cache = whoami(&plan, &["--no-verified-cache"], true).await?;
     eprintln!("==> whoami: authentication off (the floor)");
-    let no_auth = whoami(&plan, &["--benchmark-without-auth", "{store}"], false).await?;
+    let no_auth = whoami(&plan, service::UNAUTHENTICATED, false).await?;
     let mut revocations = Vec::new();
     for i in 0..plan.revocation_runs {
         eprintln!("==> revocation under load, run {}", i + 1);
@@ -184,5 +192,6 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&report)?);
             Ok(())
         }
+        Command::ServeUnauthenticated { db, store } => service::serve_unauthenticated(&db, store).await,
     }
 }

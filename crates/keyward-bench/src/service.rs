@@ -54,8 +54,26 @@ pub struct Service {
     session: Option<String>,
 }
 
+/// The `extra` arguments of [`Service::start`] that ask for the unauthenticated floor, served by
+/// this binary's `serve-unauthenticated` instead of `keyward-server`.
+pub const UNAUTHENTICATED: &[&str] = &["<unauthenticated>"];
+
+/// `keyward-bench serve-unauthenticated`: the key service over `db` with authentication off,
+/// printing its address first as `keyward-server serve` does.
+pub async fn serve_unauthenticated(db: &Path, store: String) -> anyhow::Result<()> {
+    let db = keyward_server::Db::open(db)?;
+    let mut config = keyward_server::Config::new(keyward_core::Brand::new("kw").map_err(|e| anyhow::anyhow!("{e}"))?);
+    config.unauthenticated_store = Some(store);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    println!("Unauthenticated benchmark service listening on http://{}", listener.local_addr()?);
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    keyward_server::serve(listener, keyward_server::AppState::new(db, config), std::future::pending()).await
+}
+
 impl Service {
-    /// Creates a database with one store in `dir`, then serves it with `extra` arguments.
+    /// Creates a database with one store in `dir`, then serves it with `extra` arguments
+    /// (or, given [`UNAUTHENTICATED`], serves it with authentication off).
     pub async fn start(dir: &Path, extra: &[&str]) -> anyhow::Result<Service> {
         let server = sibling("keyward-server")?;
         let db = dir.join("bench.db");
@@ -74,10 +92,19 @@ impl Service {
             }
             String::from_utf8(out.stdout)?.trim().to_owned()
         };
-        let mut child = pinned(&server, Cpus::Service)
-            .args(["serve", "--listen", "127.0.0.1:0", "--brand", "kw", "--rate-limit", "1000000000", "--failed-auth-limit", "1000000000", "--db"])
-            .arg(&db)
-            .args(extra.iter().map(|a| a.replace("{store}", &store_id)))
+        let mut command = if extra == UNAUTHENTICATED {
+            let mut command = pinned(&std::env::current_exe()?, Cpus::Service);
+            command.args(["serve-unauthenticated", "--store", &store_id, "--db"]).arg(&db);
+            command
+        } else {
+            let mut command = pinned(&server, Cpus::Service);
+            command
+                .args(["serve", "--listen", "127.0.0.1:0", "--brand", "kw", "--rate-limit", "1000000000", "--failed-auth-limit", "1000000000", "--db"])
+                .arg(&db)
+                .args(extra);
+            command
+        };
+        let mut child = command
             .env("KEYWARD_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

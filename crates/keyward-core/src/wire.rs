@@ -213,6 +213,60 @@ pub struct AuditPage {
 pub struct SignedOutDevice {
     pub device: Device,
     pub revoked_keys: usize,
+    /// Web-chat connections granted from that device and revoked with it.
+    #[serde(default)]
+    pub revoked_connections: usize,
+}
+
+/// `PATCH /api/me/password`: the current password proves it is the person, not just their
+/// unlocked laptop.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// The password was changed; every other device of the person was signed out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasswordChanged {
+    pub signed_out_devices: usize,
+}
+
+/// A person who can sign in to the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffMember {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    /// `owner` or `staff`.
+    pub role: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
+    pub created_at: OffsetDateTime,
+}
+
+/// `GET /api/staff`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StaffList {
+    pub staff: Vec<StaffMember>,
+}
+
+/// `POST /api/staff` (owner only): the new member signs in with this password.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewStaffMember {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// `DELETE /api/staff/{id}` (owner only): the member can no longer sign in, and every device
+/// they were signed in on was signed out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RemovedStaffMember {
+    pub member: StaffMember,
+    pub signed_out_devices: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -11,7 +11,10 @@ use tokio::net::TcpListener;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::client_address::ProxyPolicy;
+use crate::auth::hash_pool::HashPool;
 use crate::auth::limits::WindowLimiter;
+use crate::auth::throttle::{Throttle, ThrottleLimits};
 use crate::auth::verified::VerifiedCache;
 use crate::db::Db;
 use crate::error::ApiError;
@@ -26,12 +29,27 @@ pub struct Config {
     pub brand: Brand,
     /// Requests one key may make per minute before it gets 429.
     pub key_requests_per_minute: u32,
-    /// Failed authentications one client address may make per minute before it is throttled.
+    /// Failed authentications one client address may make per minute before its argon2
+    /// checks take the narrow lane (see [`crate::auth::throttle`]).
     pub failed_auth_per_minute: u32,
+    /// Wrong passwords for one account from one address per quarter hour before that address
+    /// is refused for that account.
+    pub password_failures_per_client: u32,
+    /// Wrong passwords for one account from all addresses per quarter hour before addresses
+    /// that already failed for it are refused.
+    pub password_failures_per_account: u32,
+    /// The proxies trusted to say which client a request comes from.
+    pub proxies: ProxyPolicy,
+    /// A dashboard session ends after this long without use.
+    pub session_idle: Duration,
+    /// A dashboard session ends this long after sign-in, however much it is used.
+    pub session_lifetime: Duration,
     /// Remember secrets that matched (the fast path). Off only to measure what it saves.
     pub verified_cache: bool,
-    /// Host names the MCP endpoint answers to (DNS-rebinding protection); empty: any host.
-    pub mcp_allowed_hosts: Vec<String>,
+    /// Host names every route answers to besides loopback names (DNS-rebinding protection,
+    /// see [`crate::host_check`]). Empty: loopback names when bound to loopback, else any.
+    pub allowed_hosts: Vec<String>,
+    #[cfg(feature = "benchmark")]
     /// For benchmarks only: `/v1` and `/mcp` skip authentication and act as a read key of this
     /// store, to measure the floor that authentication adds to. Never set in a deployment.
     pub unauthenticated_store: Option<String>,
@@ -48,8 +66,14 @@ impl Config {
             brand,
             key_requests_per_minute: 600,
             failed_auth_per_minute: 30,
+            password_failures_per_client: 10,
+            password_failures_per_account: 50,
+            proxies: ProxyPolicy::default(),
+            session_idle: Duration::from_secs(14 * 24 * 3600),
+            session_lifetime: Duration::from_secs(90 * 24 * 3600),
             verified_cache: true,
-            mcp_allowed_hosts: Vec::new(),
+            allowed_hosts: Vec::new(),
+            #[cfg(feature = "benchmark")]
             unauthenticated_store: None,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
@@ -65,7 +89,9 @@ pub struct AppState {
     pub verified: Arc<VerifiedCache>,
     pub usage: Arc<UsageTracker>,
     pub key_limiter: Arc<WindowLimiter>,
-    pub failure_limiter: Arc<WindowLimiter>,
+    pub throttle: Arc<Throttle>,
+    /// Every argon2 run (key secrets, passwords) happens here, never on the database's threads.
+    pub hashes: Arc<HashPool>,
 }
 
 impl AppState {
@@ -74,7 +100,12 @@ impl AppState {
             verified: Arc::new(VerifiedCache::new(config.verified_cache)),
             usage: Arc::new(UsageTracker::default()),
             key_limiter: Arc::new(WindowLimiter::new(config.key_requests_per_minute, Duration::from_secs(60))),
-            failure_limiter: Arc::new(WindowLimiter::new(config.failed_auth_per_minute, Duration::from_secs(60))),
+            throttle: Arc::new(Throttle::new(ThrottleLimits {
+                failures_per_address_per_minute: config.failed_auth_per_minute,
+                password_failures_per_client: config.password_failures_per_client,
+                password_failures_per_account: config.password_failures_per_account,
+            })),
+            hashes: Arc::new(HashPool::for_this_machine()),
             config: Arc::new(config),
             db,
         }
@@ -105,6 +136,7 @@ pub fn router(state: AppState) -> Router {
     .layer(DefaultBodyLimit::max(BODY_LIMIT))
     .layer(axum::middleware::from_fn(refuse_oversized_bodies))
     .layer(RequestBodyTimeoutLayer::new(state.config.body_timeout))
+    .layer(axum::middleware::from_fn_with_state(state.clone(), crate::host_check::check_host))
     .layer(TraceLayer::new_for_http())
     .with_state(state)
 }
@@ -136,6 +168,7 @@ pub async fn serve(
     let mut connections = auto::Builder::new(TokioExecutor::new());
     connections.http1().timer(TokioTimer::new()).header_read_timeout(state.config.header_timeout);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let local = listener.local_addr()?;
     tokio::pin!(shutdown);
     loop {
         let (stream, remote) = tokio::select! {
@@ -153,6 +186,7 @@ pub async fn serve(
         let app = app.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(axum::extract::ConnectInfo(remote));
+            request.extensions_mut().insert(crate::host_check::LocalAddr(local));
             tower::ServiceExt::oneshot(app.clone(), request)
         });
         let connection = connections.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();

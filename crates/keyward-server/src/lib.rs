@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod host_check;
 pub mod routes;
 pub mod usage;
 

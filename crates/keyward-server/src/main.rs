@@ -3,10 +3,12 @@
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use keyward_core::{Brand, hashing};
+use keyward_server::auth::client_address::ProxyPolicy;
 use keyward_server::{AppState, Config, Db, db::NewStore, demo};
 use tracing_subscriber::EnvFilter;
 
@@ -37,13 +39,24 @@ struct ServeArgs {
     /// Run argon2 on every request (for measuring the verified cache; never in production).
     #[arg(long)]
     no_verified_cache: bool,
-    /// For benchmarks only: /v1 and /mcp skip authentication and act as a read key of this
-    /// store. Never use it anywhere else.
-    #[arg(long, hide = true, value_name = "STORE_ID")]
-    benchmark_without_auth: Option<String>,
-    /// Host names /mcp answers to (DNS-rebinding protection); repeat for several. Default: any.
-    #[arg(long = "mcp-allowed-host")]
-    mcp_allowed_hosts: Vec<String>,
+    /// A host name the service answers to (DNS-rebinding protection); repeat for several.
+    /// Bound to loopback it always answers to localhost and loopback addresses; bound elsewhere
+    /// with none given, to any name.
+    #[arg(long = "allowed-host", alias = "mcp-allowed-host", value_name = "NAME")]
+    allowed_hosts: Vec<String>,
+    /// A proxy (or a network of them, as a CIDR) whose client-address header is believed;
+    /// repeat for several. Without one, the peer's address is the client's.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header trusted proxies put the client's address in.
+    #[arg(long, default_value = "X-Forwarded-For", value_name = "NAME")]
+    client_ip_header: String,
+    /// A dashboard session ends after this many hours without use.
+    #[arg(long, default_value_t = 14 * 24, value_name = "HOURS")]
+    session_idle_hours: u64,
+    /// A dashboard session ends this many hours after sign-in.
+    #[arg(long, default_value_t = 90 * 24, value_name = "HOURS")]
+    session_lifetime_hours: u64,
 }
 
 #[derive(Subcommand)]
@@ -126,11 +139,10 @@ async fn run_server(args: ServeArgs, demo_mode: bool) -> anyhow::Result<()> {
     config.key_requests_per_minute = args.rate_limit;
     config.failed_auth_per_minute = args.failed_auth_limit;
     config.verified_cache = !args.no_verified_cache;
-    config.mcp_allowed_hosts = args.mcp_allowed_hosts;
-    if let Some(store) = args.benchmark_without_auth {
-        tracing::warn!(%store, "AUTHENTICATION IS OFF (--benchmark-without-auth): every request reads this store; for benchmarks only");
-        config.unauthenticated_store = Some(store);
-    }
+    config.allowed_hosts = args.allowed_hosts;
+    config.proxies = ProxyPolicy { trusted: args.trusted_proxies, header: args.client_ip_header.to_ascii_lowercase() };
+    config.session_idle = Duration::from_secs(args.session_idle_hours.saturating_mul(3600));
+    config.session_lifetime = Duration::from_secs(args.session_lifetime_hours.saturating_mul(3600));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("could not listen on {}; is another service using that port? Pick another with --listen", args.listen))?;

@@ -295,3 +295,22 @@ async fn sigkill_in_the_middle_of_a_stream_of_creates_and_revokes_loses_nothing_
     }
     assert!(revoked.len() >= 6 && !alive.is_empty(), "the stream did real work: {} revoked, {} alive", revoked.len(), alive.len());
 }
+
+/// Security review, finding 9: the switch that turns authentication off for the benchmarks is
+/// not in the binary operators run (it lives in keyward-bench's own binary).
+#[tokio::test]
+async fn the_server_binary_has_no_switch_to_turn_authentication_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keyward.db");
+    let run = Command::new(BIN)
+        .args(["serve", "--db", db.to_str().unwrap(), "--listen", "127.0.0.1:0", "--benchmark-without-auth", "sto_any"])
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(10), run)
+        .await
+        .expect("keyward-server accepted --benchmark-without-auth and started serving")
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "the flag must be unknown: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unexpected argument"));
+    assert!(!db.exists(), "nothing was started");
+}

@@ -1,8 +1,16 @@
-//! Fixed-window counters: the per-key rate limit and the throttle on failed authentication
-//! from one client address. They live in memory on purpose: they protect this process, and
-//! nothing that decides whether a key is valid is kept here.
+//! Fixed-window counters: the per-key rate limit and the counts of failed authentication (per
+//! client address, per account, per account and address). They live in memory on purpose: they
+//! protect this process, and nothing that decides whether a key is valid is kept here.
+//!
+//! Windows are aligned to a shared clock (every `window` from the limiter's start), so ending a
+//! window is dropping a whole map, never a scan: each shard notices on its next use that its
+//! window is over and swaps in an empty map. The counts are split over shards so that one busy
+//! caller does not serialise everyone behind one lock, and each shard holds at most a fixed
+//! number of callers: past that, new callers share one overflow count (so a flood of distinct
+//! addresses is throttled together instead of growing memory without bound).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -15,60 +23,122 @@ pub struct Quota {
     pub reset: u64,
 }
 
+const SHARDS: usize = 32;
+/// Callers one shard remembers in a window; 32 × 4096 in all.
+const SHARD_CAPACITY: usize = 4096;
+/// The count that callers share once their shard is full.
+const OVERFLOW: &str = "\u{0}overflow";
+
+struct Shard {
+    /// Which window these counts belong to (windows since `WindowLimiter::start`).
+    window: u64,
+    counts: HashMap<String, u32>,
+}
+
 pub struct WindowLimiter {
     limit: u32,
     window: Duration,
-    counts: Mutex<HashMap<String, (Instant, u32)>>,
+    start: Instant,
+    hasher: RandomState,
+    shards: Vec<Mutex<Shard>>,
 }
-
-/// The most callers remembered before stale windows are swept out.
-const SWEEP_AT: usize = 50_000;
 
 impl WindowLimiter {
     pub fn new(limit: u32, window: Duration) -> Self {
-        WindowLimiter { limit, window, counts: Mutex::new(HashMap::new()) }
+        let window = window.max(Duration::from_millis(1));
+        WindowLimiter {
+            limit,
+            window,
+            start: Instant::now(),
+            hasher: RandomState::new(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard { window: 0, counts: HashMap::new() })).collect(),
+        }
     }
 
-    fn quota(&self, start: Instant, used: u32, now: Instant) -> Quota {
-        let elapsed = now.saturating_duration_since(start);
-        let reset = self.window.saturating_sub(elapsed).as_secs_f64().ceil() as u64;
-        Quota { limit: self.limit, remaining: self.limit.saturating_sub(used), reset: reset.max(1) }
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// The current window's number and the seconds left in it.
+    fn now(&self) -> (u64, u64) {
+        let elapsed = self.start.elapsed().as_nanos();
+        let window = self.window.as_nanos();
+        let index = (elapsed / window) as u64;
+        let left = Duration::from_nanos((window - elapsed % window) as u64);
+        (index, left.as_secs_f64().ceil().max(1.0) as u64)
+    }
+
+    fn quota(&self, used: u32, reset: u64) -> Quota {
+        Quota { limit: self.limit, remaining: self.limit.saturating_sub(used), reset }
+    }
+
+    /// Runs `f` on `who`'s shard, with the counts of the current window, then drops the map of
+    /// an ended window outside the lock.
+    fn with_shard<T>(&self, who: &str, f: impl FnOnce(&mut HashMap<String, u32>, u64) -> T) -> T {
+        let shard = &self.shards[self.hasher.hash_one(who) as usize % SHARDS];
+        let (window, reset) = self.now();
+        let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
+        let ended = if guard.window != window {
+            guard.window = window;
+            Some(std::mem::take(&mut guard.counts))
+        } else {
+            None
+        };
+        let value = f(&mut guard.counts, reset);
+        drop(guard);
+        drop(ended);
+        value
+    }
+
+    /// The name `who` is counted under: itself, or the overflow once its shard is full.
+    fn slot<'a>(counts: &HashMap<String, u32>, who: &'a str) -> &'a str {
+        if counts.contains_key(who) || counts.len() < SHARD_CAPACITY { who } else { OVERFLOW }
     }
 
     /// Counts one request for `who`; `Err` with the quota (remaining 0) once over the limit.
     pub fn hit(&self, who: &str) -> Result<Quota, Quota> {
-        let now = Instant::now();
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        if counts.len() > SWEEP_AT {
-            counts.retain(|_, (start, _)| now.saturating_duration_since(*start) < self.window);
-        }
-        let entry = counts.entry(who.to_owned()).or_insert((now, 0));
-        if now.saturating_duration_since(entry.0) >= self.window {
-            *entry = (now, 0);
-        }
-        if entry.1 >= self.limit {
-            return Err(self.quota(entry.0, entry.1, now));
-        }
-        entry.1 += 1;
-        Ok(self.quota(entry.0, entry.1, now))
+        self.with_shard(who, |counts, reset| {
+            let slot = Self::slot(counts, who);
+            let used = counts.entry(slot.to_owned()).or_insert(0);
+            if *used >= self.limit {
+                return Err(self.quota(*used, reset));
+            }
+            *used += 1;
+            Ok(self.quota(*used, reset))
+        })
+    }
+
+    /// Counts one for `who` even past the limit (a failure that happened, not a request to
+    /// allow); returns how many it has now.
+    pub fn count(&self, who: &str) -> u32 {
+        self.with_shard(who, |counts, _| {
+            let slot = Self::slot(counts, who);
+            let used = counts.entry(slot.to_owned()).or_insert(0);
+            *used = used.saturating_add(1);
+            *used
+        })
     }
 
     /// Takes back one count from `who` in the current window (an attempt that turned out fine).
     pub fn give_back(&self, who: &str) {
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((start, used)) = counts.get_mut(who)
-            && Instant::now().saturating_duration_since(*start) < self.window
-        {
-            *used = used.saturating_sub(1);
-        }
+        self.with_shard(who, |counts, _| {
+            if let Some(used) = counts.get_mut(who) {
+                *used = used.saturating_sub(1);
+            }
+        });
     }
 
-    /// Whether `who` is over the limit, without counting.
+    /// How many `who` has used in the current window.
+    pub fn used(&self, who: &str) -> u32 {
+        self.with_shard(who, |counts, _| counts.get(who).copied().unwrap_or(0))
+    }
+
+    /// Whether `who` is at or over the limit, without counting; the quota if so.
     pub fn blocked(&self, who: &str) -> Option<Quota> {
-        let now = Instant::now();
-        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        let (start, used) = counts.get(who)?;
-        (now.saturating_duration_since(*start) < self.window && *used >= self.limit).then(|| self.quota(*start, *used, now))
+        self.with_shard(who, |counts, reset| {
+            let used = counts.get(who).copied().unwrap_or(0);
+            (used >= self.limit).then(|| self.quota(used, reset))
+        })
     }
 }
 
@@ -94,7 +164,29 @@ mod tests {
         let limiter = WindowLimiter::new(1, Duration::from_millis(20));
         assert!(limiter.hit("a").is_ok());
         assert!(limiter.hit("a").is_err());
-        std::thread::sleep(Duration::from_millis(30));
+        std::thread::sleep(Duration::from_millis(45));
         assert!(limiter.hit("a").is_ok());
+    }
+
+    #[test]
+    fn a_flood_of_distinct_callers_is_bounded_and_shares_one_count() {
+        let limiter = WindowLimiter::new(5, Duration::from_secs(60));
+        for i in 0..(SHARDS * SHARD_CAPACITY + 10_000) {
+            let _ = limiter.hit(&format!("caller {i}"));
+        }
+        let remembered: usize = limiter.shards.iter().map(|s| s.lock().unwrap().counts.len()).sum();
+        assert!(remembered <= SHARDS * (SHARD_CAPACITY + 1), "{remembered} callers remembered");
+        // The late arrivals were counted together, so they are over the limit as one.
+        assert!(limiter.hit("yet another caller").is_err());
+    }
+
+    #[test]
+    fn give_back_undoes_one_count() {
+        let limiter = WindowLimiter::new(1, Duration::from_secs(60));
+        assert!(limiter.hit("a").is_ok());
+        limiter.give_back("a");
+        assert!(limiter.hit("a").is_ok());
+        assert_eq!(limiter.count("a"), 2);
+        assert_eq!(limiter.used("a"), 2);
     }
 }

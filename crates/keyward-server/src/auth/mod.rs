@@ -1,13 +1,17 @@
 //! Who is asking: dashboard sessions for the management API, keys and connection tokens for
 //! the data plane and MCP, and the limits that keep guessing and floods out.
 
+pub mod client_address;
+pub mod hash_pool;
 pub mod limits;
+pub mod permissions;
 pub mod principal;
 pub mod session;
+pub mod throttle;
 pub mod tokens;
 pub mod verified;
 
-pub use principal::{Principal, PrincipalKind, require_principal};
+pub use principal::{Principal, PrincipalKind, Writer, require_principal};
 pub use session::Session;
 
 use axum::http::HeaderMap;

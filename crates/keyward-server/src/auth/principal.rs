@@ -7,9 +7,7 @@
 //! revoked, expired, deactivated, uninstalled, subscription. Status is read fresh from the
 //! database every time, so a revocation holds on the very next request.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -17,7 +15,8 @@ use keyward_core::wire::StoreInfo;
 use keyward_core::{ApiKey, Scope, Scopes, hashing};
 
 use super::limits::Quota;
-use super::session::{Attempt, check_throttle, note_failure};
+use super::client_address::ClientAddress;
+use super::throttle::Credential;
 use super::{presented_credential, tokens};
 use crate::app::AppState;
 use crate::db::now;
@@ -58,13 +57,29 @@ impl Principal {
     }
 }
 
+/// A caller that holds the write scope, checked from the request's head: a write handler takes
+/// this before its body, so a read-only key is refused with 403 before anything it sent is read
+/// (a malformed body from it gets 403, not 400).
+pub struct Writer(pub Principal);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Writer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let caller = parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| ApiError::Internal("a write route was reached without authentication".into()))?;
+        caller.require(Scope::Write)?;
+        Ok(Writer(caller))
+    }
+}
+
 /// Middleware: authenticates, rate-limits, and hands the [`Principal`] to the handler.
 pub async fn require_principal(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let ip = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let address = ClientAddress::of(&state, request.extensions(), request.headers());
+    #[cfg(feature = "benchmark")]
     if let Some(store_id) = &state.config.unauthenticated_store {
         let principal = Principal {
             store_id: store_id.clone(),
@@ -76,7 +91,7 @@ pub async fn require_principal(State(state): State<AppState>, mut request: Reque
         request.extensions_mut().insert(principal);
         return next.run(request).await;
     }
-    let principal = match authenticate(&state, request.headers(), &ip).await {
+    let principal = match authenticate(&state, request.headers(), &address).await {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
@@ -124,8 +139,7 @@ fn unknown_key() -> ApiError {
 }
 
 /// Decides who is asking, or why nobody is.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap, ip: &str) -> Result<Principal, ApiError> {
-    check_throttle(state, ip)?;
+pub async fn authenticate(state: &AppState, headers: &HeaderMap, address: &ClientAddress) -> Result<Principal, ApiError> {
     let Some(credential) = presented_credential(headers).filter(|c| !c.is_empty()) else {
         return Err(ApiError::unauthenticated(
             "missing_credentials",
@@ -133,17 +147,17 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, ip: &str) -> Re
         ));
     };
     if credential.starts_with(tokens::ACCESS_PREFIX) {
-        return authenticate_connection(state, &credential, ip).await;
+        return authenticate_connection(state, &credential, address).await;
     }
     let key = match ApiKey::parse(&credential) {
         Ok(key) => key,
         Err(e) => {
-            note_failure(state, ip);
+            state.throttle.note_failure(address);
             return Err(ApiError::unauthenticated("malformed_key", e.to_string()));
         }
     };
     if key.brand() != state.config.brand.as_str() {
-        note_failure(state, ip);
+        state.throttle.note_failure(address);
         return Err(ApiError::unauthenticated(
             "invalid_key",
             format!(
@@ -155,14 +169,14 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, ip: &str) -> Re
     }
     let id = key.id();
     let Some(row) = state.db.key_for_auth(id.as_str().to_owned()).await? else {
-        let attempt = Attempt::begin(state, ip)?;
-        state.verified.run_argon2(key.secret(), hashing::decoy_hash()).await;
+        let attempt = state.throttle.begin(address, Credential::KeySecret)?;
+        attempt.verify(&state.hashes, key.secret(), hashing::decoy_hash()).await?;
         attempt.failed();
         return Err(unknown_key());
     };
     if !state.verified.contains(&row.id, key.secret(), &row.secret_hash) {
-        let attempt = Attempt::begin(state, ip)?;
-        if !state.verified.run_argon2(key.secret(), &row.secret_hash).await {
+        let attempt = state.throttle.begin(address, Credential::KeySecret)?;
+        if !attempt.verify(&state.hashes, key.secret(), &row.secret_hash).await? {
             attempt.failed();
             return Err(unknown_key());
         }
@@ -204,9 +218,9 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, ip: &str) -> Re
     Ok(Principal { store_id: row.store_id, store: Some(store), scopes: row.scopes, label: prefix, kind: PrincipalKind::Key { id: row.id } })
 }
 
-async fn authenticate_connection(state: &AppState, token: &str, ip: &str) -> Result<Principal, ApiError> {
+async fn authenticate_connection(state: &AppState, token: &str, address: &ClientAddress) -> Result<Principal, ApiError> {
     let Some(status) = state.db.connection_token(tokens::digest(token)).await? else {
-        note_failure(state, ip);
+        state.throttle.note_failure(address);
         return Err(ApiError::unauthenticated(
             "invalid_token",
             "The access token is not recognised. Connect the app to the store again.",

@@ -1,10 +1,9 @@
 //! The management API's caller: a signed-in device of a store, from `Authorization: Bearer`.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
+use super::client_address::ClientAddress;
 use super::{presented_credential, tokens};
 use crate::app::AppState;
 use crate::db::{Actor, now};
@@ -32,66 +31,10 @@ impl Session {
     }
 }
 
-/// The client's address, for throttling failed attempts.
-pub fn client_ip(parts: &Parts) -> String {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn throttled(quota: super::limits::Quota) -> ApiError {
-    ApiError::RateLimited {
-        code: "too_many_failed_attempts",
-        message: format!("Too many failed sign-in or key attempts from this address. Wait {} seconds and check the credentials.", quota.reset),
-        retry_after: quota.reset,
-    }
-}
-
-/// Refuses a client address that failed too often recently.
-pub fn check_throttle(state: &AppState, ip: &str) -> Result<(), ApiError> {
-    match state.failure_limiter.blocked(ip) {
-        Some(quota) => Err(throttled(quota)),
-        None => Ok(()),
-    }
-}
-
-/// A check that costs argon2 (a password, or a key secret not yet verified), counted against
-/// the client address as a failure before it runs: checking and counting in one step means a
-/// burst of concurrent guesses cannot all slip past the throttle while the first ones hash.
-/// [`Attempt::succeeded`] takes the count back.
-#[must_use = "an attempt counts as a failure unless marked succeeded"]
-pub struct Attempt {
-    state: AppState,
-    ip: String,
-}
-
-impl Attempt {
-    pub fn begin(state: &AppState, ip: &str) -> Result<Attempt, ApiError> {
-        state.failure_limiter.hit(ip).map_err(throttled)?;
-        Ok(Attempt { state: state.clone(), ip: ip.to_owned() })
-    }
-
-    pub fn succeeded(self) {
-        self.state.failure_limiter.give_back(&self.ip);
-    }
-
-    /// It failed, and stays counted.
-    pub fn failed(self) {}
-}
-
-/// Counts a failed attempt from a client address.
-pub fn note_failure(state: &AppState, ip: &str) {
-    let _ = state.failure_limiter.hit(ip);
-}
-
 impl FromRequestParts<AppState> for Session {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let ip = client_ip(parts);
-        check_throttle(state, &ip)?;
         let Some(token) = presented_credential(&parts.headers).filter(|t| !t.is_empty()) else {
             return Err(ApiError::unauthenticated(
                 "missing_session",
@@ -100,7 +43,7 @@ impl FromRequestParts<AppState> for Session {
         };
         let row = state.db.session_for_token(tokens::digest(&token)).await?;
         let Some(row) = row.filter(|r| !r.signed_out) else {
-            note_failure(state, &ip);
+            state.throttle.note_failure(&ClientAddress::of(state, &parts.extensions, &parts.headers));
             return Err(ApiError::unauthenticated(
                 "invalid_session",
                 "This session has ended or this device was signed out. Sign in again.",
@@ -112,7 +55,21 @@ impl FromRequestParts<AppState> for Session {
                 "This store has uninstalled Keyward, so every session ended. Reinstall it to sign in again.",
             ));
         }
-        if now() - row.last_seen_at >= 60 {
+        let t = now();
+        let idle = i64::try_from(state.config.session_idle.as_secs()).unwrap_or(i64::MAX);
+        let lifetime = i64::try_from(state.config.session_lifetime.as_secs()).unwrap_or(i64::MAX);
+        if t.saturating_sub(row.last_seen_at) >= idle || t.saturating_sub(row.created_at) >= lifetime {
+            state.db.end_expired_session(row.device_id).await?;
+            return Err(ApiError::unauthenticated(
+                "session_expired",
+                format!(
+                    "This session has expired: sessions end after {} without use and {} after signing in. Sign in again.",
+                    days(idle),
+                    days(lifetime)
+                ),
+            ));
+        }
+        if t - row.last_seen_at >= 60 {
             state.db.touch_device(row.device_id.clone()).await?;
         }
         Ok(Session {
@@ -123,5 +80,15 @@ impl FromRequestParts<AppState> for Session {
             role: row.role,
             device_id: row.device_id,
         })
+    }
+}
+
+/// A lifetime for people: "14 days", "36 hours", "90 minutes".
+fn days(seconds: i64) -> String {
+    match seconds {
+        s if s >= 2 * 86_400 => format!("{} days", s / 86_400),
+        s if s >= 2 * 3600 => format!("{} hours", s / 3600),
+        s if s >= 120 => format!("{} minutes", s / 60),
+        s => format!("{s} seconds"),
     }
 }

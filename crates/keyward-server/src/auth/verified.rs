@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -18,26 +17,11 @@ const CAPACITY: usize = 100_000;
 pub struct VerifiedCache {
     enabled: bool,
     entries: Mutex<HashMap<String, ([u8; 32], String)>>,
-    argon2_runs: AtomicU64,
 }
 
 impl VerifiedCache {
     pub fn new(enabled: bool) -> Self {
-        VerifiedCache { enabled, entries: Mutex::new(HashMap::new()), argon2_runs: AtomicU64::new(0) }
-    }
-
-    /// Runs argon2 verification of `secret` against `phc` on the blocking pool, counting it.
-    pub async fn run_argon2(&self, secret: &str, phc: &str) -> bool {
-        self.argon2_runs.fetch_add(1, Ordering::Relaxed);
-        let (secret, phc) = (secret.to_owned(), phc.to_owned());
-        tokio::task::spawn_blocking(move || keyward_core::hashing::verify_secret(&secret, &phc))
-            .await
-            .unwrap_or(false)
-    }
-
-    /// How many argon2 verifications the data plane has run since start.
-    pub fn argon2_runs(&self) -> u64 {
-        self.argon2_runs.load(Ordering::Relaxed)
+        VerifiedCache { enabled, entries: Mutex::new(HashMap::new()) }
     }
 
     fn digest(secret: &str) -> [u8; 32] {

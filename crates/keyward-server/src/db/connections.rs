@@ -31,6 +31,8 @@ pub struct NewConnectionCode {
 /// A connection code as stored.
 struct StoredCode {
     store_id: String,
+    created_device: Option<String>,
+    connection_id: Option<String>,
     app_name: String,
     scopes: String,
     created_by: String,
@@ -93,13 +95,48 @@ fn insert_tokens(conn: &Connection, connection_id: &str, tokens: &IssuedTokens, 
     Ok(())
 }
 
+/// Revokes a connection because one of its one-time credentials came back.
+fn revoke_for_replay(conn: &Connection, store_id: &str, connection_id: &str, why: &str) -> DbResult<()> {
+    let changed = conn.execute(
+        "UPDATE connections SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+        params![connection_id, now()],
+    )?;
+    if changed > 0 {
+        let app: String = conn.query_row("SELECT app_name FROM connections WHERE id = ?1", [connection_id], |r| r.get(0))?;
+        record(conn, AuditEntry {
+            store_id,
+            actor_user: None,
+            actor_device: None,
+            action: "connection.revoked",
+            target_type: "connection",
+            target_id: connection_id,
+            summary: format!("Revoked the connection of \"{app}\": {why}, so it may have been stolen"),
+        })?;
+    }
+    Ok(())
+}
+
+/// Revokes every live connection granted from a device (the lost-laptop flow). Returns how many.
+pub(crate) fn revoke_connections_of_device(conn: &Connection, actor: &Actor, device_id: &str, t: i64) -> DbResult<usize> {
+    let granted: Vec<(String, String)> = conn
+        .prepare("SELECT id, app_name FROM connections WHERE store_id = ?1 AND granted_device = ?2 AND revoked_at IS NULL")?
+        .query_map([&actor.store_id, device_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, app) in &granted {
+        conn.execute("UPDATE connections SET revoked_at = ?2 WHERE id = ?1", params![id, t])?;
+        record(conn, AuditEntry::by(actor, "connection.revoked", ("connection", id), format!("Revoked the connection of \"{app}\" with its device")))?;
+    }
+    Ok(granted.len())
+}
+
 impl Db {
     pub async fn create_connection_code(&self, actor: Actor, code: NewConnectionCode) -> DbResult<()> {
         self.write(move |tx| {
             let NewConnectionCode { app_name, scopes, code_hash, expires_at } = code;
             tx.execute(
-                "INSERT INTO connection_codes (code_hash, store_id, app_name, scopes, created_by, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![code_hash, actor.store_id, app_name, scopes.to_db(), actor.user_id, expires_at],
+                "INSERT INTO connection_codes (code_hash, store_id, app_name, scopes, created_by, created_device, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![code_hash, actor.store_id, app_name, scopes.to_db(), actor.user_id, actor.device_id, expires_at],
             )?;
             let summary = format!("Made a connection code for \"{app_name}\", {}", scopes.label().to_lowercase());
             record(tx, AuditEntry::by(&actor, "connection.code_created", ("connection", "-"), summary))
@@ -118,11 +155,14 @@ impl Db {
             let t = now();
             let code = tx
                 .query_row(
-                    "SELECT c.store_id, c.app_name, c.scopes, c.created_by, c.expires_at, c.used_at, s.uninstalled_at IS NOT NULL
+                    "SELECT c.store_id, c.app_name, c.scopes, c.created_by, c.expires_at, c.used_at, s.uninstalled_at IS NOT NULL,
+                            c.created_device, c.connection_id
                      FROM connection_codes c JOIN stores s ON s.id = c.store_id WHERE c.code_hash = ?1",
                     [&code_hash],
                     |r| {
                         Ok(StoredCode {
+                            created_device: r.get(7)?,
+                            connection_id: r.get(8)?,
                             store_id: r.get(0)?,
                             app_name: r.get(1)?,
                             scopes: r.get(2)?,
@@ -134,11 +174,17 @@ impl Db {
                     },
                 )
                 .optional()?;
-            let Some(StoredCode { store_id, app_name, scopes, created_by, expires_at, used, store_uninstalled }) = code else {
+            let Some(StoredCode { store_id, created_device, connection_id, app_name, scopes, created_by, expires_at, used, store_uninstalled }) = code
+            else {
                 return Ok(Err("The connection code is not valid. Ask the merchant for a new code.".into()));
             };
             if used {
-                return Ok(Err("The connection code was already used. Ask the merchant for a new code.".into()));
+                // A code is used once. A second use means someone else has it too, so what the
+                // first use made is revoked: nobody can tell which of the two was the app.
+                if let Some(connection_id) = connection_id {
+                    revoke_for_replay(tx, &store_id, &connection_id, "its connection code was used a second time")?;
+                }
+                return Ok(Err("The connection code was already used, so the connection it made was revoked in case the code was stolen. Ask the merchant for a new code.".into()));
             }
             if expires_at <= t {
                 return Ok(Err("The connection code has expired (codes are valid 10 minutes). Ask the merchant for a new code.".into()));
@@ -146,17 +192,17 @@ impl Db {
             if store_uninstalled {
                 return Ok(Err("The store has uninstalled Keyward. The merchant must reinstall it first.".into()));
             }
-            tx.execute("UPDATE connection_codes SET used_at = ?2 WHERE code_hash = ?1", params![code_hash, t])?;
             let id = random_id("con");
             tx.execute(
-                "INSERT INTO connections (id, store_id, app_name, scopes, granted_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![id, store_id, app_name, scopes, created_by, t],
+                "INSERT INTO connections (id, store_id, app_name, scopes, granted_by, granted_device, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![id, store_id, app_name, scopes, created_by, created_device, t],
             )?;
+            tx.execute("UPDATE connection_codes SET used_at = ?2, connection_id = ?3 WHERE code_hash = ?1", params![code_hash, t, id])?;
             insert_tokens(tx, &id, &tokens, t)?;
             record(tx, AuditEntry {
                 store_id: &store_id,
                 actor_user: Some(&created_by),
-                actor_device: None,
+                actor_device: created_device.as_deref(),
                 action: "connection.created",
                 target_type: "connection",
                 target_id: &id,
@@ -200,7 +246,10 @@ impl Db {
                 return Ok(Err("The merchant revoked this connection. Connect the app to the store again with a new code.".into()));
             }
             if used {
-                return Ok(Err("The refresh token was already used. Connect the app to the store again.".into()));
+                // Refresh tokens rotate: each is used once. A second use means two parties hold
+                // it; every token of the connection is cut off rather than guess which is the app.
+                revoke_for_replay(tx, &store_id, &connection_id, "one of its refresh tokens was used a second time")?;
+                return Ok(Err("The refresh token was already used, so the connection was revoked in case the token was stolen. Connect the app to the store again.".into()));
             }
             if expires_at <= t {
                 return Ok(Err("The refresh token has expired. Connect the app to the store again.".into()));
@@ -251,6 +300,16 @@ impl Db {
             )?;
             let rows = stmt.query_map([store_id], row_to_connection)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Who granted a connection of the store (a user id), for deciding who may revoke it.
+    pub async fn connection_grantor(&self, store_id: String, id: String) -> DbResult<Option<String>> {
+        self.read(move |conn| {
+            Ok(conn
+                .query_row("SELECT granted_by FROM connections WHERE store_id = ?1 AND id = ?2", [store_id, id], |r| r.get(0))
+                .optional()?)
         })
         .await
     }

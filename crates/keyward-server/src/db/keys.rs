@@ -98,15 +98,32 @@ fn next_seq(conn: &Connection) -> DbResult<i64> {
     Ok(conn.query_row("SELECT COALESCE(MAX(change_seq), 0) + 1 FROM api_keys", [], |r| r.get(0))?)
 }
 
-/// Keys that count against the limit: not revoked, not on their way out after a rotation,
-/// switched on and not expired.
-fn count_active(conn: &Connection, store_id: &str, except: Option<&str>) -> DbResult<i64> {
+/// How many keys count against the limit: every key that works (not revoked, switched on, not
+/// expired), except a rotated key in its overlap whose replacement works, because that pair
+/// is one key changing hands. So the keys that work are at most [`ACTIVE_KEY_LIMIT`] plus, during
+/// an overlap, the one key each of them replaces; a replacement whose predecessor still works
+/// cannot be rotated again (see `rotate_key`), so overlaps never chain.
+fn count_active(conn: &Connection, store_id: &str) -> DbResult<i64> {
     Ok(conn.query_row(
-        "SELECT COUNT(*) FROM api_keys WHERE store_id = ?1 AND revoked_at IS NULL AND revokes_at IS NULL
-           AND is_active = 1 AND (expires_at IS NULL OR expires_at > ?2) AND id IS NOT ?3",
-        params![store_id, now(), except],
+        "SELECT COUNT(*) FROM api_keys k
+         WHERE k.store_id = ?1 AND k.is_active = 1 AND (k.expires_at IS NULL OR k.expires_at > ?2)
+           AND k.revoked_at IS NULL AND (k.revokes_at IS NULL OR k.revokes_at > ?2)
+           AND NOT (k.revokes_at IS NOT NULL AND EXISTS (
+               SELECT 1 FROM api_keys s WHERE s.replaces = k.id AND s.is_active = 1 AND s.revoked_at IS NULL
+                 AND s.revokes_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > ?2)))",
+        params![store_id, now()],
         |r| r.get(0),
     )?)
+}
+
+/// Refuses a change that left the store over the limit (the caller's transaction then rolls
+/// it back). Checking after the change, inside it, is what makes one rule hold for create,
+/// reactivate and rotate alike.
+fn within_limit(conn: &Connection, store_id: &str) -> DbResult<()> {
+    if count_active(conn, store_id)? > ACTIVE_KEY_LIMIT {
+        return Err(DbError::ActiveKeyLimit);
+    }
+    Ok(())
 }
 
 fn insert_key(conn: &Connection, actor: &Actor, new: &NewKey) -> DbResult<()> {
@@ -199,10 +216,8 @@ impl Db {
 
     pub async fn create_key(&self, actor: Actor, new: NewKey) -> DbResult<KeyRecord> {
         self.write(move |tx| {
-            if count_active(tx, &actor.store_id, None)? >= ACTIVE_KEY_LIMIT {
-                return Err(DbError::ActiveKeyLimit);
-            }
             insert_key(tx, &actor, &new)?;
+            within_limit(tx, &actor.store_id)?;
             let summary = format!(
                 "Created key \"{}\" ({}), {}",
                 new.name,
@@ -263,13 +278,13 @@ impl Db {
                 ));
             }
             if let Some(active) = is_active.filter(|a| *a != before.is_active) {
-                if active && count_active(tx, &actor.store_id, Some(&id))? >= ACTIVE_KEY_LIMIT {
-                    return Err(DbError::ActiveKeyLimit);
-                }
                 tx.execute(
                     "UPDATE api_keys SET is_active = ?2, updated_at = ?3, change_seq = ?4 WHERE id = ?1",
                     params![id, active, now(), next_seq(tx)?],
                 )?;
+                if active {
+                    within_limit(tx, &actor.store_id)?;
+                }
                 let verb = if active { "Reactivated" } else { "Deactivated" };
                 changes.push((
                     if active { "key.reactivated" } else { "key.deactivated" },
@@ -312,14 +327,30 @@ impl Db {
                     old.key_prefix
                 )));
             }
-            if count_active(tx, &actor.store_id, Some(&old_id))? >= ACTIVE_KEY_LIMIT {
-                return Err(DbError::ActiveKeyLimit);
+            let t = now();
+            let predecessor_still_works: Option<(String, i64)> = tx
+                .query_row(
+                    "SELECT p.id, p.revokes_at FROM api_keys k JOIN api_keys p ON p.id = k.replaces
+                     WHERE k.id = ?1 AND p.revoked_at IS NULL AND p.revokes_at > ?2",
+                    params![old_id, t],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((predecessor, until)) = predecessor_still_works {
+                return Err(DbError::Conflict(format!(
+                    "The key {} replaced {}, which keeps working until {}. Wait until then, or revoke {} now, and then rotate {} again.",
+                    old.key_prefix,
+                    prefix_of(tx, &predecessor)?,
+                    to_time(until).format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                    prefix_of(tx, &predecessor)?,
+                    old.key_prefix
+                )));
             }
             replacement.name = old.name.clone();
             replacement.scopes = old.scopes.clone();
             replacement.expires_at = old.expires_at.map(|t| t.unix_timestamp());
             insert_key(tx, &actor, &replacement)?;
-            let t = now();
+            tx.execute("UPDATE api_keys SET replaces = ?2 WHERE id = ?1", params![replacement.id, old_id])?;
             if overlap_seconds == 0 {
                 set_revoked(tx, &old_id, t, Some(&actor.user_id))?;
             } else {
@@ -328,6 +359,7 @@ impl Db {
                     params![old_id, t + i64::from(overlap_seconds), actor.user_id, t, next_seq(tx)?],
                 )?;
             }
+            within_limit(tx, &actor.store_id)?;
             let when = if overlap_seconds == 0 { "now".to_owned() } else { format!("in {overlap_seconds} s") };
             let summary = format!(
                 "Rotated key \"{}\" ({}) to {}; the old key stops working {when}",
@@ -339,6 +371,16 @@ impl Db {
             let new_record = key_record(tx, &actor.store_id, &replacement.id)?.ok_or(DbError::NotFound)?;
             let old_record = key_record(tx, &actor.store_id, &old_id)?.ok_or(DbError::NotFound)?;
             Ok((new_record, old_record))
+        })
+        .await
+    }
+
+    /// Who created a key of the store (a user id), for deciding who may change it.
+    pub async fn key_creator(&self, store_id: String, id: String) -> DbResult<Option<String>> {
+        self.read(move |conn| {
+            Ok(conn
+                .query_row("SELECT created_by FROM api_keys WHERE store_id = ?1 AND id = ?2", [store_id, id], |r| r.get(0))
+                .optional()?)
         })
         .await
     }

@@ -24,7 +24,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use audit::AuditEntry;
 pub use connections::{ACCESS_TOKEN_SECONDS, ConnectionTokenStatus, IssuedTokens, NewConnectionCode};
 pub use keys::{KeyAuthRow, KeyChange, NewKey};
-pub use sessions::SessionRow;
+pub use sessions::{SessionRow, SignedOut};
 pub use stores::NewStore;
 
 /// Who makes a change through the management API: a person, on a device, in one store.
@@ -37,7 +37,10 @@ pub struct Actor {
 }
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_security_review.sql"),
+];
 const READERS: usize = 3;
 
 /// What storage can go wrong with, as far as callers need to tell apart.
@@ -89,6 +92,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 impl Db {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> DbResult<Db> {
+        owner_only(path)?;
         let mut writer = Connection::open(path)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         configure(&writer)?;
@@ -207,6 +211,41 @@ impl Db {
         })
         .await
     }
+}
+
+/// Makes the database file readable by its owner alone before SQLite opens it: created 0600 if
+/// missing, tightened if others could read it. SQLite gives the `-wal` and `-shm` files it
+/// creates beside it the database file's mode, so they follow. The file holds key hashes,
+/// password hashes and token digests, which no other user of the machine should read.
+fn owner_only(path: &Path) -> DbResult<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let io = |e: std::io::Error| DbError::Invalid(format!("Could not prepare the database file {}: {e}. Check the folder exists and is writable.", path.display()));
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                tracing::warn!(path = %path.display(), "the database file was readable by others; making it owner-only");
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+                for suffix in ["-wal", "-shm", "-journal"] {
+                    let side = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+                    if side.exists() {
+                        std::fs::set_permissions(&side, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+                    Ok(_) => {}
+                    // Another process made it a moment ago; SQLite will open that one.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(io(e)),
+                }
+            }
+            Err(e) => return Err(io(e)),
+        }
+    }
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> DbResult<()> {

@@ -16,9 +16,18 @@ pub struct SessionRow {
     pub user_name: String,
     pub user_email: String,
     pub role: String,
+    pub created_at: i64,
     pub last_seen_at: i64,
+    /// Signed out, or the person was removed from the store.
     pub signed_out: bool,
     pub store_uninstalled: bool,
+}
+
+/// A device after sign-out, and what was revoked with it.
+pub struct SignedOut {
+    pub device: Device,
+    pub revoked_keys: usize,
+    pub revoked_connections: usize,
 }
 
 /// A user found by email, for sign-in.
@@ -60,7 +69,7 @@ impl Db {
             Ok(conn
                 .query_row(
                     "SELECT u.id, u.name, u.email, u.role, u.store_id, u.password_hash, s.uninstalled_at IS NOT NULL
-                     FROM users u JOIN stores s ON s.id = u.store_id WHERE u.email = ?1",
+                     FROM users u JOIN stores s ON s.id = u.store_id WHERE u.email = ?1 AND u.removed_at IS NULL",
                     [email],
                     |r| {
                         Ok(LoginCandidate {
@@ -113,7 +122,7 @@ impl Db {
             Ok(conn
                 .prepare_cached(
                     "SELECT d.id, d.store_id, u.id, u.name, u.email, u.role, d.last_seen_at,
-                            d.signed_out_at IS NOT NULL, s.uninstalled_at IS NOT NULL
+                            d.signed_out_at IS NOT NULL OR u.removed_at IS NOT NULL, s.uninstalled_at IS NOT NULL, d.created_at
                      FROM devices d JOIN users u ON u.id = d.user_id JOIN stores s ON s.id = d.store_id
                      WHERE d.token_hash = +?1",
                 )?
@@ -130,6 +139,7 @@ impl Db {
                             last_seen_at: r.get(6)?,
                             signed_out: r.get(7)?,
                             store_uninstalled: r.get(8)?,
+                            created_at: r.get(9)?,
                         })
                     },
                 )
@@ -159,10 +169,9 @@ impl Db {
         .await
     }
 
-    /// Signs a device out; with `revoke_keys`, also revokes every key created from it.
-    /// Returns the device after the change and how many keys were revoked, or `None` if the
-    /// store has no such device.
-    pub async fn sign_out_device(&self, actor: Actor, device_id: String, revoke_keys: bool) -> DbResult<Option<(Device, usize)>> {
+    /// Signs a device out; with `revoke_keys`, also revokes every key created and every
+    /// connection granted from it. `None` if the store has no such device.
+    pub async fn sign_out_device(&self, actor: Actor, device_id: String, revoke_keys: bool) -> DbResult<Option<SignedOut>> {
         self.write(move |tx| {
             let Some(before) = device(tx, &device_id, &actor.device_id)? else { return Ok(None) };
             let owner: Option<String> = tx
@@ -173,19 +182,87 @@ impl Db {
             }
             let t = now();
             tx.execute("UPDATE devices SET signed_out_at = ?2 WHERE id = ?1 AND signed_out_at IS NULL", params![device_id, t])?;
-            let revoked = if revoke_keys {
-                super::keys::revoke_keys_of_device(tx, &actor, &device_id, t)?
+            let (keys, connections) = if revoke_keys {
+                (
+                    super::keys::revoke_keys_of_device(tx, &actor, &device_id, t)?,
+                    super::connections::revoke_connections_of_device(tx, &actor, &device_id, t)?,
+                )
             } else {
-                0
+                (0, 0)
             };
             let summary = match (device_id == actor.device_id, revoke_keys) {
                 (true, _) => format!("Signed out of \"{}\"", before.name),
                 (false, false) => format!("Signed out device \"{}\"", before.name),
-                (false, true) => format!("Signed out device \"{}\" and revoked its {revoked} key(s)", before.name),
+                (false, true) => format!(
+                    "Signed out device \"{}\" and revoked its {keys} key(s) and {connections} connection(s)",
+                    before.name
+                ),
             };
             record(tx, AuditEntry::by(&actor, "device.signed_out", ("device", &device_id), summary))?;
             let after = device(tx, &device_id, &actor.device_id)?.unwrap_or(before);
-            Ok(Some((after, revoked)))
+            Ok(Some(SignedOut { device: after, revoked_keys: keys, revoked_connections: connections }))
+        })
+        .await
+    }
+}
+
+impl Db {
+    /// The user a device belongs to, if the device is the store's.
+    pub async fn device_user(&self, store_id: String, device_id: String) -> DbResult<Option<String>> {
+        self.read(move |conn| {
+            Ok(conn
+                .query_row("SELECT user_id FROM devices WHERE store_id = ?1 AND id = ?2", [store_id, device_id], |r| r.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    /// Ends a session that outlived its idle or absolute lifetime, as if signed out.
+    pub async fn end_expired_session(&self, device_id: String) -> DbResult<()> {
+        self.write(move |tx| {
+            let row: Option<(String, String, String)> = tx
+                .query_row(
+                    "SELECT store_id, user_id, name FROM devices WHERE id = ?1 AND signed_out_at IS NULL",
+                    [&device_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((store_id, user_id, name)) = row else { return Ok(()) };
+            tx.execute("UPDATE devices SET signed_out_at = ?2 WHERE id = ?1", params![device_id, now()])?;
+            record(tx, AuditEntry {
+                store_id: &store_id,
+                actor_user: Some(&user_id),
+                actor_device: Some(&device_id),
+                action: "device.session_expired",
+                target_type: "device",
+                target_id: &device_id,
+                summary: format!("The session on \"{name}\" expired"),
+            })
+        })
+        .await
+    }
+
+    /// The argon2id hash of a person's password, to check it before a change.
+    pub async fn password_hash(&self, user_id: String) -> DbResult<Option<String>> {
+        self.read(move |conn| {
+            Ok(conn
+                .query_row("SELECT password_hash FROM users WHERE id = ?1 AND removed_at IS NULL", [user_id], |r| r.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    /// Sets a new password and signs out every other device of the person. Returns how many.
+    pub async fn change_password(&self, actor: Actor, password_hash: String) -> DbResult<usize> {
+        self.write(move |tx| {
+            tx.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![actor.user_id, password_hash])?;
+            let signed_out = tx.execute(
+                "UPDATE devices SET signed_out_at = ?3 WHERE user_id = ?1 AND id != ?2 AND signed_out_at IS NULL",
+                params![actor.user_id, actor.device_id, now()],
+            )?;
+            let summary = format!("Changed their password and signed out {signed_out} other device(s)");
+            record(tx, AuditEntry::by(&actor, "user.password_changed", ("user", &actor.user_id), summary))?;
+            Ok(signed_out)
         })
         .await
     }

@@ -1,11 +1,23 @@
 //! Stores and their staff: created by the operator's admin commands, and uninstalled by the
 //! merchant, which stops every key, connection and session of the store at once.
 
-use keyward_core::wire::StoreInfo;
+use keyward_core::wire::{StaffMember, StoreInfo};
 use rusqlite::{Connection, params};
 
 use super::audit::{AuditEntry, record};
-use super::{Actor, Db, DbError, DbResult, OptionalExtension, keys::bump_all_keys_of_store, now, random_id};
+use super::{Actor, Db, DbError, DbResult, OptionalExtension, keys::bump_all_keys_of_store, now, random_id, to_time};
+
+const MEMBER_SELECT: &str = "SELECT id, name, email, role, created_at FROM users";
+
+fn member_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StaffMember> {
+    Ok(StaffMember { id: r.get(0)?, name: r.get(1)?, email: r.get(2)?, role: r.get(3)?, created_at: to_time(r.get(4)?) })
+}
+
+fn member(conn: &Connection, store_id: &str, id: &str) -> DbResult<Option<StaffMember>> {
+    Ok(conn
+        .query_row(&format!("{MEMBER_SELECT} WHERE store_id = ?1 AND id = ?2 AND removed_at IS NULL"), [store_id, id], member_from_row)
+        .optional()?)
+}
 
 /// A store to create, with its owner.
 pub struct NewStore {
@@ -40,6 +52,21 @@ fn insert_user(
     password_hash: &str,
     role: &str,
 ) -> DbResult<String> {
+    // Someone removed from this store may be added back: same row, so the audit trail joins up.
+    let removed: Option<String> = conn
+        .query_row(
+            "SELECT id FROM users WHERE email = ?1 AND store_id = ?2 AND removed_at IS NOT NULL AND role = ?3",
+            [email, store_id, role],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = removed {
+        conn.execute(
+            "UPDATE users SET name = ?2, password_hash = ?3, removed_at = NULL WHERE id = ?1",
+            params![id, name, password_hash],
+        )?;
+        return Ok(id);
+    }
     let id = random_id("usr");
     let taken: bool = conn.query_row("SELECT EXISTS(SELECT 1 FROM users WHERE email = ?1)", [email], |r| r.get(0))?;
     if taken {
@@ -134,6 +161,52 @@ impl Db {
             tx.execute("UPDATE stores SET uninstalled_at = ?2 WHERE id = ?1", params![store_id, t])?;
             let summary = "Uninstalled Keyward: every key, connection and session was revoked".to_owned();
             record(tx, AuditEntry::by(&actor, "store.uninstalled", ("store", store_id), summary))
+        })
+        .await
+    }
+}
+
+impl Db {
+    /// The people who can sign in to the store: the owner first, then staff by name.
+    pub async fn list_staff(&self, store_id: String) -> DbResult<Vec<StaffMember>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "{MEMBER_SELECT} WHERE store_id = ?1 AND removed_at IS NULL ORDER BY role = 'staff', name COLLATE NOCASE"
+            ))?;
+            let rows = stmt.query_map([store_id], member_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// The owner adds a staff member, recorded in the audit trail.
+    pub async fn add_staff_member(&self, actor: Actor, name: String, email: String, password_hash: String) -> DbResult<StaffMember> {
+        self.write(move |tx| {
+            let id = insert_user(tx, &actor.store_id, &name, &email, &password_hash, "staff")?;
+            record(tx, AuditEntry::by(&actor, "staff.added", ("user", &id), format!("Added {name} ({email}) as staff")))?;
+            member(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)
+        })
+        .await
+    }
+
+    /// The owner removes a staff member: they can no longer sign in, and every device they
+    /// are signed in on is signed out. The keys they made stay (they belong to the store);
+    /// the owner revokes those separately if need be. Returns the member and how many devices.
+    pub async fn remove_staff_member(&self, actor: Actor, user_id: String) -> DbResult<(StaffMember, usize)> {
+        self.write(move |tx| {
+            let member = member(tx, &actor.store_id, &user_id)?.ok_or(DbError::NotFound)?;
+            if member.role != "staff" {
+                return Err(DbError::Conflict("The owner cannot be removed from their own store. To end everything, uninstall Keyward instead.".into()));
+            }
+            let t = now();
+            tx.execute("UPDATE users SET removed_at = ?2 WHERE id = ?1", params![user_id, t])?;
+            let devices = tx.execute(
+                "UPDATE devices SET signed_out_at = ?2 WHERE user_id = ?1 AND signed_out_at IS NULL",
+                params![user_id, t],
+            )?;
+            let summary = format!("Removed {} ({}) from the staff and signed out {devices} device(s)", member.name, member.email);
+            record(tx, AuditEntry::by(&actor, "staff.removed", ("user", &user_id), summary))?;
+            Ok((member, devices))
         })
         .await
     }

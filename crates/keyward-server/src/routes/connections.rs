@@ -6,6 +6,7 @@ use keyward_core::Scopes;
 use keyward_core::wire::{ConnectionCode, ConnectionCodeRequest, ConnectionList, Connection, ErrorBody, validate_name};
 
 use crate::app::AppState;
+use crate::auth::permissions::Owned;
 use crate::auth::{Session, tokens};
 use crate::db::{NewConnectionCode, now, to_time};
 use crate::error::ApiError;
@@ -24,6 +25,8 @@ pub async fn list_connections(State(state): State<AppState>, session: Session) -
 #[utoipa::path(delete, path = "/api/connections/{id}", tag = "connections", security(("session" = [])), params(("id" = String, Path)),
     responses((status = 200, body = Connection), (status = 404, body = ErrorBody)))]
 pub async fn revoke_connection(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Json<Connection>, ApiError> {
+    let grantor = state.db.connection_grantor(session.store_id.clone(), id.clone()).await?.ok_or_else(|| ApiError::not_found("connection"))?;
+    session.require_owner_or_maker(Owned::Connection { granted_by: &grantor })?;
     Ok(Json(state.db.revoke_connection(session.actor(), id).await?))
 }
 

@@ -9,7 +9,7 @@ use keyward_core::Scope;
 use keyward_core::wire::{Bom, ErrorBody, NewBom, NewRawMaterial, RawMaterial, RawMaterialChange, Whoami};
 
 use crate::app::AppState;
-use crate::auth::Principal;
+use crate::auth::{Principal, Writer};
 use crate::catalog;
 use crate::error::ApiError;
 use crate::error::extract::{Json, Path};
@@ -46,7 +46,7 @@ pub async fn get_raw_material(
     responses((status = 201, body = RawMaterial), (status = 403, description = "read-only key", body = ErrorBody)))]
 pub async fn create_raw_material(
     State(state): State<AppState>,
-    Extension(caller): Extension<Principal>,
+    Writer(caller): Writer,
     Json(new): Json<NewRawMaterial>,
 ) -> Result<(StatusCode, Json<RawMaterial>), ApiError> {
     Ok((StatusCode::CREATED, Json(catalog::create_raw_material(&state, &caller, new).await?)))
@@ -57,7 +57,7 @@ pub async fn create_raw_material(
     responses((status = 200, body = RawMaterial), (status = 403, description = "read-only key", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update_raw_material(
     State(state): State<AppState>,
-    Extension(caller): Extension<Principal>,
+    Writer(caller): Writer,
     Path(id): Path<i64>,
     Json(change): Json<RawMaterialChange>,
 ) -> Result<Json<RawMaterial>, ApiError> {
@@ -80,7 +80,7 @@ pub async fn get_bom(State(state): State<AppState>, Extension(caller): Extension
     responses((status = 201, body = Bom), (status = 400, body = ErrorBody), (status = 403, description = "read-only key", body = ErrorBody)))]
 pub async fn create_bom(
     State(state): State<AppState>,
-    Extension(caller): Extension<Principal>,
+    Writer(caller): Writer,
     Json(new): Json<NewBom>,
 ) -> Result<(StatusCode, Json<Bom>), ApiError> {
     Ok((StatusCode::CREATED, Json(catalog::create_bom(&state, &caller, new).await?)))

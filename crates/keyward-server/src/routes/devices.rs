@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::Session;
+use crate::auth::permissions::Owned;
 use crate::error::ApiError;
 use crate::error::extract::{Json, Path, Query};
 
@@ -19,7 +20,7 @@ pub async fn list_devices(State(state): State<AppState>, session: Session) -> Re
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct SignOutParams {
-    /// Also revoke every key created from that device.
+    /// Also revoke every key created and every web-chat connection granted from that device.
     #[serde(default)]
     revoke_keys: bool,
 }
@@ -34,10 +35,12 @@ pub async fn sign_out_device(
     Path(id): Path<String>,
     Query(params): Query<SignOutParams>,
 ) -> Result<Json<SignedOutDevice>, ApiError> {
-    let (device, revoked_keys) = state
+    let user = state.db.device_user(session.store_id.clone(), id.clone()).await?.ok_or_else(|| ApiError::not_found("device"))?;
+    session.require_owner_or_maker(Owned::Device { user: &user })?;
+    let done = state
         .db
         .sign_out_device(session.actor(), id, params.revoke_keys)
         .await?
         .ok_or_else(|| ApiError::not_found("device"))?;
-    Ok(Json(SignedOutDevice { device, revoked_keys }))
+    Ok(Json(SignedOutDevice { device: done.device, revoked_keys: done.revoked_keys, revoked_connections: done.revoked_connections }))
 }

@@ -6,11 +6,12 @@ use axum::http::StatusCode;
 use keyward_core::wire::{
     CreateKeyRequest, CreatedKey, ErrorBody, KeyList, KeyRecord, RotateKeyRequest, RotatedKey, UpdateKeyRequest, validate_name,
 };
-use keyward_core::{ApiKey, KeyId, Scopes, hashing};
+use keyward_core::{ApiKey, KeyId, Scopes};
 use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::Session;
+use crate::auth::permissions::Owned;
 use crate::db::{DbError, KeyChange, NewKey, now, to_time};
 use crate::error::ApiError;
 use crate::error::extract::{Json, Path, Query};
@@ -48,11 +49,7 @@ where
 {
     for _ in 0..3 {
         let key = ApiKey::generate(&state.config.brand);
-        let secret = key.secret().to_owned();
-        let secret_hash = tokio::task::spawn_blocking(move || hashing::hash_secret(&secret))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let secret_hash = state.hashes.hash(key.secret()).await.map_err(|e| ApiError::Internal(e.to_string()))?;
         let new = NewKey { id: key.id().as_str().to_owned(), name: String::new(), scopes: Scopes::read_only(), expires_at: None, secret_hash };
         match insert(new).await {
             Err(DbError::IdTaken) => continue,
@@ -61,6 +58,12 @@ where
         }
     }
     Err(ApiError::Internal("could not find a free key id".into()))
+}
+
+/// Refuses unless the caller is the owner or created the key (404 if the store has no such key).
+async fn require_maker(state: &AppState, session: &Session, id: &str) -> Result<(), ApiError> {
+    let creator = state.db.key_creator(session.store_id.clone(), id.to_owned()).await?.ok_or_else(|| ApiError::not_found("key"))?;
+    session.require_owner_or_maker(Owned::Key { created_by: &creator })
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -129,6 +132,7 @@ pub async fn update_key(
     if request.name.is_none() && request.scopes.is_none() && request.is_active.is_none() {
         return Err(ApiError::bad_request("nothing_to_change", "Send at least one of name, scopes or is_active."));
     }
+    require_maker(&state, &session, &id).await?;
     let name = request.name.as_deref().map(label).transpose()?;
     let change = KeyChange { name, scopes: request.scopes, is_active: request.is_active };
     let record = state.db.update_key(session.actor(), id, change).await?;
@@ -140,6 +144,7 @@ pub async fn update_key(
     responses((status = 200, body = KeyRecord), (status = 404, body = ErrorBody)))]
 pub async fn revoke_key(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Json<KeyRecord>, ApiError> {
     let id = key_id(&id)?;
+    require_maker(&state, &session, &id).await?;
     let record = state.db.revoke_key(session.actor(), id.clone()).await?;
     state.verified.forget(&id);
     tracing::info!(key = %record.key_prefix, "key revoked");
@@ -158,6 +163,7 @@ pub async fn rotate_key(
     Json(request): Json<RotateKeyRequest>,
 ) -> Result<(StatusCode, Json<RotatedKey>), ApiError> {
     let old_id = key_id(&id)?;
+    require_maker(&state, &session, &old_id).await?;
     let overlap = request.overlap_seconds.unwrap_or(0);
     if overlap > MAX_OVERLAP_SECONDS {
         return Err(ApiError::bad_request("invalid_overlap", "The overlap can be at most 604800 seconds (7 days). Choose a shorter one."));

@@ -245,11 +245,8 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
     config.legacy_session_mode = false;
     config.json_response = true;
     config.max_request_body_bytes = crate::app::BODY_LIMIT;
-    config = if state.config.mcp_allowed_hosts.is_empty() {
-        config.disable_allowed_hosts()
-    } else {
-        config.with_allowed_hosts(state.config.mcp_allowed_hosts.clone())
-    };
+    // The Host header is checked for every route in one place, `crate::host_check`.
+    config = config.disable_allowed_hosts();
     let tools = StoreTools { state };
     let service = StreamableHttpService::new(move || Ok(tools.clone()), Arc::new(LocalSessionManager::default()), config);
     let mut router = OpenApiRouter::new()

@@ -7,10 +7,12 @@ mod connections;
 mod data;
 mod devices;
 mod keys;
+mod me;
 pub mod mcp;
 mod mirror;
 mod oauth;
 mod session;
+mod staff;
 mod store;
 
 use axum::middleware;
@@ -60,6 +62,9 @@ pub fn api_router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(connections::create_code))
         .routes(routes!(mirror::mirror))
         .routes(routes!(store::uninstall))
+        .routes(routes!(me::change_password))
+        .routes(routes!(staff::list_staff, staff::add_staff))
+        .routes(routes!(staff::remove_staff))
         .routes(routes!(oauth::token));
     let data_plane = OpenApiRouter::new()
         .routes(routes!(data::whoami))

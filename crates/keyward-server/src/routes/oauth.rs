@@ -1,13 +1,11 @@
 //! `POST /oauth/token`: a web-chat app trades a connection code, or later its refresh token,
 //! for an access token bound to one store and the scopes the merchant chose.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use keyward_core::wire::{ErrorBody, TokenRequest, TokenResponse};
 
 use crate::app::AppState;
-use crate::auth::session::{check_throttle, note_failure};
+use crate::auth::client_address::ClientAddress;
 use crate::auth::tokens;
 use crate::db::IssuedTokens;
 use crate::db::ACCESS_TOKEN_SECONDS;
@@ -19,11 +17,9 @@ use crate::error::extract::{Form, Json};
     responses((status = 200, body = TokenResponse), (status = 400, description = "invalid_grant: used, expired or revoked", body = ErrorBody)))]
 pub async fn token(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    address: ClientAddress,
     Form(request): Form<TokenRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let ip = addr.ip().to_string();
-    check_throttle(&state, &ip)?;
     let access_token = tokens::random_token(tokens::ACCESS_PREFIX);
     let refresh_token = tokens::random_token(tokens::REFRESH_PREFIX);
     let issued = IssuedTokens { access_hash: tokens::digest(&access_token), refresh_hash: tokens::digest(&refresh_token) };
@@ -38,7 +34,7 @@ pub async fn token(
         }
     };
     let connection = outcome.map_err(|message| {
-        note_failure(&state, &ip);
+        state.throttle.note_failure(&address);
         ApiError::bad_request("invalid_grant", message)
     })?;
     Ok(Json(TokenResponse {

@@ -1,14 +1,14 @@
 //! `POST /api/session` signs a person in on a device; `DELETE /api/session` signs it out.
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use keyward_core::hashing;
 use keyward_core::wire::{ErrorBody, LoginRequest, SessionCreated, validate_name};
-use std::net::SocketAddr;
 
 use crate::app::AppState;
 use crate::auth::Session;
-use crate::auth::session::{Attempt, check_throttle};
+use crate::auth::client_address::ClientAddress;
+use crate::auth::throttle::Credential;
 use crate::auth::tokens;
 use crate::error::ApiError;
 use crate::error::extract::Json;
@@ -18,19 +18,14 @@ use crate::error::extract::Json;
     responses((status = 201, body = SessionCreated), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn sign_in(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    address: ClientAddress,
     Json(request): Json<LoginRequest>,
 ) -> Result<(StatusCode, Json<SessionCreated>), ApiError> {
-    let ip = addr.ip().to_string();
-    check_throttle(&state, &ip)?;
     let device_name = validate_name("device name", &request.device_name).map_err(|m| ApiError::bad_request("invalid_name", m))?;
     let candidate = state.db.login_candidate(request.email.trim().to_owned()).await?;
     let phc = candidate.as_ref().map_or_else(|| hashing::decoy_hash().to_owned(), |c| c.password_hash.clone());
-    let password = request.password;
-    let attempt = Attempt::begin(&state, &ip)?;
-    let matched = tokio::task::spawn_blocking(move || hashing::verify_secret(&password, &phc))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let attempt = state.throttle.begin(&address, Credential::Password { account: &request.email })?;
+    let matched = attempt.verify(&state.hashes, &request.password, &phc).await?;
     let Some(candidate) = candidate.filter(|_| matched) else {
         attempt.failed();
         return Err(ApiError::unauthenticated("invalid_credentials", "The email or password is wrong. Check both and try again."));

@@ -11,9 +11,7 @@ use crate::error::ApiError;
 #[utoipa::path(delete, path = "/api/store", tag = "store", security(("session" = [])),
     responses((status = 204), (status = 403, description = "only the owner may uninstall", body = ErrorBody)))]
 pub async fn uninstall(State(state): State<AppState>, session: Session) -> Result<StatusCode, ApiError> {
-    if !session.is_owner() {
-        return Err(ApiError::forbidden("owner_only", "Only the store's owner can uninstall Keyward. Ask the owner to do it."));
-    }
+    session.require_owner("uninstall Keyward")?;
     state.db.uninstall_store(session.actor()).await?;
     tracing::warn!(store = %session.store_id, "store uninstalled");
     Ok(StatusCode::NO_CONTENT)

@@ -23,7 +23,7 @@ async fn a_malformed_key_is_rejected_without_a_database_lookup() {
     let session = svc.login(&owner, "laptop").await;
     let (_, key) = svc.create_key(&session, json!({"name": "bot"})).await;
     let lookups = svc.state.db.key_lookups();
-    let argon2 = svc.state.verified.argon2_runs();
+    let argon2 = svc.state.hashes.verifications();
     let mut typo = key.clone().into_bytes();
     typo[20] = if typo[20] == b'x' { b'y' } else { b'x' };
     let typo = String::from_utf8(typo).unwrap();
@@ -34,7 +34,7 @@ async fn a_malformed_key_is_rejected_without_a_database_lookup() {
     }
     svc.with_key("/v1/whoami", &typo).await.assert_error(401, "malformed_key");
     assert_eq!(svc.state.db.key_lookups(), lookups, "malformed keys must not reach the database");
-    assert_eq!(svc.state.verified.argon2_runs(), argon2, "malformed keys must not cost argon2");
+    assert_eq!(svc.state.hashes.verifications(), argon2, "malformed keys must not cost argon2");
 }
 
 #[tokio::test]
@@ -62,13 +62,13 @@ async fn argon2_runs_once_per_key_then_the_verified_cache_answers() {
     let owner = svc.store("Acme").await;
     let session = svc.login(&owner, "laptop").await;
     let (_, key) = svc.create_key(&session, json!({"name": "bot"})).await;
-    let before = svc.state.verified.argon2_runs();
+    let before = svc.state.hashes.verifications();
     for _ in 0..10 {
         svc.with_key("/v1/whoami", &key).await.assert_status(200);
     }
     // Bearer works as well as X-API-Key.
     svc.get("/v1/whoami", &key).await.assert_status(200);
-    assert_eq!(svc.state.verified.argon2_runs() - before, 1);
+    assert_eq!(svc.state.hashes.verifications() - before, 1);
 }
 
 #[tokio::test]
@@ -77,11 +77,11 @@ async fn without_the_verified_cache_argon2_runs_every_time() {
     let owner = svc.store("Acme").await;
     let session = svc.login(&owner, "laptop").await;
     let (_, key) = svc.create_key(&session, json!({"name": "bot"})).await;
-    let before = svc.state.verified.argon2_runs();
+    let before = svc.state.hashes.verifications();
     for _ in 0..3 {
         svc.with_key("/v1/whoami", &key).await.assert_status(200);
     }
-    assert_eq!(svc.state.verified.argon2_runs() - before, 3);
+    assert_eq!(svc.state.hashes.verifications() - before, 3);
 }
 
 #[tokio::test]
@@ -167,15 +167,14 @@ async fn past_the_rate_limit_a_key_gets_429_with_retry_after() {
 }
 
 #[tokio::test]
-async fn repeated_failures_from_one_address_are_throttled() {
+async fn repeated_failures_from_one_address_do_not_refuse_a_valid_key() {
     let svc = Service::start_with(|c| c.failed_auth_per_minute = 3).await;
     let owner = svc.store("Acme").await;
     let session = svc.login(&owner, "laptop").await;
     let (_, key) = svc.create_key(&session, json!({"name": "bot"})).await;
-    for _ in 0..3 {
+    for _ in 0..5 {
         svc.with_key("/v1/whoami", "asmk_guess").await.assert_error(401, "malformed_key");
     }
-    let throttled = svc.with_key("/v1/whoami", &key).await;
-    throttled.assert_error(429, "too_many_failed_attempts");
-    assert!(throttled.header("retry-after").is_some());
+    // Never seen before, so it takes argon2, in the narrow lane: still a true answer.
+    svc.with_key("/v1/whoami", &key).await.assert_status(200);
 }

@@ -54,7 +54,7 @@ async fn a_burst_of_malformed_requests_gets_4xx_and_the_service_keeps_serving() 
             let base = base.clone();
             tokio::spawn(async move {
                 let mut stream = TcpStream::connect(base.trim_start_matches("http://")).await.unwrap();
-                stream.write_all(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+                stream.write_all(b"GET /openapi.json HTTP/1.1\r\nHost: localhost\r\n").await.unwrap();
                 let started = Instant::now();
                 // A header line every 300 ms, never the blank line that ends them.
                 let mut buf = [0u8; 1024];
@@ -77,22 +77,22 @@ async fn a_burst_of_malformed_requests_gets_4xx_and_the_service_keeps_serving() 
         })
         .collect();
 
-    let huge_header = format!("GET /openapi.json HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(1 << 20));
-    let many_headers = format!("GET /openapi.json HTTP/1.1\r\nHost: x\r\n{}\r\n", (0..500).map(|i| format!("X-{i}: y\r\n")).collect::<String>());
+    let huge_header = format!("GET /openapi.json HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n", "a".repeat(1 << 20));
+    let many_headers = format!("GET /openapi.json HTTP/1.1\r\nHost: localhost\r\n{}\r\n", (0..500).map(|i| format!("X-{i}: y\r\n")).collect::<String>());
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("garbage", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http at all\r\n\r\n".to_vec()),
         ("bad request line", b"GET\r\n\r\n".to_vec()),
-        ("bad UTF-8 in the path", b"GET /api/keys/\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
-        ("bad UTF-8 in a header", b"GET /v1/whoami HTTP/1.1\r\nHost: x\r\nX-Api-Key: \xff\xfe\r\n\r\n".to_vec()),
+        ("bad UTF-8 in the path", b"GET /api/keys/\xff\xfe HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec()),
+        ("bad UTF-8 in a header", b"GET /v1/whoami HTTP/1.1\r\nHost: localhost\r\nX-Api-Key: \xff\xfe\r\n\r\n".to_vec()),
         ("a 1 MiB header", huge_header.into_bytes()),
         ("500 headers", many_headers.into_bytes()),
-        ("a wrong method", b"PUT /api/keys HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".to_vec()),
-        ("TRACE", b"TRACE / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
-        ("an unknown method", b"BREW /v1/whoami HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
-        ("a body longer than allowed", format!("POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", 10 << 20).into_bytes()),
-        ("a body that never finishes", b"POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\":".to_vec()),
-        ("a garbage body", b"POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 6\r\n\r\n\x00\xff{[}\x01".to_vec()),
-        ("conflicting lengths", b"POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello".to_vec()),
+        ("a wrong method", b"PUT /api/keys HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n".to_vec()),
+        ("TRACE", b"TRACE / HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec()),
+        ("an unknown method", b"BREW /v1/whoami HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec()),
+        ("a body longer than allowed", format!("POST /api/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", 10 << 20).into_bytes()),
+        ("a body that never finishes", b"POST /api/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\":".to_vec()),
+        ("a garbage body", b"POST /api/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 6\r\n\r\n\x00\xff{[}\x01".to_vec()),
+        ("conflicting lengths", b"POST /api/session HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello".to_vec()),
     ];
     let burst: Vec<_> = cases
         .into_iter()
@@ -118,10 +118,10 @@ async fn a_burst_of_malformed_requests_gets_4xx_and_the_service_keeps_serving() 
     }
 
     // The answers that say what happened, not only that it failed.
-    expect(&base, b"POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\":", 408).await;
-    expect(&base, format!("POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", 10 << 20).as_bytes(), 413).await;
-    expect(&base, b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n", 404).await;
-    expect(&base, b"DELETE /api/keys HTTP/1.1\r\nHost: x\r\n\r\n", 405).await;
+    expect(&base, b"POST /api/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\":", 408).await;
+    expect(&base, format!("POST /api/session HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n", 10 << 20).as_bytes(), 413).await;
+    expect(&base, b"GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n", 404).await;
+    expect(&base, b"DELETE /api/keys HTTP/1.1\r\nHost: localhost\r\n\r\n", 405).await;
 
     assert_eq!(svc.snapshot(), before, "the database is unchanged");
     assert_eq!(svc.with_key("/v1/whoami", &key).await.status, 200, "the key still works");
@@ -140,7 +140,7 @@ async fn guessing_keys_from_one_address_is_throttled_after_a_few_argon2_runs() {
     let owner = svc.store("Acme").await;
     let session = svc.login(&owner, "laptop").await;
     let (id, _) = svc.create_key(&session, json!({"name": "bot"})).await;
-    let runs_before = svc.state.verified.argon2_runs();
+    let runs_before = svc.state.hashes.verifications();
 
     let guesses: Vec<_> = (0..200)
         .map(|i| {
@@ -166,7 +166,7 @@ async fn guessing_keys_from_one_address_is_throttled_after_a_few_argon2_runs() {
     // The default allows 30 failures a minute from one address; a few more may race past.
     assert!(refused <= 40, "{refused} guesses were checked; the rest should have been throttled");
     assert_eq!(refused + throttled, 200);
-    assert!(svc.state.verified.argon2_runs() - runs_before <= 40, "throttled guesses cost no argon2");
+    assert!(svc.state.hashes.verifications() - runs_before <= 40, "throttled guesses cost no argon2");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -12,4 +12,5 @@ mod hostile;
 mod lifecycle;
 mod mcp;
 mod mirror;
+mod security_review;
 mod sessions;

@@ -1,0 +1,149 @@
+//! Failed attempts: what they are counted against, and what that changes.
+//!
+//! The rule: a throttle never turns away a credential because of other callers' failures.
+//!
+//! - A key secret (190 random bits) cannot be guessed, so failed keys only cost CPU. They are
+//!   counted per client address; an address over its limit has its argon2 checks go through the
+//!   pool's narrow lane ([`super::hash_pool`]), where they still get a true answer. A key that
+//!   was verified before needs no argon2 and meets no throttle at all.
+//! - A password can be guessed, so wrong passwords are also counted per account and per account
+//!   and address. An address that failed too often for one account is refused for that account
+//!   (429, without checking) until the window ends; an account that failed too often across
+//!   addresses is refused only from addresses that have already failed for it. Everyone else,
+//!   including the account's owner on another address, signs in as usual.
+//! - Cheap failures (a malformed key, an unknown token, code or session) cost nothing to check
+//!   and are only counted against the address.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::client_address::ClientAddress;
+use super::hash_pool::{HashPool, HashPoolError};
+use super::limits::{Quota, WindowLimiter};
+use crate::error::ApiError;
+
+/// How the throttle counts; the defaults suit a real deployment.
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottleLimits {
+    /// Failed authentications one client address may make per minute before its argon2 checks
+    /// take the narrow lane.
+    pub failures_per_address_per_minute: u32,
+    /// Wrong passwords for one account from one address per quarter hour before that address is
+    /// refused for that account.
+    pub password_failures_per_client: u32,
+    /// Wrong passwords for one account from all addresses per quarter hour before addresses that
+    /// already failed for it are refused.
+    pub password_failures_per_account: u32,
+}
+
+impl Default for ThrottleLimits {
+    fn default() -> Self {
+        ThrottleLimits { failures_per_address_per_minute: 30, password_failures_per_client: 10, password_failures_per_account: 50 }
+    }
+}
+
+const PASSWORD_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// What a costly check is about to test.
+#[derive(Debug, Clone, Copy)]
+pub enum Credential<'a> {
+    /// A key's secret.
+    KeySecret,
+    /// A person's password; `account` is their email, or whatever they typed as one.
+    Password { account: &'a str },
+}
+
+pub struct Throttle {
+    by_address: WindowLimiter,
+    by_account: WindowLimiter,
+    by_account_and_address: WindowLimiter,
+}
+
+fn too_many(quota: Quota, what: &str) -> ApiError {
+    ApiError::RateLimited {
+        code: "too_many_failed_attempts",
+        message: format!("{what} Wait {} seconds, then check the credentials and try again.", quota.reset),
+        retry_after: quota.reset,
+    }
+}
+
+impl Throttle {
+    pub fn new(limits: ThrottleLimits) -> Throttle {
+        Throttle {
+            by_address: WindowLimiter::new(limits.failures_per_address_per_minute, Duration::from_secs(60)),
+            by_account: WindowLimiter::new(limits.password_failures_per_account, PASSWORD_WINDOW),
+            by_account_and_address: WindowLimiter::new(limits.password_failures_per_client, PASSWORD_WINDOW),
+        }
+    }
+
+    /// Counts a failure that cost nothing to find (malformed key, unknown token, code or session).
+    pub fn note_failure(&self, address: &ClientAddress) {
+        self.by_address.count(&address.0);
+    }
+
+    /// Whether the address has failed too often this minute.
+    pub fn is_suspect(&self, address: &ClientAddress) -> bool {
+        self.by_address.used(&address.0) >= self.by_address.limit()
+    }
+
+    /// Before a check that costs argon2: refuses a password guess that is over its limits, and
+    /// counts the attempt as a failure before it runs (so a burst of concurrent guesses cannot
+    /// all slip through while the first ones hash). [`Attempt::succeeded`] takes it back.
+    pub fn begin(self: &Arc<Self>, address: &ClientAddress, credential: Credential<'_>) -> Result<Attempt, ApiError> {
+        let suspect = self.is_suspect(address);
+        let mut account = None;
+        if let Credential::Password { account: name } = credential {
+            let name = name.trim().to_lowercase();
+            let pair = format!("{name}\u{0}{}", address.0);
+            let pair_quota = self
+                .by_account_and_address
+                .hit(&pair)
+                .map_err(|q| too_many(q, "Too many wrong passwords for this account from this address."))?;
+            let failed_here_before = pair_quota.remaining + 1 < pair_quota.limit;
+            if failed_here_before && let Some(quota) = self.by_account.blocked(&name) {
+                self.by_account_and_address.give_back(&pair);
+                return Err(too_many(quota, "Too many wrong passwords for this account."));
+            }
+            self.by_account.count(&name);
+            account = Some((name, pair));
+        }
+        self.by_address.count(&address.0);
+        Ok(Attempt { throttle: self.clone(), address: address.0.clone(), account, suspect })
+    }
+}
+
+/// A costly check under way, counted as a failure until it succeeds.
+#[must_use = "an attempt counts as a failure unless marked succeeded"]
+pub struct Attempt {
+    throttle: Arc<Throttle>,
+    address: String,
+    /// The account and the account-and-address names, for a password.
+    account: Option<(String, String)>,
+    suspect: bool,
+}
+
+impl Attempt {
+    /// Checks `secret` against `phc` on the argon2 pool, in the narrow lane if the address has
+    /// been failing.
+    pub async fn verify(&self, pool: &HashPool, secret: &str, phc: &str) -> Result<bool, ApiError> {
+        pool.verify(secret, phc, self.suspect).await.map_err(|e| match e {
+            HashPoolError::Busy => ApiError::RateLimited {
+                code: "too_many_failed_attempts",
+                message: "Too many failed attempts from this address are being checked right now. Wait 10 seconds and try again.".into(),
+                retry_after: 10,
+            },
+            HashPoolError::Stopped => ApiError::Internal(e.to_string()),
+        })
+    }
+
+    pub fn succeeded(self) {
+        self.throttle.by_address.give_back(&self.address);
+        if let Some((account, pair)) = &self.account {
+            self.throttle.by_account.give_back(account);
+            self.throttle.by_account_and_address.give_back(pair);
+        }
+    }
+
+    /// It failed, and stays counted.
+    pub fn failed(self) {}
+}
