@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use keyward_core::wire::{
     AuditPage, ConnectionCode, ConnectionCodeRequest, ConnectionList, CreateKeyRequest, CreatedKey, DeviceList, ErrorBody, KeyList,
-    KeyRecord, LoginRequest, MirrorPage, RotateKeyRequest, RotatedKey, SessionCreated, SignedOutDevice, UpdateKeyRequest, Whoami,
+    KeyRecord, LoginRequest, MirrorPage, NewStaffMember, PasswordChange, PasswordChanged, RemovedStaffMember, RotateKeyRequest,
+    RotatedKey, SessionCreated, SignedOutDevice, StaffList, StaffMember, UpdateKeyRequest, Whoami,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -39,9 +40,10 @@ impl ClientError {
         }
     }
 
-    /// Whether the session is no longer good, so the person must sign in again.
+    /// Whether the session is no longer good (signed out, expired, the store gone), so the
+    /// person must sign in again.
     pub fn needs_sign_in(&self) -> bool {
-        matches!(self.code(), Some("invalid_session" | "missing_session" | "store_uninstalled"))
+        matches!(self.code(), Some("invalid_session" | "missing_session" | "session_expired" | "store_uninstalled"))
     }
 }
 
@@ -178,6 +180,27 @@ impl ApiClient {
     pub async fn sign_out_device(&self, id: &str, revoke_keys: bool) -> Result<SignedOutDevice, ClientError> {
         let path = format!("/api/devices/{}?revoke_keys={revoke_keys}", path_segment(id));
         self.send::<(), _>(Method::DELETE, &path, None).await
+    }
+
+    /// Changes the signed-in person's password; the service signs out their other devices.
+    pub async fn change_password(&self, current_password: &str, new_password: &str) -> Result<PasswordChanged, ClientError> {
+        let body = PasswordChange { current_password: current_password.into(), new_password: new_password.into() };
+        self.send(Method::PATCH, "/api/me/password", Some(&body)).await
+    }
+
+    /// The people who can sign in to the store, the owner first.
+    pub async fn staff(&self) -> Result<Vec<StaffMember>, ClientError> {
+        Ok(self.send::<(), StaffList>(Method::GET, "/api/staff", None).await?.staff)
+    }
+
+    /// Adds a staff member (owner only).
+    pub async fn add_staff(&self, member: &NewStaffMember) -> Result<StaffMember, ClientError> {
+        self.send(Method::POST, "/api/staff", Some(member)).await
+    }
+
+    /// Removes a staff member (owner only); the service signs them out everywhere.
+    pub async fn remove_staff(&self, id: &str) -> Result<RemovedStaffMember, ClientError> {
+        self.send::<(), _>(Method::DELETE, &format!("/api/staff/{}", path_segment(id)), None).await
     }
 
     pub async fn audit(&self, before: Option<i64>, limit: u32) -> Result<AuditPage, ClientError> {

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use keyward_core::Scopes;
 use keyward_core::wire::{
-    AuditPage, Connection, ConnectionCode, ConnectionCodeRequest, CreateKeyRequest, Device, KeyRecord, SignedOutDevice, UpdateKeyRequest,
+    AuditPage, Connection, ConnectionCode, ConnectionCodeRequest, CreateKeyRequest, Device, KeyRecord, NewStaffMember, PasswordChanged,
+    RemovedStaffMember, SignedOutDevice, StaffMember, UpdateKeyRequest,
 };
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -26,6 +27,9 @@ pub enum Error {
     NotSignedIn,
     #[error("This device's session has ended (it was signed out, perhaps from another device). Sign in again with `keyward login`.")]
     SessionEnded,
+    /// The session outlived its idle or absolute lifetime: the service's sentence says which.
+    #[error("{0}")]
+    SessionExpired(String),
     #[error(transparent)]
     Client(ClientError),
     #[error(transparent)]
@@ -40,7 +44,22 @@ pub enum Error {
 
 impl From<ClientError> for Error {
     fn from(e: ClientError) -> Self {
-        if e.needs_sign_in() { Error::SessionEnded } else { Error::Client(e) }
+        match e {
+            ClientError::Refused { code, message, .. } if code == "session_expired" => {
+                // The service's sentence ends "Sign in again."; say how, here.
+                let why = message.trim().strip_suffix("Sign in again.").unwrap_or(&message).trim_end();
+                Error::SessionExpired(format!("{why} Sign in again with `keyward login`."))
+            }
+            e if e.needs_sign_in() => Error::SessionEnded,
+            e => Error::Client(e),
+        }
+    }
+}
+
+impl Error {
+    /// Whether the person must sign in (again) before anything else works.
+    pub fn needs_sign_in(&self) -> bool {
+        matches!(self, Error::NotSignedIn | Error::SessionEnded | Error::SessionExpired(_))
     }
 }
 
@@ -180,6 +199,7 @@ impl Manager {
             brand: created.store.brand,
             user_name: created.user.name,
             user_email: created.user.email,
+            user_role: created.user.role,
             device_id: created.device.id,
             device_name: created.device.name,
         };
@@ -455,6 +475,31 @@ impl Manager {
         let out = client.sign_out_device(id, revoke_keys).await?;
         let _ = self.sync_mirror().await;
         Ok(out)
+    }
+
+    /// Changes this person's password. The key service signs out every other device of theirs;
+    /// this one stays signed in.
+    pub async fn change_password(&self, current_password: &str, new_password: &str) -> Result<PasswordChanged> {
+        let (_, client) = self.client().await?;
+        Ok(client.change_password(current_password, new_password).await?)
+    }
+
+    /// The people who can sign in to the store.
+    pub async fn staff(&self) -> Result<Vec<StaffMember>> {
+        let (_, client) = self.client().await?;
+        Ok(client.staff().await?)
+    }
+
+    /// Adds a staff member who signs in with `email` and `password` (the owner only).
+    pub async fn add_staff(&self, name: &str, email: &str, password: &str) -> Result<StaffMember> {
+        let (_, client) = self.client().await?;
+        Ok(client.add_staff(&NewStaffMember { name: name.to_owned(), email: email.to_owned(), password: password.to_owned() }).await?)
+    }
+
+    /// Removes a staff member (the owner only); they are signed out everywhere at once.
+    pub async fn remove_staff(&self, id: &str) -> Result<RemovedStaffMember> {
+        let (_, client) = self.client().await?;
+        Ok(client.remove_staff(id).await?)
     }
 
     pub async fn audit(&self, before: Option<i64>, limit: u32) -> Result<AuditPage> {

@@ -16,6 +16,10 @@ pub struct Profile {
     pub brand: String,
     pub user_name: String,
     pub user_email: String,
+    /// `owner` or `staff`, as the key service said at sign-in; empty in a profile saved before
+    /// Keyward kept it (the service still decides what each person may do).
+    #[serde(default)]
+    pub user_role: String,
     pub device_id: String,
     pub device_name: String,
 }
@@ -74,11 +78,23 @@ mod tests {
             brand: String::new(),
             user_name: String::new(),
             user_email: String::new(),
+            user_role: String::new(),
             device_id: String::new(),
             device_name: String::new(),
         };
         assert_eq!(p.store_slug(), "n-code-shop-co");
         p.store_name = "!!!".into();
         assert_eq!(p.store_slug(), "store");
+    }
+
+    #[test]
+    fn a_profile_saved_before_roles_were_kept_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profile.json");
+        let old = r#"{"server":"http://127.0.0.1:8420","store_id":"sto_1","store_name":"Acme","brand":"asmk","user_name":"Ada",
+            "user_email":"ada@acme.test","device_id":"dev_1","device_name":"laptop"}"#;
+        std::fs::write(&path, old).unwrap();
+        let profile = Profile::load(&path).unwrap().unwrap();
+        assert_eq!((profile.user_email.as_str(), profile.user_role.as_str()), ("ada@acme.test", ""));
     }
 }

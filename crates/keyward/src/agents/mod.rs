@@ -185,6 +185,14 @@ pub struct Wiring {
     inverse: Option<Inverse>,
 }
 
+impl Wiring {
+    /// Whether this change replaced an entry of the same name (so undo puts that one back),
+    /// rather than adding one (so undo takes it out).
+    pub fn replaced_an_entry(&self) -> bool {
+        self.inverse.as_ref().is_some_and(|i| i.replaced.is_some())
+    }
+}
+
 /// The inverse of one [`connect`]: the entry it wrote and the one it replaced.
 #[derive(Clone, PartialEq, Eq)]
 struct Inverse {

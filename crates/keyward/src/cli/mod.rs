@@ -63,6 +63,15 @@ enum Command {
     },
     /// Sign this device out and forget its session.
     Logout,
+    /// Change your password; every other device you are signed in on is signed out. Asks for
+    /// the current password and the new one twice, without echo; or reads them from standard
+    /// input, one per line (current, new, and optionally new again). Never from the command line.
+    Password,
+    /// The people who can sign in to the store. Only the owner adds and removes staff.
+    Staff {
+        #[command(subcommand)]
+        command: Option<StaffCommand>,
+    },
     /// List, create, change, revoke and rotate keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -177,10 +186,26 @@ enum DevicesCommand {
     /// Sign a device out (e.g. a lost laptop).
     SignOut {
         id: String,
-        /// Also revoke every key created from that device.
+        /// Also revoke every key created and every web-chat connection granted from that device.
         #[arg(long)]
         revoke_keys: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Everyone who can sign in, with their role.
+    List,
+    /// Add a staff member (owner only). Their password is asked for twice without echo, or
+    /// read from the first line of standard input; never from the command line.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+    },
+    /// Remove a staff member (owner only): they can no longer sign in, and are signed out everywhere.
+    Remove { id: String },
 }
 
 #[derive(Subcommand)]
@@ -228,7 +253,7 @@ struct Failure {
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         let code = match &e {
-            Error::NotSignedIn | Error::SessionEnded => exit::SIGN_IN,
+            Error::NotSignedIn | Error::SessionEnded | Error::SessionExpired(_) => exit::SIGN_IN,
             Error::Client(ClientError::Unreachable { .. }) => exit::UNREACHABLE,
             Error::Client(ClientError::Refused { .. }) => exit::REFUSED,
             Error::Client(_) => exit::FAILED,
@@ -244,6 +269,12 @@ impl From<Error> for Failure {
 impl From<String> for Failure {
     fn from(message: String) -> Self {
         Failure { code: exit::FAILED, message }
+    }
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Failure {
+        Failure { code: exit::USAGE, message: message.into() }
     }
 }
 
@@ -307,6 +338,28 @@ fn read_secret(what: &str) -> Result<String, Failure> {
     Ok(text.trim_end_matches(['\r', '\n']).to_owned())
 }
 
+/// Secrets a person types, one per prompt: on a terminal each is asked for without echo;
+/// otherwise they are read from standard input, one per line, and lines left out are missing.
+fn read_secret_lines(prompts: &[&str]) -> Result<Vec<String>, Failure> {
+    if std::io::stdin().is_terminal() {
+        return prompts.iter().map(|what| read_secret(what)).collect();
+    }
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::from(format!("Could not read standard input ({e}).")))?;
+    Ok(text.lines().take(prompts.len()).map(|line| line.trim_end_matches('\r').to_owned()).collect())
+}
+
+/// A new password from what [`read_secret_lines`] read at `new` and, if given, its
+/// confirmation just after: they must agree. `how` says how to give them, for the sentence.
+fn new_password(mut lines: Vec<String>, new: usize, how: &str) -> Result<String, Failure> {
+    let again = (lines.len() > new + 1).then(|| lines.remove(new + 1));
+    let password = lines.into_iter().nth(new).filter(|p| !p.is_empty()).ok_or_else(|| Failure::usage(format!("No new password was given. {how}")))?;
+    if again.is_some_and(|again| again != password) {
+        return Err(Failure::from("The two new passwords differ, so nothing was changed. Type the same password twice.".to_owned()));
+    }
+    Ok(password)
+}
+
 /// What `keyward verify KEY` gets instead of clap's own error, which would print the key
 /// back: the sentence says how to give it.
 const VERIFY_TAKES_NO_KEY: &str = "keyward verify does not take the key on the command line, where other programs on this machine can see it and your shell keeps it in its history. Run `keyward verify` and paste the key when asked, or pipe it in on standard input: `keyward verify < key.txt`.";
@@ -335,6 +388,22 @@ async fn run(command: Command, out: &Out) -> Outcome {
             out.message("Signed out. This device's session is gone from the keychain.", &serde_json::json!({"signed_out": true}));
             Ok(exit::OK)
         }
+        Command::Password => {
+            const HOW: &str = "Type it when asked, or pipe the current and the new password in on standard input, one per line.";
+            let manager = manager()?;
+            manager.profile()?; // Not signed in: say so before asking for anything.
+            let lines = read_secret_lines(&["Current password", "New password", "New password again"])?;
+            let current = lines.first().filter(|p| !p.is_empty()).cloned().ok_or_else(|| Failure::usage(format!("No current password was given. {HOW}")))?;
+            let new = new_password(lines, 1, HOW)?;
+            let changed = manager.change_password(&current, &new).await?;
+            let text = format!(
+                "Password changed. {} other device(s) of yours were signed out; this one stays signed in.",
+                changed.signed_out_devices
+            );
+            out.message(&text, &serde_json::to_value(&changed).unwrap_or_default());
+            Ok(exit::OK)
+        }
+        Command::Staff { command } => staff(command.unwrap_or(StaffCommand::List), out).await,
         Command::Keys(command) => keys(command, out).await,
         Command::Connect { agent, key_id, inline, config } => {
             let agent = Agent::from(agent);
@@ -371,7 +440,14 @@ async fn run(command: Command, out: &Out) -> Outcome {
             }
             DevicesCommand::SignOut { id, revoke_keys } => {
                 let result = manager()?.sign_out_device(&id, revoke_keys).await?;
-                let text = format!("Signed out \"{}\"; {} key(s) revoked with it.", result.device.name, result.revoked_keys);
+                let text = if revoke_keys {
+                    format!(
+                        "Signed out \"{}\"; {} key(s) created and {} web-chat connection(s) granted from it were revoked.",
+                        result.device.name, result.revoked_keys, result.revoked_connections
+                    )
+                } else {
+                    format!("Signed out \"{}\". The keys and connections made from it keep working (--revoke-keys revokes them too).", result.device.name)
+                };
                 out.message(&text, &serde_json::to_value(&result).unwrap_or_default());
                 Ok(exit::OK)
             }
@@ -397,6 +473,36 @@ async fn run(command: Command, out: &Out) -> Outcome {
             }
         },
     }
+}
+
+async fn staff(command: StaffCommand, out: &Out) -> Outcome {
+    let manager = manager()?;
+    match command {
+        StaffCommand::List => out.staff(&manager.staff().await?),
+        StaffCommand::Add { name, email } => {
+            manager.profile()?;
+            let password = new_password(
+                read_secret_lines(&[&format!("Password for {name}"), "Password again"])?,
+                0,
+                "Type it when asked, or pipe it in on standard input.",
+            )?;
+            let member = manager.add_staff(&name, &email, &password).await?;
+            let text = format!(
+                "Added {} <{}> as staff (id {}). They sign in with `keyward login --email {}` and the password you chose.",
+                member.name, member.email, member.id, member.email
+            );
+            out.message(&text, &serde_json::to_value(&member).unwrap_or_default());
+        }
+        StaffCommand::Remove { id } => {
+            let removed = manager.remove_staff(&id).await?;
+            let text = format!(
+                "Removed {} <{}>: they can no longer sign in, and {} device(s) of theirs were signed out. Keys and connections they made keep working until revoked.",
+                removed.member.name, removed.member.email, removed.signed_out_devices
+            );
+            out.message(&text, &serde_json::to_value(&removed).unwrap_or_default());
+        }
+    }
+    Ok(exit::OK)
 }
 
 async fn keys(command: KeysCommand, out: &Out) -> Outcome {

@@ -5,7 +5,7 @@ use keyward::agents::Wiring;
 use keyward::manager::{KeyView, Revoked, Rotated};
 use keyward::mirror::{StoreMirror, Verification};
 use keyward::profile::Profile;
-use keyward_core::wire::{AuditPage, Connection, ConnectionCode, Device, KeyRecord};
+use keyward_core::wire::{AuditPage, Connection, ConnectionCode, Device, KeyRecord, StaffMember};
 use serde::Serialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -237,6 +237,14 @@ impl Out {
             })
             .collect();
         table(&["ID", "DEVICE", "USER", "SIGNED IN", "LAST SEEN", "STATUS"], rows);
+    }
+
+    pub fn staff(&self, staff: &[StaffMember]) {
+        if self.json {
+            return self.print_json(&staff);
+        }
+        let rows = staff.iter().map(|m| vec![m.id.clone(), m.name.clone(), m.email.clone(), m.role.clone(), when(Some(m.created_at))]).collect();
+        table(&["ID", "NAME", "EMAIL", "ROLE", "ADDED"], rows);
     }
 
     pub fn audit(&self, page: &AuditPage) {

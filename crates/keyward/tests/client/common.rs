@@ -179,6 +179,11 @@ impl Device {
         self.ok(&["login", "--email", EMAIL, "--device-name", device_name]).await;
     }
 
+    /// `keyward login` as someone else; returns the output, to check a refusal too.
+    pub async fn login_as(&self, email: &str, password: &str, device_name: &str) -> Output {
+        self.command(&["login", "--email", email, "--device-name", device_name]).env("KEYWARD_PASSWORD", password).output().await.unwrap()
+    }
+
     /// Creates a key; returns (id, key_prefix).
     pub async fn create_key(&self, name: &str) -> (String, String) {
         let created = self.json(&["keys", "create", "--name", name]).await;

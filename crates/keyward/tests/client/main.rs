@@ -4,6 +4,7 @@
 
 mod common;
 
+mod accounts;
 mod config_path;
 mod lost_laptop;
 mod no_keychain;
