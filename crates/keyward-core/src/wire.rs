@@ -42,7 +42,7 @@ pub struct Person {
 }
 
 /// `POST /api/session`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
@@ -220,7 +220,7 @@ pub struct SignedOutDevice {
 
 /// `PATCH /api/me/password`: the current password proves it is the person, not just their
 /// unlocked laptop.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current_password: String,
@@ -253,7 +253,7 @@ pub struct StaffList {
 }
 
 /// `POST /api/staff` (owner only): the new member signs in with this password.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewStaffMember {
     pub name: String,
@@ -435,6 +435,27 @@ pub struct NewBom {
 }
 }
 
+/// Request bodies that carry a password show it as `[hidden]` when debug-printed, so a log
+/// line that prints one can never leak it.
+macro_rules! debug_without_passwords {
+    ($($ty:ident { $($field:ident),* } hiding { $($secret:ident),* }),* $(,)?) => {
+        $(impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), &self.$field))*
+                    $(.field(stringify!($secret), &"[hidden]"))*
+                    .finish()
+            }
+        })*
+    };
+}
+
+debug_without_passwords! {
+    LoginRequest { email, device_name } hiding { password },
+    PasswordChange {} hiding { current_password, new_password },
+    NewStaffMember { name, email } hiding { password },
+}
+
 /// Checks a label for a key, device or app: not blank, at most [`MAX_NAME_CHARS`] characters,
 /// no control characters. Returns it trimmed.
 pub fn validate_name(what: &str, name: &str) -> Result<String, String> {
@@ -454,6 +475,19 @@ pub fn validate_name(what: &str, name: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_never_show_in_debug_output() {
+        let printed = [
+            format!("{:?}", LoginRequest { email: "a@b.test".into(), password: "hunter2-secret".into(), device_name: "laptop".into() }),
+            format!("{:?}", PasswordChange { current_password: "hunter2-secret".into(), new_password: "hunter3-secret".into() }),
+            format!("{:?}", NewStaffMember { name: "Sam".into(), email: "sam@b.test".into(), password: "hunter2-secret".into() }),
+        ];
+        for text in printed {
+            assert!(!text.contains("hunter"), "{text}");
+            assert!(text.contains("[hidden]"), "{text}");
+        }
+    }
 
     #[test]
     fn requests_refuse_unknown_fields() {

@@ -168,7 +168,7 @@ pub async fn serve(
     let mut connections = auto::Builder::new(TokioExecutor::new());
     connections.http1().timer(TokioTimer::new()).header_read_timeout(state.config.header_timeout);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let local = listener.local_addr()?;
+    let bound = listener.local_addr()?;
     tokio::pin!(shutdown);
     loop {
         let (stream, remote) = tokio::select! {
@@ -184,6 +184,9 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let app = app.clone();
+        // The address this connection reached, not the one listened on: bound to 0.0.0.0, a
+        // connection over loopback still reaches 127.0.0.1, and gets the loopback Host rule.
+        let local = stream.local_addr().unwrap_or(bound);
         let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(axum::extract::ConnectInfo(remote));
             request.extensions_mut().insert(crate::host_check::LocalAddr(local));

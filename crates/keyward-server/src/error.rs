@@ -109,6 +109,10 @@ impl From<DbError> for ApiError {
             },
             DbError::Conflict(message) => ApiError::Conflict { code: "conflict", message },
             DbError::Invalid(message) => ApiError::bad_request("invalid_request", message),
+            DbError::CredentialsChanged => ApiError::unauthenticated(
+                "invalid_credentials",
+                "The password was changed while signing in. Sign in again with the current password.",
+            ),
             DbError::IdTaken | DbError::Sqlite(_) | DbError::Worker(_) => ApiError::Internal(err.to_string()),
         }
     }

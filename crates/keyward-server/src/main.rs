@@ -34,7 +34,7 @@ struct ServeArgs {
     #[arg(long, default_value_t = 600)]
     rate_limit: u32,
     /// Failed authentications one client address may make per minute.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     failed_auth_limit: u32,
     /// Run argon2 on every request (for measuring the verified cache; never in production).
     #[arg(long)]
@@ -52,10 +52,10 @@ struct ServeArgs {
     #[arg(long, default_value = "X-Forwarded-For", value_name = "NAME")]
     client_ip_header: String,
     /// A dashboard session ends after this many hours without use.
-    #[arg(long, default_value_t = 14 * 24, value_name = "HOURS")]
+    #[arg(long, default_value_t = 14 * 24, value_name = "HOURS", value_parser = clap::value_parser!(u64).range(1..))]
     session_idle_hours: u64,
     /// A dashboard session ends this many hours after sign-in.
-    #[arg(long, default_value_t = 90 * 24, value_name = "HOURS")]
+    #[arg(long, default_value_t = 90 * 24, value_name = "HOURS", value_parser = clap::value_parser!(u64).range(1..))]
     session_lifetime_hours: u64,
 }
 
@@ -132,6 +132,9 @@ fn open_db(path: &Path) -> anyhow::Result<Db> {
 
 async fn run_server(args: ServeArgs, demo_mode: bool) -> anyhow::Result<()> {
     let brand = Brand::new(&args.brand).map_err(|_| anyhow::anyhow!("The brand must be 2 to 8 lowercase letters, e.g. --brand asmk."))?;
+    if args.session_lifetime_hours < args.session_idle_hours {
+        bail!("--session-lifetime-hours ({}) is shorter than --session-idle-hours ({}). Make the lifetime at least as long as the idle time.", args.session_lifetime_hours, args.session_idle_hours);
+    }
     let db = open_db(&args.db)?;
     db.ensure_brand(brand.as_str()).await?;
     let demo_store = if demo_mode { Some(demo::ensure_demo_store(&db).await?) } else { None };

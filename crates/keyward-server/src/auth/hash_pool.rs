@@ -24,12 +24,17 @@ type Job = Box<dyn FnOnce() + Send>;
 const SUSPECT_QUEUE: usize = 8;
 /// How long one of them may wait for it.
 const SUSPECT_WAIT: Duration = Duration::from_secs(10);
+/// Checks that may wait for a thread, per thread, before more are turned away at once: about
+/// 0.7 s of work each, so nobody queues behind minutes of backlog.
+const QUEUE_PER_THREAD: usize = 64;
 
 /// Why a check did not run.
 #[derive(Debug, thiserror::Error)]
 pub enum HashPoolError {
     #[error("too many checks from failing addresses are waiting")]
     Busy,
+    #[error("too many checks are waiting")]
+    Overloaded,
     #[error("the argon2 workers stopped")]
     Stopped,
 }
@@ -37,6 +42,8 @@ pub enum HashPoolError {
 pub struct HashPool {
     jobs: Mutex<mpsc::Sender<Job>>,
     threads: usize,
+    /// A place in the queue (or on a thread); bounded so the backlog stays short.
+    queue: Arc<Semaphore>,
     suspect_lane: Arc<Semaphore>,
     suspect_waiting: AtomicUsize,
     runs: AtomicU64,
@@ -76,6 +83,7 @@ impl HashPool {
         HashPool {
             jobs: Mutex::new(sender),
             threads,
+            queue: Arc::new(Semaphore::new(threads * QUEUE_PER_THREAD)),
             suspect_lane: Arc::new(Semaphore::new(1)),
             suspect_waiting: AtomicUsize::new(0),
             runs: AtomicU64::new(0),
@@ -86,14 +94,23 @@ impl HashPool {
 
     /// Runs `f` on an argon2 thread and waits for its result.
     async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, HashPoolError> {
+        let place = self.queue.clone().try_acquire_owned().map_err(|_| HashPoolError::Overloaded)?;
         let (reply, answer) = oneshot::channel();
         let (running, peak) = (self.running.clone(), self.peak.clone());
         let job: Job = Box::new(move || {
+            let _place = place;
+            // The caller went away (its client hung up): nobody wants the answer.
+            if reply.is_closed() {
+                return;
+            }
             let now = running.fetch_add(1, Ordering::SeqCst) + 1;
             peak.fetch_max(now, Ordering::SeqCst);
-            let value = f();
+            // A panic in argon2 must not take the thread with it.
+            let value = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
             running.fetch_sub(1, Ordering::SeqCst);
-            let _ = reply.send(value);
+            if let Ok(value) = value {
+                let _ = reply.send(value);
+            }
         });
         self.jobs.lock().map_err(|_| HashPoolError::Stopped)?.send(job).map_err(|_| HashPoolError::Stopped)?;
         answer.await.map_err(|_| HashPoolError::Stopped)

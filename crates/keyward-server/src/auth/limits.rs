@@ -6,8 +6,13 @@
 //! window is dropping a whole map, never a scan: each shard notices on its next use that its
 //! window is over and swaps in an empty map. The counts are split over shards so that one busy
 //! caller does not serialise everyone behind one lock, and each shard holds at most a fixed
-//! number of callers: past that, new callers share one overflow count (so a flood of distinct
-//! addresses is throttled together instead of growing memory without bound).
+//! number of callers: past that, new callers share one overflow count, so a flood of distinct
+//! names cannot grow memory without bound. The overflow count never refuses anyone (a flood
+//! must not lock out whoever arrives after it); it only reports them as busy (see [`used`]).
+//! Callers are remembered by a keyed 128-bit hash of their name, so a long name costs no more
+//! memory than a short one.
+//!
+//! [`used`]: WindowLimiter::used
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -26,20 +31,20 @@ pub struct Quota {
 const SHARDS: usize = 32;
 /// Callers one shard remembers in a window; 32 × 4096 in all.
 const SHARD_CAPACITY: usize = 4096;
-/// The count that callers share once their shard is full.
-const OVERFLOW: &str = "\u{0}overflow";
+/// The count that callers share once their shard is full (no name hashes to it in practice).
+const OVERFLOW: u128 = 0;
 
 struct Shard {
     /// Which window these counts belong to (windows since `WindowLimiter::start`).
     window: u64,
-    counts: HashMap<String, u32>,
+    counts: HashMap<u128, u32>,
 }
 
 pub struct WindowLimiter {
     limit: u32,
     window: Duration,
     start: Instant,
-    hasher: RandomState,
+    hashers: (RandomState, RandomState),
     shards: Vec<Mutex<Shard>>,
 }
 
@@ -50,7 +55,7 @@ impl WindowLimiter {
             limit,
             window,
             start: Instant::now(),
-            hasher: RandomState::new(),
+            hashers: (RandomState::new(), RandomState::new()),
             shards: (0..SHARDS).map(|_| Mutex::new(Shard { window: 0, counts: HashMap::new() })).collect(),
         }
     }
@@ -72,10 +77,13 @@ impl WindowLimiter {
         Quota { limit: self.limit, remaining: self.limit.saturating_sub(used), reset }
     }
 
-    /// Runs `f` on `who`'s shard, with the counts of the current window, then drops the map of
-    /// an ended window outside the lock.
-    fn with_shard<T>(&self, who: &str, f: impl FnOnce(&mut HashMap<String, u32>, u64) -> T) -> T {
-        let shard = &self.shards[self.hasher.hash_one(who) as usize % SHARDS];
+    /// Runs `f` on `who`'s shard with the counts of the current window and the name `who` is
+    /// counted under, then drops the map of an ended window outside the lock.
+    fn with_slot<T>(&self, who: &str, f: impl FnOnce(&mut HashMap<u128, u32>, Slot, u64) -> T) -> T {
+        let high = self.hashers.0.hash_one(who);
+        let low = self.hashers.1.hash_one(who);
+        let name = (u128::from(high) << 64 | u128::from(low)).max(1);
+        let shard = &self.shards[high as usize % SHARDS];
         let (window, reset) = self.now();
         let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
         let ended = if guard.window != window {
@@ -84,61 +92,80 @@ impl WindowLimiter {
         } else {
             None
         };
-        let value = f(&mut guard.counts, reset);
+        let slot = if guard.counts.contains_key(&name) || guard.counts.len() < SHARD_CAPACITY { Slot::Own(name) } else { Slot::Overflow };
+        let value = f(&mut guard.counts, slot, reset);
         drop(guard);
         drop(ended);
         value
     }
 
-    /// The name `who` is counted under: itself, or the overflow once its shard is full.
-    fn slot<'a>(counts: &HashMap<String, u32>, who: &'a str) -> &'a str {
-        if counts.contains_key(who) || counts.len() < SHARD_CAPACITY { who } else { OVERFLOW }
-    }
-
     /// Counts one request for `who`; `Err` with the quota (remaining 0) once over the limit.
+    /// A caller counted in the overflow is never refused.
     pub fn hit(&self, who: &str) -> Result<Quota, Quota> {
-        self.with_shard(who, |counts, reset| {
-            let slot = Self::slot(counts, who);
-            let used = counts.entry(slot.to_owned()).or_insert(0);
-            if *used >= self.limit {
-                return Err(self.quota(*used, reset));
+        self.with_slot(who, |counts, slot, reset| {
+            let used = counts.entry(slot.key()).or_insert(0);
+            match slot {
+                Slot::Own(_) if *used >= self.limit => Err(self.quota(*used, reset)),
+                Slot::Own(_) => {
+                    *used += 1;
+                    Ok(self.quota(*used, reset))
+                }
+                Slot::Overflow => {
+                    *used = used.saturating_add(1);
+                    Ok(self.quota(0, reset))
+                }
             }
-            *used += 1;
-            Ok(self.quota(*used, reset))
         })
     }
 
     /// Counts one for `who` even past the limit (a failure that happened, not a request to
-    /// allow); returns how many it has now.
-    pub fn count(&self, who: &str) -> u32 {
-        self.with_shard(who, |counts, _| {
-            let slot = Self::slot(counts, who);
-            let used = counts.entry(slot.to_owned()).or_insert(0);
+    /// allow).
+    pub fn count(&self, who: &str) {
+        self.with_slot(who, |counts, slot, _| {
+            let used = counts.entry(slot.key()).or_insert(0);
             *used = used.saturating_add(1);
-            *used
-        })
+        });
     }
 
     /// Takes back one count from `who` in the current window (an attempt that turned out fine).
     pub fn give_back(&self, who: &str) {
-        self.with_shard(who, |counts, _| {
-            if let Some(used) = counts.get_mut(who) {
+        self.with_slot(who, |counts, slot, _| {
+            if let Some(used) = counts.get_mut(&slot.key()) {
                 *used = used.saturating_sub(1);
             }
         });
     }
 
-    /// How many `who` has used in the current window.
+    /// How many `who` has used in the current window; for a caller in the overflow, how many
+    /// the overflow has (so a flood of new names reads as busy, never as idle).
     pub fn used(&self, who: &str) -> u32 {
-        self.with_shard(who, |counts, _| counts.get(who).copied().unwrap_or(0))
+        self.with_slot(who, |counts, slot, _| counts.get(&slot.key()).copied().unwrap_or(0))
     }
 
-    /// Whether `who` is at or over the limit, without counting; the quota if so.
+    /// Whether `who` is at or over the limit, without counting; the quota if so. A caller in
+    /// the overflow is never blocked.
     pub fn blocked(&self, who: &str) -> Option<Quota> {
-        self.with_shard(who, |counts, reset| {
-            let used = counts.get(who).copied().unwrap_or(0);
+        self.with_slot(who, |counts, slot, reset| {
+            let Slot::Own(name) = slot else { return None };
+            let used = counts.get(&name).copied().unwrap_or(0);
             (used >= self.limit).then(|| self.quota(used, reset))
         })
+    }
+}
+
+/// Where a caller is counted: under its own name, or in the shared overflow.
+#[derive(Clone, Copy)]
+enum Slot {
+    Own(u128),
+    Overflow,
+}
+
+impl Slot {
+    fn key(self) -> u128 {
+        match self {
+            Slot::Own(name) => name,
+            Slot::Overflow => OVERFLOW,
+        }
     }
 }
 
@@ -169,15 +196,22 @@ mod tests {
     }
 
     #[test]
-    fn a_flood_of_distinct_callers_is_bounded_and_shares_one_count() {
+    fn a_flood_of_distinct_callers_is_bounded_and_locks_nobody_out() {
         let limiter = WindowLimiter::new(5, Duration::from_secs(60));
         for i in 0..(SHARDS * SHARD_CAPACITY + 10_000) {
-            let _ = limiter.hit(&format!("caller {i}"));
+            let _ = limiter.hit(&format!("caller {i} {}", "x".repeat(i % 100)));
         }
         let remembered: usize = limiter.shards.iter().map(|s| s.lock().unwrap().counts.len()).sum();
         assert!(remembered <= SHARDS * (SHARD_CAPACITY + 1), "{remembered} callers remembered");
-        // The late arrivals were counted together, so they are over the limit as one.
-        assert!(limiter.hit("yet another caller").is_err());
+        // Those who arrive after the flood are not refused for it…
+        for _ in 0..10 {
+            assert!(limiter.hit("yet another caller").is_ok());
+        }
+        assert!(limiter.blocked("yet another caller").is_none());
+        // …but read as busy, so their costly checks take the narrow lane.
+        assert!(limiter.used("yet another caller") >= 5);
+        // Callers remembered before the flood keep their own counts.
+        assert_eq!(limiter.used("caller 0 "), 1);
     }
 
     #[test]
@@ -186,7 +220,7 @@ mod tests {
         assert!(limiter.hit("a").is_ok());
         limiter.give_back("a");
         assert!(limiter.hit("a").is_ok());
-        assert_eq!(limiter.count("a"), 2);
+        limiter.count("a");
         assert_eq!(limiter.used("a"), 2);
     }
 }

@@ -169,13 +169,13 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, address: &Clien
     }
     let id = key.id();
     let Some(row) = state.db.key_for_auth(id.as_str().to_owned()).await? else {
-        let attempt = state.throttle.begin(address, Credential::KeySecret)?;
+        let attempt = state.throttle.begin(address, Credential::KeySecret { key_id: None })?;
         attempt.verify(&state.hashes, key.secret(), hashing::decoy_hash()).await?;
         attempt.failed();
         return Err(unknown_key());
     };
     if !state.verified.contains(&row.id, key.secret(), &row.secret_hash) {
-        let attempt = state.throttle.begin(address, Credential::KeySecret)?;
+        let attempt = state.throttle.begin(address, Credential::KeySecret { key_id: Some(&row.id) })?;
         if !attempt.verify(&state.hashes, key.secret(), &row.secret_hash).await? {
             attempt.failed();
             return Err(unknown_key());

@@ -47,14 +47,15 @@ const PASSWORD_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// What a costly check is about to test.
 #[derive(Debug, Clone, Copy)]
 pub enum Credential<'a> {
-    /// A key's secret.
-    KeySecret,
+    /// A key's secret; `key_id` is `None` when no key has that id (a decoy check runs).
+    KeySecret { key_id: Option<&'a str> },
     /// A person's password; `account` is their email, or whatever they typed as one.
     Password { account: &'a str },
 }
 
 pub struct Throttle {
     by_address: WindowLimiter,
+    by_key: WindowLimiter,
     by_account: WindowLimiter,
     by_account_and_address: WindowLimiter,
 }
@@ -67,10 +68,14 @@ fn too_many(quota: Quota, what: &str) -> ApiError {
     }
 }
 
+/// The longest email considered; longer ones cannot be an account's (RFC 5321 allows 254).
+const MAX_ACCOUNT_CHARS: usize = 254;
+
 impl Throttle {
     pub fn new(limits: ThrottleLimits) -> Throttle {
         Throttle {
             by_address: WindowLimiter::new(limits.failures_per_address_per_minute, Duration::from_secs(60)),
+            by_key: WindowLimiter::new(limits.failures_per_address_per_minute, Duration::from_secs(60)),
             by_account: WindowLimiter::new(limits.password_failures_per_account, PASSWORD_WINDOW),
             by_account_and_address: WindowLimiter::new(limits.password_failures_per_client, PASSWORD_WINDOW),
         }
@@ -89,61 +94,114 @@ impl Throttle {
     /// Before a check that costs argon2: refuses a password guess that is over its limits, and
     /// counts the attempt as a failure before it runs (so a burst of concurrent guesses cannot
     /// all slip through while the first ones hash). [`Attempt::succeeded`] takes it back.
+    ///
+    /// The check takes the narrow lane when its address has been failing and the credential
+    /// itself has a record of failures (or names no key), or when the account is being
+    /// guessed from many addresses; a credential with a clean record takes the wide lane
+    /// wherever it comes from, so others' failures never slow it down.
     pub fn begin(self: &Arc<Self>, address: &ClientAddress, credential: Credential<'_>) -> Result<Attempt, ApiError> {
-        let suspect = self.is_suspect(address);
-        let mut account = None;
-        if let Credential::Password { account: name } = credential {
-            let name = name.trim().to_lowercase();
-            let pair = format!("{name}\u{0}{}", address.0);
-            let pair_quota = self
-                .by_account_and_address
-                .hit(&pair)
-                .map_err(|q| too_many(q, "Too many wrong passwords for this account from this address."))?;
-            let failed_here_before = pair_quota.remaining + 1 < pair_quota.limit;
-            if failed_here_before && let Some(quota) = self.by_account.blocked(&name) {
-                self.by_account_and_address.give_back(&pair);
-                return Err(too_many(quota, "Too many wrong passwords for this account."));
+        let address_failing = self.is_suspect(address);
+        let mut attempt = Attempt { throttle: self.clone(), address: address.0.clone(), key: None, account: None, suspect: false, settled: false };
+        attempt.suspect = match credential {
+            Credential::KeySecret { key_id: None } => address_failing,
+            Credential::KeySecret { key_id: Some(id) } => {
+                let clean = self.by_key.used(id) == 0;
+                self.by_key.count(id);
+                attempt.key = Some(id.to_owned());
+                address_failing && !clean
             }
-            self.by_account.count(&name);
-            account = Some((name, pair));
-        }
+            Credential::Password { account } => {
+                if account.chars().count() > MAX_ACCOUNT_CHARS {
+                    return Err(ApiError::unauthenticated("invalid_credentials", "The email or password is wrong. Check both and try again."));
+                }
+                let name = account.trim().to_lowercase();
+                let pair = format!("{name}\u{0}{}", address.0);
+                self.by_account_and_address
+                    .hit(&pair)
+                    .map_err(|q| too_many(q, "Too many wrong passwords for this account from this address."))?;
+                // Counted just now, so more than one means it failed here before (or, once the
+                // map is full, that a flood is on: either way, no fresh start).
+                let failed_here_before = self.by_account_and_address.used(&pair) > 1;
+                let hot = self.by_account.blocked(&name);
+                if let Some(quota) = hot.filter(|_| failed_here_before) {
+                    self.by_account_and_address.give_back(&pair);
+                    return Err(too_many(quota, "Too many wrong passwords for this account."));
+                }
+                let clean = self.by_account.used(&name) == 0;
+                self.by_account.count(&name);
+                attempt.account = Some((name, pair));
+                (address_failing && !clean) || hot.is_some()
+            }
+        };
         self.by_address.count(&address.0);
-        Ok(Attempt { throttle: self.clone(), address: address.0.clone(), account, suspect })
+        Ok(attempt)
     }
 }
 
-/// A costly check under way, counted as a failure until it succeeds.
-#[must_use = "an attempt counts as a failure unless marked succeeded"]
+/// A costly check under way, counted as a failure until it succeeds. If it is dropped without
+/// an answer (the pool was busy, the client went away), its counts are given back: only a
+/// check that ran and failed stays counted.
+#[must_use = "an attempt counts as a failure only once marked failed"]
 pub struct Attempt {
     throttle: Arc<Throttle>,
     address: String,
+    key: Option<String>,
     /// The account and the account-and-address names, for a password.
     account: Option<(String, String)>,
     suspect: bool,
+    settled: bool,
 }
 
 impl Attempt {
-    /// Checks `secret` against `phc` on the argon2 pool, in the narrow lane if the address has
-    /// been failing.
+    /// Checks `secret` against `phc` on the argon2 pool, in the narrow lane if need be.
     pub async fn verify(&self, pool: &HashPool, secret: &str, phc: &str) -> Result<bool, ApiError> {
-        pool.verify(secret, phc, self.suspect).await.map_err(|e| match e {
-            HashPoolError::Busy => ApiError::RateLimited {
-                code: "too_many_failed_attempts",
-                message: "Too many failed attempts from this address are being checked right now. Wait 10 seconds and try again.".into(),
-                retry_after: 10,
-            },
-            HashPoolError::Stopped => ApiError::Internal(e.to_string()),
-        })
+        Ok(pool.verify(secret, phc, self.suspect).await?)
     }
 
-    pub fn succeeded(self) {
+    pub fn succeeded(mut self) {
+        self.give_back();
+        self.settled = true;
+    }
+
+    /// It failed, and stays counted.
+    pub fn failed(mut self) {
+        self.settled = true;
+    }
+
+    fn give_back(&self) {
         self.throttle.by_address.give_back(&self.address);
+        if let Some(key) = &self.key {
+            self.throttle.by_key.give_back(key);
+        }
         if let Some((account, pair)) = &self.account {
             self.throttle.by_account.give_back(account);
             self.throttle.by_account_and_address.give_back(pair);
         }
     }
+}
 
-    /// It failed, and stays counted.
-    pub fn failed(self) {}
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.give_back();
+        }
+    }
+}
+
+impl From<HashPoolError> for ApiError {
+    fn from(e: HashPoolError) -> Self {
+        match e {
+            HashPoolError::Busy => ApiError::RateLimited {
+                code: "too_many_failed_attempts",
+                message: "Too many failed attempts from this address are being checked right now. Wait 10 seconds and try again.".into(),
+                retry_after: 10,
+            },
+            HashPoolError::Overloaded => ApiError::RateLimited {
+                code: "busy",
+                message: "The key service is checking many credentials right now. Wait 5 seconds and try again.".into(),
+                retry_after: 5,
+            },
+            HashPoolError::Stopped => ApiError::Internal(e.to_string()),
+        }
+    }
 }

@@ -39,6 +39,8 @@ struct StoredCode {
     expires_at: i64,
     used: bool,
     store_uninstalled: bool,
+    /// The device that made it was signed out, or its maker removed from the staff, since.
+    maker_gone: bool,
 }
 
 /// A refresh token as stored, with its connection's state.
@@ -156,7 +158,9 @@ impl Db {
             let code = tx
                 .query_row(
                     "SELECT c.store_id, c.app_name, c.scopes, c.created_by, c.expires_at, c.used_at, s.uninstalled_at IS NOT NULL,
-                            c.created_device, c.connection_id
+                            c.created_device, c.connection_id,
+                            EXISTS (SELECT 1 FROM devices d WHERE d.id = c.created_device AND d.signed_out_at IS NOT NULL)
+                              OR EXISTS (SELECT 1 FROM users u WHERE u.id = c.created_by AND u.removed_at IS NOT NULL)
                      FROM connection_codes c JOIN stores s ON s.id = c.store_id WHERE c.code_hash = ?1",
                     [&code_hash],
                     |r| {
@@ -170,11 +174,13 @@ impl Db {
                             expires_at: r.get(4)?,
                             used: r.get::<_, Option<i64>>(5)?.is_some(),
                             store_uninstalled: r.get(6)?,
+                            maker_gone: r.get(9)?,
                         })
                     },
                 )
                 .optional()?;
-            let Some(StoredCode { store_id, created_device, connection_id, app_name, scopes, created_by, expires_at, used, store_uninstalled }) = code
+            let Some(StoredCode { store_id, created_device, connection_id, app_name, scopes, created_by, expires_at, used, store_uninstalled, maker_gone }) =
+                code
             else {
                 return Ok(Err("The connection code is not valid. Ask the merchant for a new code.".into()));
             };
@@ -191,6 +197,11 @@ impl Db {
             }
             if store_uninstalled {
                 return Ok(Err("The store has uninstalled Keyward. The merchant must reinstall it first.".into()));
+            }
+            if maker_gone {
+                return Ok(Err(
+                    "The device or person that made this connection code was signed out or removed since, so the code no longer works. Ask the merchant for a new code.".into(),
+                ));
             }
             let id = random_id("con");
             tx.execute(

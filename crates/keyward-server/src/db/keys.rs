@@ -327,6 +327,12 @@ impl Db {
                     old.key_prefix
                 )));
             }
+            if !old.is_active {
+                return Err(DbError::Conflict(format!(
+                    "The key {} is deactivated. Reactivate it first, then rotate it.",
+                    old.key_prefix
+                )));
+            }
             let t = now();
             let predecessor_still_works: Option<(String, i64)> = tx
                 .query_row(

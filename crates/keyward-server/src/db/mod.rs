@@ -61,6 +61,9 @@ pub enum DbError {
     /// The change conflicts with the row's state (e.g. changing a revoked key).
     #[error("{0}")]
     Conflict(String),
+    /// The password changed, or the person was removed, while a sign-in was being checked.
+    #[error("the credentials changed during sign-in")]
+    CredentialsChanged,
     /// A freshly generated id is taken; the caller generates another.
     #[error("id taken")]
     IdTaken,

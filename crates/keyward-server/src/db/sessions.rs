@@ -86,14 +86,25 @@ impl Db {
     }
 
     /// Records a new signed-in device holding the session token whose digest is given.
+    /// `checked_password` is the hash the password was checked against: if the password
+    /// changed (or the person was removed) while it was being checked, nobody is signed in.
     pub async fn create_device(
         &self,
         store_id: String,
         user_id: String,
         name: String,
         token_hash: Vec<u8>,
+        checked_password: Option<String>,
     ) -> DbResult<(Device, StoreInfo)> {
         self.write(move |tx| {
+            if let Some(checked) = checked_password {
+                let current: Option<String> = tx
+                    .query_row("SELECT password_hash FROM users WHERE id = ?1 AND removed_at IS NULL", [&user_id], |r| r.get(0))
+                    .optional()?;
+                if current.as_deref() != Some(checked.as_str()) {
+                    return Err(DbError::CredentialsChanged);
+                }
+            }
             let id = random_id("dev");
             let t = now();
             tx.execute(

@@ -49,7 +49,7 @@ where
 {
     for _ in 0..3 {
         let key = ApiKey::generate(&state.config.brand);
-        let secret_hash = state.hashes.hash(key.secret()).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+        let secret_hash = state.hashes.hash(key.secret()).await?;
         let new = NewKey { id: key.id().as_str().to_owned(), name: String::new(), scopes: Scopes::read_only(), expires_at: None, secret_hash };
         match insert(new).await {
             Err(DbError::IdTaken) => continue,

@@ -45,7 +45,7 @@ pub async fn change_password(
         return Err(ApiError::forbidden("wrong_password", "The current password is wrong. Type the password you sign in with, then the new one."));
     }
     attempt.succeeded();
-    let new_hash = state.hashes.hash(&request.new_password).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let new_hash = state.hashes.hash(&request.new_password).await?;
     let signed_out_devices = state.db.change_password(session.actor(), new_hash).await?;
     tracing::info!(user = %session.user_id, signed_out_devices, "password changed");
     Ok(Json(PasswordChanged { signed_out_devices }))

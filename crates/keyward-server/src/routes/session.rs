@@ -37,7 +37,7 @@ pub async fn sign_in(
     let token = tokens::random_token(tokens::SESSION_PREFIX);
     let (device, store) = state
         .db
-        .create_device(candidate.store_id, candidate.user.id.clone(), device_name, tokens::digest(&token))
+        .create_device(candidate.store_id, candidate.user.id.clone(), device_name, tokens::digest(&token), Some(candidate.password_hash))
         .await?;
     tracing::info!(device = %device.id, user = %candidate.user.id, "signed in");
     Ok((StatusCode::CREATED, Json(SessionCreated { token, user: candidate.user, store, device })))

@@ -33,7 +33,7 @@ pub async fn add_staff(
         return Err(ApiError::bad_request("invalid_email", "That is not an email address. Type it as name@example.com."));
     }
     check_new_password(&request.password)?;
-    let hash = state.hashes.hash(&request.password).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let hash = state.hashes.hash(&request.password).await?;
     let member = state.db.add_staff_member(session.actor(), name, email, hash).await?;
     Ok((StatusCode::CREATED, Json(member)))
 }

@@ -163,10 +163,11 @@ async fn guessing_keys_from_one_address_is_throttled_after_a_few_argon2_runs() {
             other => panic!("a wrong key got {other}"),
         }
     }
-    // The default allows 30 failures a minute from one address; a few more may race past.
-    assert!(refused <= 40, "{refused} guesses were checked; the rest should have been throttled");
+    // The default allows 30 failures a minute from one address; past that, guesses wait in a
+    // narrow lane that holds a few (and drains as they arrive), and the rest are turned away.
+    assert!(refused <= 70, "{refused} guesses were checked; the rest should have been throttled");
     assert_eq!(refused + throttled, 200);
-    assert!(svc.state.hashes.verifications() - runs_before <= 40, "throttled guesses cost no argon2");
+    assert!(svc.state.hashes.verifications() - runs_before <= 70, "throttled guesses cost no argon2");
 }
 
 #[tokio::test(flavor = "multi_thread")]

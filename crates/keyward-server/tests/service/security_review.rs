@@ -123,6 +123,31 @@ async fn f1_an_untrusted_peer_cannot_choose_the_address_it_is_counted_under() {
     assert!(!svc.state.throttle.is_suspect(&ClientAddress("10.9.9.1".into())));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn f1_a_flood_of_costly_guesses_does_not_delay_valid_first_uses_into_refusal() {
+    let svc = Service::start().await;
+    let owner = svc.store("Acme").await;
+    let session = svc.login(&owner, "laptop").await;
+    let (_, fresh_key) = svc.create_key(&session, json!({"name": "never used yet"})).await;
+    let brand = keyward_core::Brand::new("asmk").unwrap();
+    // Well-formed keys with ids that do not exist: each costs a decoy argon2 run.
+    let flood: Vec<_> = (0..150)
+        .map(|i| {
+            let id = keyward_core::KeyId::parse(&format!("Zz{i:06}")).unwrap();
+            let key = keyward_core::ApiKey::from_parts(&brand, &id, &"G".repeat(keyward_core::key::SECRET_LEN)).unwrap().expose().to_owned();
+            let (http, base) = (svc.http.clone(), svc.base.clone());
+            tokio::spawn(async move { http.get(format!("{base}/v1/whoami")).header("x-api-key", key).send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // While it goes on, from the same address: a key's first use and a sign-in still work.
+    svc.with_key("/v1/whoami", &fresh_key).await.assert_status(200);
+    sign_in(&svc, &owner.email, PASSWORD, None).await.assert_status(201);
+    for guess in flood {
+        assert!(matches!(guess.await.unwrap(), 401 | 429));
+    }
+}
+
 // Finding 2: the ten-key limit could be bypassed by rotating during an overlap.
 // (The property test over random sequences is tests/key_limit.rs.)
 
@@ -145,6 +170,10 @@ async fn f2_a_replacement_cannot_be_rotated_while_its_predecessor_still_works() 
     }
     let working = svc.get("/api/keys", &session).await.body["keys"].as_array().unwrap().len();
     assert_eq!(working, 11, "ten keys and the one being replaced");
+    // A deactivated key is not rotated back to life.
+    let last = svc.get("/api/keys", &session).await.body["keys"][10]["id"].as_str().unwrap().to_owned();
+    svc.patch(&format!("/api/keys/{last}"), &session, json!({"is_active": false})).await.assert_status(200);
+    svc.post(&format!("/api/keys/{last}/rotate"), &session, json!({})).await.assert_error(409, "conflict");
     // Once the old key is gone, the replacement rotates like any key.
     svc.delete(&format!("/api/keys/{first}"), &session).await.assert_status(200);
     svc.post(&format!("/api/keys/{replacement}/rotate"), &session, json!({"overlap_seconds": 3600})).await.assert_status(201);
@@ -297,6 +326,13 @@ async fn f5_signing_out_a_lost_device_revokes_the_connections_it_granted() {
     svc.get("/v1/whoami", &laptop_access).await.assert_error(401, "connection_revoked");
     token(&svc, &[("grant_type", "refresh_token"), ("refresh_token", &laptop_refresh)]).await.assert_error(400, "invalid_grant");
     svc.get("/v1/whoami", &desktop_access).await.assert_status(200);
+
+    // A code the lost laptop made but had not used yet no longer works either.
+    let thief = svc.login(&owner, "Thief's laptop").await;
+    let pending = new_code(&svc, &thief).await;
+    let devices = svc.get("/api/devices", &desktop).await.body["devices"].clone();
+    svc.delete(&format!("/api/devices/{}?revoke_keys=true", id_of(&devices, "name", "Thief's laptop")), &desktop).await.assert_status(200);
+    token(&svc, &[("grant_type", "authorization_code"), ("code", &pending)]).await.assert_error(400, "invalid_grant");
 }
 
 // Finding 8: argon2 could exhaust memory and stall the database.
@@ -323,6 +359,7 @@ async fn f8_argon2_never_runs_more_at_once_than_the_machine_has_cores() {
     for guess in guesses {
         assert_eq!(guess.await.unwrap(), 401);
     }
+    assert!(svc.state.hashes.verifications() >= 48, "every guess was checked on the pool");
     let cores = std::thread::available_parallelism().unwrap().get();
     assert_eq!(svc.state.hashes.threads(), cores);
     assert!(svc.state.hashes.peak_concurrency() <= cores, "{} argon2 runs at once on {cores} cores", svc.state.hashes.peak_concurrency());
