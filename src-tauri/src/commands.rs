@@ -108,6 +108,9 @@ pub struct RotatedKey {
     pub replacement: CreatedKey,
     pub previous: KeyRecord,
     pub rewired: Vec<Wiring>,
+    /// Set when the keychain would not keep the replacement's secret: the sentence why. The
+    /// reveal is then the only copy, and no assistant entry was moved.
+    pub not_kept: Option<String>,
 }
 
 #[tauri::command]
@@ -115,7 +118,7 @@ pub struct RotatedKey {
 pub async fn rotate_key(manager: State<'_, Manager>, id: String, overlap_seconds: u32) -> Result<RotatedKey> {
     let rotated = manager.rotate_key(&id, overlap_seconds).await?;
     let replacement = CreatedKey { record: rotated.replacement.record, secret: rotated.replacement.secret };
-    Ok(RotatedKey { replacement, previous: rotated.previous, rewired: rotated.rewired })
+    Ok(RotatedKey { replacement, previous: rotated.previous, rewired: rotated.rewired, not_kept: rotated.not_kept })
 }
 
 #[tauri::command]
@@ -140,6 +143,9 @@ pub struct Connected {
     pub entry_name: String,
     /// False when the file already held exactly this entry.
     pub changed: bool,
+    /// True when an entry of the same name was replaced, which undo puts back; false when
+    /// the entry was added, which undo takes out.
+    pub replaced: bool,
 }
 
 /// Wires a key into an assistant through the bridge (no secret in the file).
@@ -148,12 +154,20 @@ pub struct Connected {
 pub async fn connect_agent(manager: State<'_, Manager>, undos: State<'_, Undos>, agent: Agent, key_id: String) -> Result<Connected> {
     let wiring = manager.connect(agent, &key_id, false, None).await?;
     let undo = undos.next.fetch_add(1, Ordering::Relaxed);
-    let connected = Connected { undo, agent, path: wiring.path.clone(), entry_name: wiring.entry_name.clone(), changed: wiring.changed };
+    let connected = Connected {
+        undo,
+        agent,
+        path: wiring.path.clone(),
+        entry_name: wiring.entry_name.clone(),
+        changed: wiring.changed,
+        replaced: wiring.replaced_an_entry(),
+    };
     undos.wirings.lock().expect("the undo list is never left poisoned").insert(undo, wiring);
     Ok(connected)
 }
 
-/// Puts back the file as it was before `connect_agent` changed it.
+/// Takes back what `connect_agent` did: the entry it added comes out, or the entry it replaced
+/// goes back. Whatever was written to the file since stays; an entry changed since is left alone.
 #[tauri::command]
 #[specta::specta]
 pub async fn undo_connect(undos: State<'_, Undos>, undo: u32) -> Result<()> {

@@ -1,4 +1,5 @@
-//! Wiring a new key into Claude Desktop and Codex with one click each, and undoing it.
+//! Wiring a new key into Claude Desktop and Codex with one click each, and undoing it (or
+//! being told why not, when the entry was edited since).
 
 use crate::harness::World;
 
@@ -50,12 +51,25 @@ async fn configuring_claude_desktop_and_codex_writes_bridge_entries_and_undo_res
     }
 
     world.click("[data-testid=undo-claude-desktop]").await;
-    world.find("[data-testid=undone-claude-desktop]").await;
+    let said = world.text("[data-testid=undone-claude-desktop]").await;
+    assert!(said.contains("Keyward's entry was taken out of") && said.contains(&desktop.display().to_string()), "{said}");
     world.click("[data-testid=undo-codex]").await;
-    world.find("[data-testid=undone-codex]").await;
+    world.wait_text("[data-testid=undone-codex]", "Keyward's entry was taken out of").await;
     world.screenshot("undone").await;
     assert_eq!(std::fs::read_to_string(&desktop).unwrap(), EXISTING_DESKTOP, "Claude Desktop's file is back byte for byte");
     assert!(!codex.exists(), "Codex had no file before, and has none again");
+
+    // Configured again, then the entry is edited by hand before undo: undo leaves it and says so.
+    world.click("[data-testid=configure-claude-desktop]").await;
+    world.find("[data-testid=configured-claude-desktop]").await;
+    let edited = std::fs::read_to_string(&desktop).unwrap().replacen("\"bridge\"", "\"bridge\", \"--verbose\"", 1);
+    std::fs::write(&desktop, &edited).unwrap();
+    world.click("[data-testid=undo-claude-desktop]").await;
+    let refused = world.text("[data-testid=undo-failed-claude-desktop]").await;
+    assert!(refused.contains("was changed since Keyward wrote it") && refused.contains("by hand"), "{refused}");
+    assert_eq!(world.count("[data-testid=undo-claude-desktop]").await, 0, "no Undo to try again");
+    world.screenshot("undo-refused").await;
+    assert_eq!(std::fs::read_to_string(&desktop).unwrap(), edited, "the edited entry is left as it is");
 
     world.click("[data-testid=dismiss-reveal]").await;
     world.wait_gone("[data-testid=reveal]").await;

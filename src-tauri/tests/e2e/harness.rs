@@ -13,6 +13,11 @@ use tempfile::TempDir;
 
 const APP: &str = env!("CARGO_BIN_EXE_keyward-app");
 
+/// The demo store's owner (Olivia Owner), its staff member (Sam Staff), and their password.
+pub const OWNER: &str = "owner@demo.keyward.test";
+pub const STAFF: &str = "staff@demo.keyward.test";
+pub const DEMO_PASSWORD: &str = "keyward-demo";
+
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn free_port() -> u16 {
@@ -269,12 +274,22 @@ impl World {
 
     /// Signs in as the demo owner and waits for the keys screen.
     pub async fn sign_in(&mut self) {
+        self.sign_in_as(OWNER, DEMO_PASSWORD).await;
+    }
+
+    /// Signs in as someone and waits for the keys screen.
+    pub async fn sign_in_as(&mut self, email: &str, password: &str) {
         self.find("[data-testid=demo-account]").await;
-        self.type_into("input[name=email]", "owner@demo.keyward.test").await;
-        self.type_into("input[name=password]", "keyward-demo").await;
+        self.type_into("input[name=email]", email).await;
+        self.type_into("input[name=password]", password).await;
         self.screenshot("sign-in").await;
         self.click("button[type=submit]").await;
         self.find("[data-testid=create-key]").await;
+    }
+
+    /// How many elements match `css` now.
+    pub async fn count(&self, css: &str) -> usize {
+        self.client.find_all(Locator::Css(css)).await.unwrap().len()
     }
 
     /// Every byte under the app's HOME, to look for secrets that should not be there.

@@ -20,7 +20,10 @@ export const commands = {
 	keyWiring: (id: string) => __TAURI_INVOKE<AgentWiring[]>("key_wiring", { id }),
 	/**  Wires a key into an assistant through the bridge (no secret in the file). */
 	connectAgent: (agent: Agent, keyId: string) => __TAURI_INVOKE<Connected>("connect_agent", { agent, keyId }),
-	/**  Puts back the file as it was before `connect_agent` changed it. */
+	/**
+	 *  Takes back what `connect_agent` did: the entry it added comes out, or the entry it replaced
+	 *  goes back. Whatever was written to the file since stays; an entry changed since is left alone.
+	 */
 	undoConnect: (undo: number) => __TAURI_INVOKE<null>("undo_connect", { undo }),
 	/**  Removes the key's entry from an assistant; returns whether there was one. */
 	disconnectAgent: (agent: Agent, keyId: string) => __TAURI_INVOKE<boolean>("disconnect_agent", { agent, keyId }),
@@ -103,6 +106,11 @@ export type Connected = {
 	entry_name: string,
 	/**  False when the file already held exactly this entry. */
 	changed: boolean,
+	/**
+	 *  True when an entry of the same name was replaced, which undo puts back; false when
+	 *  the entry was added, which undo takes out.
+	 */
+	replaced: boolean,
 };
 
 /**  A web-chat app the store is connected to. */
@@ -232,6 +240,11 @@ export type RotatedKey = {
 	replacement: CreatedKey,
 	previous: KeyRecord,
 	rewired: Wiring[],
+	/**
+	 *  Set when the keychain would not keep the replacement's secret: the sentence why. The
+	 *  reveal is then the only copy, and no assistant entry was moved.
+	 */
+	not_kept: string | null,
 };
 
 /**  One permission a key or connection can carry. */
@@ -286,7 +299,7 @@ export type Wiring = {
 	agent: Agent,
 	path: string,
 	entry_name: string,
-	/**  The file's previous version, or `None` if Keyward created the file. */
+	/**  The file's previous version, kept beside it, or `None` if Keyward created the file. */
 	backup: string | null,
 	/**  False when the entry was already there exactly, so nothing was written. */
 	changed: boolean,
