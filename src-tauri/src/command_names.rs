@@ -20,6 +20,10 @@ pub const COMMANDS: &[&str] = &[
     "list_devices",
     "sign_out_device",
     "audit_page",
+    "change_password",
+    "list_staff",
+    "add_staff",
+    "remove_staff",
     "settings",
     "sync_mirror",
 ];

@@ -11,7 +11,9 @@ use keyward::manager::{AgentWiring, KeysScreen, Manager, Revoked};
 use keyward::mirror::{StoreMirror, SyncReport};
 use keyward::profile::Profile;
 use keyward_core::Scopes;
-use keyward_core::wire::{AuditPage, Connection, ConnectionCode, Device, KeyRecord, SignedOutDevice, UpdateKeyRequest};
+use keyward_core::wire::{
+    AuditPage, Connection, ConnectionCode, Device, KeyRecord, PasswordChanged, RemovedStaffMember, SignedOutDevice, StaffMember, UpdateKeyRequest,
+};
 use serde::Serialize;
 use tauri::State;
 use time::OffsetDateTime;
@@ -213,6 +215,34 @@ pub async fn list_devices(manager: State<'_, Manager>) -> Result<Vec<Device>> {
 #[specta::specta]
 pub async fn sign_out_device(manager: State<'_, Manager>, id: String, revoke_keys: bool) -> Result<SignedOutDevice> {
     Ok(manager.sign_out_device(&id, revoke_keys).await?)
+}
+
+/// Changes the signed-in person's password; their other devices are signed out.
+#[tauri::command]
+#[specta::specta]
+pub async fn change_password(manager: State<'_, Manager>, current_password: String, new_password: String) -> Result<PasswordChanged> {
+    Ok(manager.change_password(&current_password, &new_password).await?)
+}
+
+/// The people who can sign in to the store.
+#[tauri::command]
+#[specta::specta]
+pub async fn list_staff(manager: State<'_, Manager>) -> Result<Vec<StaffMember>> {
+    Ok(manager.staff().await?)
+}
+
+/// Adds a staff member (the owner only).
+#[tauri::command]
+#[specta::specta]
+pub async fn add_staff(manager: State<'_, Manager>, name: String, email: String, password: String) -> Result<StaffMember> {
+    Ok(manager.add_staff(&name, &email, &password).await?)
+}
+
+/// Removes a staff member (the owner only); they are signed out everywhere.
+#[tauri::command]
+#[specta::specta]
+pub async fn remove_staff(manager: State<'_, Manager>, id: String) -> Result<RemovedStaffMember> {
+    Ok(manager.remove_staff(&id).await?)
 }
 
 /// One page of the audit trail, newest first.

@@ -40,7 +40,7 @@ impl CommandError {
 impl From<Error> for CommandError {
     fn from(e: Error) -> Self {
         let code = match &e {
-            Error::NotSignedIn | Error::SessionEnded => ErrorCode::SignIn,
+            Error::NotSignedIn | Error::SessionEnded | Error::SessionExpired(_) => ErrorCode::SignIn,
             Error::Client(ClientError::Unreachable { .. }) => ErrorCode::Offline,
             Error::Client(_) => ErrorCode::Refused,
             Error::Vault(_) => ErrorCode::Keychain,

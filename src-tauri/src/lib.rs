@@ -62,6 +62,10 @@ pub fn commands() -> tauri_specta::Builder<tauri::Wry> {
             list_devices,
             sign_out_device,
             audit_page,
+            change_password,
+            list_staff,
+            add_staff,
+            remove_staff,
             settings,
             sync_mirror,
         ])

@@ -1,8 +1,24 @@
-//! The lost laptop from the app: signing out another device, and connected apps.
+//! The lost laptop from the app: signing out another device (its keys and web-chat
+//! connections revoked with it), and connected apps.
 
 use keyward::client::ApiClient;
+use keyward_core::wire::ConnectionCodeRequest;
 
 use crate::harness::World;
+
+/// The web-chat app's side: exchanges a connection code for an access token, as OAuth clients do.
+pub async fn exchange(world: &World, code: &str) -> String {
+    let grant: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/oauth/token", world.server))
+        .form(&[("grant_type", "authorization_code"), ("code", code)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    grant["access_token"].as_str().expect("the code is exchanged for a token").to_owned()
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn signing_out_another_device_ends_its_session_and_revokes_its_keys() {
@@ -13,6 +29,10 @@ async fn signing_out_another_device_ends_its_session_and_revokes_its_keys() {
         .create_key(&keyward_core::wire::CreateKeyRequest { name: "On the lost laptop".into(), scopes: None, expires_at: None })
         .await
         .unwrap();
+    let code = lost_client.create_connection_code(&ConnectionCodeRequest { scopes: None, app_name: Some("Claude on the web".into()) }).await.unwrap();
+    let access = exchange(&world, &code.code).await;
+    let http = ApiClient::new(&world.server).unwrap();
+    assert!(http.whoami(&access).await.is_ok(), "the connection granted from the lost laptop works");
     world.sign_in().await;
 
     world.click("[data-testid=nav-devices]").await;
@@ -26,7 +46,7 @@ async fn signing_out_another_device_ends_its_session_and_revokes_its_keys() {
     assert_eq!(world.find("input[name=revoke-keys]").await.prop("checked").await.unwrap().as_deref(), Some("true"));
     world.screenshot("confirm").await;
     world.click("[data-testid=confirm-sign-out-device]").await;
-    world.wait_text("[data-testid=notice]", "1 key created from it was revoked").await;
+    world.wait_text("[data-testid=notice]", "Revoked with it: 1 key created and 1 web-chat connection granted from it").await;
     world.wait_text(&format!("{row} .status"), "signed out").await;
     world.screenshot("signed-out").await;
 
@@ -34,6 +54,7 @@ async fn signing_out_another_device_ends_its_session_and_revokes_its_keys() {
     assert!(refused.needs_sign_in(), "the lost laptop's token is refused: {refused}");
     let gone = ApiClient::new(&world.server).unwrap().whoami(&key.key).await.unwrap_err();
     assert_eq!(gone.code(), Some("key_revoked"), "its key no longer works");
+    assert!(http.whoami(&access).await.is_err(), "nor does the connection granted from it");
     world.finish().await;
 }
 
@@ -50,17 +71,7 @@ async fn a_connection_code_is_shown_and_the_connection_revoked() {
     let code = world.text("[data-testid=connection-code] code").await;
     world.screenshot("code").await;
 
-    // The web-chat app's side: exchange the code for an access token, as OAuth clients do.
-    let grant: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/oauth/token", world.server))
-        .form(&[("grant_type", "authorization_code"), ("code", code.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let access = grant["access_token"].as_str().expect("the code is exchanged for a token").to_owned();
+    let access = exchange(&world, &code).await;
     let http = ApiClient::new(&world.server).unwrap();
     assert!(http.whoami(&access).await.is_ok(), "the code gives a working connection");
     world.click("[data-testid=connection-code] button").await;

@@ -9,3 +9,4 @@ mod assistants;
 mod devices;
 mod keys;
 mod offline;
+mod people;

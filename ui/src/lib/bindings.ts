@@ -36,6 +36,14 @@ export const commands = {
 	signOutDevice: (id: string, revokeKeys: boolean) => __TAURI_INVOKE<SignedOutDevice>("sign_out_device", { id, revokeKeys }),
 	/**  One page of the audit trail, newest first. */
 	auditPage: (before: number | null) => __TAURI_INVOKE<AuditPage>("audit_page", { before }),
+	/**  Changes the signed-in person's password; their other devices are signed out. */
+	changePassword: (currentPassword: string, newPassword: string) => __TAURI_INVOKE<PasswordChanged>("change_password", { currentPassword, newPassword }),
+	/**  The people who can sign in to the store. */
+	listStaff: () => __TAURI_INVOKE<StaffMember[]>("list_staff"),
+	/**  Adds a staff member (the owner only). */
+	addStaff: (name: string, email: string, password: string) => __TAURI_INVOKE<StaffMember>("add_staff", { name, email, password }),
+	/**  Removes a staff member (the owner only); they are signed out everywhere. */
+	removeStaff: (id: string) => __TAURI_INVOKE<RemovedStaffMember>("remove_staff", { id }),
 	settings: () => __TAURI_INVOKE<Settings>("settings"),
 	syncMirror: () => __TAURI_INVOKE<SyncReport>("sync_mirror"),
 };
@@ -208,6 +216,11 @@ export type Offline = {
 	age_seconds: number | null,
 };
 
+/**  The password was changed; every other device of the person was signed out. */
+export type PasswordChanged = {
+	signed_out_devices: number,
+};
+
 /**  A person, as recorded on keys and audit events. */
 export type Person = {
 	name: string,
@@ -223,8 +236,22 @@ export type Profile = {
 	brand: string,
 	user_name: string,
 	user_email: string,
+	/**
+	 *  `owner` or `staff`, as the key service said at sign-in; empty in a profile saved before
+	 *  Keyward kept it (the service still decides what each person may do).
+	 */
+	user_role?: string,
 	device_id: string,
 	device_name: string,
+};
+
+/**
+ *  `DELETE /api/staff/{id}` (owner only): the member can no longer sign in, and every device
+ *  they were signed in on was signed out.
+ */
+export type RemovedStaffMember = {
+	member: StaffMember,
+	signed_out_devices: number,
 };
 
 /**  What revoking a key did on this machine. */
@@ -275,6 +302,18 @@ export type Settings = {
 export type SignedOutDevice = {
 	device: Device,
 	revoked_keys: number,
+	/**  Web-chat connections granted from that device and revoked with it. */
+	revoked_connections?: number,
+};
+
+/**  A person who can sign in to the store. */
+export type StaffMember = {
+	id: string,
+	name: string,
+	email: string,
+	/**  `owner` or `staff`. */
+	role: string,
+	created_at: string,
 };
 
 /**  How a store's mirror stands. */
