@@ -53,6 +53,10 @@ pub struct Config {
     /// For benchmarks only: `/v1` and `/mcp` skip authentication and act as a read key of this
     /// store, to measure the floor that authentication adds to. Never set in a deployment.
     pub unauthenticated_store: Option<String>,
+    /// The address clients reach the service at, e.g. `https://keys.example.com` behind a TLS
+    /// proxy; OAuth metadata and challenges name URLs under it. `None`: the address each
+    /// connection reached (`http://127.0.0.1:8420`).
+    pub public_url: Option<String>,
     /// How long a client may take to send a request's headers before the connection is
     /// closed (slowloris).
     pub header_timeout: Duration,
@@ -73,11 +77,36 @@ impl Config {
             session_lifetime: Duration::from_secs(90 * 24 * 3600),
             verified_cache: true,
             allowed_hosts: Vec::new(),
+            public_url: None,
             #[cfg(feature = "benchmark")]
             unauthenticated_store: None,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
         }
+    }
+}
+
+/// The service's public base URL, without a trailing slash (see [`Config::public_url`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl(pub String);
+
+impl PublicUrl {
+    pub fn of(state: &AppState, extensions: &axum::http::Extensions) -> PublicUrl {
+        if let Some(url) = &state.config.public_url {
+            return PublicUrl(url.trim_end_matches('/').to_owned());
+        }
+        match extensions.get::<crate::host_check::LocalAddr>() {
+            Some(crate::host_check::LocalAddr(addr)) => PublicUrl(format!("http://{addr}")),
+            None => PublicUrl("http://localhost".into()),
+        }
+    }
+}
+
+impl axum::extract::FromRequestParts<AppState> for PublicUrl {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(PublicUrl::of(state, &parts.extensions))
     }
 }
 

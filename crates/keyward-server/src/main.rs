@@ -51,6 +51,10 @@ struct ServeArgs {
     /// The header trusted proxies put the client's address in.
     #[arg(long, default_value = "X-Forwarded-For", value_name = "NAME")]
     client_ip_header: String,
+    /// The address clients reach the service at, e.g. https://keys.example.com behind a TLS
+    /// proxy: OAuth discovery names URLs under it. Default: the address listened on.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
     /// A dashboard session ends after this many hours without use.
     #[arg(long, default_value_t = 14 * 24, value_name = "HOURS", value_parser = clap::value_parser!(u64).range(1..))]
     session_idle_hours: u64,
@@ -135,6 +139,12 @@ async fn run_server(args: ServeArgs, demo_mode: bool) -> anyhow::Result<()> {
     if args.session_lifetime_hours < args.session_idle_hours {
         bail!("--session-lifetime-hours ({}) is shorter than --session-idle-hours ({}). Make the lifetime at least as long as the idle time.", args.session_lifetime_hours, args.session_idle_hours);
     }
+    if let Some(url) = &args.public_url {
+        let ok = (url.starts_with("https://") || url.starts_with("http://")) && !url.contains(['?', '#', ' ']);
+        if !ok {
+            bail!("--public-url must be an http:// or https:// address such as https://keys.example.com, with no query. Give the address clients use.");
+        }
+    }
     let db = open_db(&args.db)?;
     db.ensure_brand(brand.as_str()).await?;
     let demo_store = if demo_mode { Some(demo::ensure_demo_store(&db).await?) } else { None };
@@ -143,6 +153,7 @@ async fn run_server(args: ServeArgs, demo_mode: bool) -> anyhow::Result<()> {
     config.failed_auth_per_minute = args.failed_auth_limit;
     config.verified_cache = !args.no_verified_cache;
     config.allowed_hosts = args.allowed_hosts;
+    config.public_url = args.public_url;
     config.proxies = ProxyPolicy { trusted: args.trusted_proxies, header: args.client_ip_header.to_ascii_lowercase() };
     config.session_idle = Duration::from_secs(args.session_idle_hours.saturating_mul(3600));
     config.session_lifetime = Duration::from_secs(args.session_lifetime_hours.saturating_mul(3600));

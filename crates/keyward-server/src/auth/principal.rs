@@ -18,7 +18,7 @@ use super::limits::Quota;
 use super::client_address::ClientAddress;
 use super::throttle::Credential;
 use super::{presented_credential, tokens};
-use crate::app::AppState;
+use crate::app::{AppState, PublicUrl};
 use crate::db::now;
 use crate::error::ApiError;
 
@@ -93,7 +93,7 @@ pub async fn require_principal(State(state): State<AppState>, mut request: Reque
     }
     let principal = match authenticate(&state, request.headers(), &address).await {
         Ok(p) => p,
-        Err(e) => return e.into_response(),
+        Err(e) => return challenge(e, &PublicUrl::of(&state, request.extensions())),
     };
     let limiter_key = match &principal.kind {
         PrincipalKind::Key { id } => id.clone(),
@@ -122,6 +122,30 @@ pub async fn require_principal(State(state): State<AppState>, mut request: Reque
     request.extensions_mut().insert(principal);
     let mut response = next.run(request).await;
     add_quota_headers(response.headers_mut(), quota);
+    response
+}
+
+/// A refusal of the data plane, with the challenge the MCP authorization specification asks for:
+/// a 401 names the protected resource metadata (RFC 9728 §5.1), so an OAuth client that met it
+/// knows where to start.
+fn challenge(error: ApiError, public: &PublicUrl) -> Response {
+    let invalid = match &error {
+        ApiError::Unauthenticated { code, .. } => Some(*code != "missing_credentials"),
+        _ => None,
+    };
+    let mut response = error.into_response();
+    if let Some(invalid) = invalid {
+        let metadata = format!("{}/.well-known/oauth-protected-resource/mcp", public.0);
+        let value = if invalid {
+            format!("Bearer realm=\"keyward\", error=\"invalid_token\", resource_metadata=\"{metadata}\", scope=\"read\"")
+        } else {
+            format!("Bearer realm=\"keyward\", resource_metadata=\"{metadata}\", scope=\"read\"")
+        };
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, value);
+        }
+        crate::routes::well_known::allow_any_origin(response.headers_mut());
+    }
     response
 }
 

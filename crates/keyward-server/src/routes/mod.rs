@@ -14,6 +14,7 @@ mod oauth;
 mod session;
 mod staff;
 mod store;
+pub mod well_known;
 
 use axum::middleware;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -65,7 +66,9 @@ pub fn api_router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(me::change_password))
         .routes(routes!(staff::list_staff, staff::add_staff))
         .routes(routes!(staff::remove_staff))
-        .routes(routes!(oauth::token));
+        .routes(routes!(oauth::token))
+        .routes(routes!(well_known::protected_resource))
+        .routes(routes!(well_known::protected_resource_mcp));
     let data_plane = OpenApiRouter::new()
         .routes(routes!(data::whoami))
         .routes(routes!(data::list_raw_materials, data::create_raw_material))

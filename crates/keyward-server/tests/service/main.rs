@@ -12,5 +12,6 @@ mod hostile;
 mod lifecycle;
 mod mcp;
 mod mirror;
+mod oauth_discovery;
 mod security_review;
 mod sessions;

@@ -1,0 +1,50 @@
+//! Discovery as the MCP authorization specification has OAuth clients do it: a 401 at `/mcp`
+//! names the protected resource metadata (RFC 9728), which names the resource and its
+//! authorization server. (Issue 10, part 1.)
+
+use serde_json::json;
+
+use crate::common::{Service, read};
+
+#[tokio::test]
+async fn a_401_at_mcp_or_v1_names_the_resource_metadata() {
+    let svc = Service::start().await;
+    let metadata = format!("{}/.well-known/oauth-protected-resource/mcp", svc.base);
+    for (method, path) in [(reqwest::Method::POST, "/mcp"), (reqwest::Method::GET, "/v1/whoami")] {
+        let bare = read(svc.http.request(method.clone(), format!("{}{path}", svc.base)).send().await.unwrap()).await;
+        assert_eq!(bare.status, 401, "{path}: {}", bare.text);
+        let challenge = bare.header("www-authenticate").unwrap();
+        assert_eq!(challenge, format!("Bearer realm=\"keyward\", resource_metadata=\"{metadata}\", scope=\"read\""));
+        assert_eq!(bare.header("access-control-expose-headers"), Some("WWW-Authenticate"));
+
+        let wrong = read(svc.http.request(method, format!("{}{path}", svc.base)).bearer_auth("kwat_not_a_token").send().await.unwrap()).await;
+        wrong.assert_error(401, "invalid_token");
+        let challenge = wrong.header("www-authenticate").unwrap();
+        assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+        assert!(challenge.contains(&format!("resource_metadata=\"{metadata}\"")), "{challenge}");
+    }
+}
+
+#[tokio::test]
+async fn the_protected_resource_metadata_names_mcp_and_its_authorization_server() {
+    let svc = Service::start().await;
+    for path in ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"] {
+        let reply = read(svc.http.get(format!("{}{path}", svc.base)).header("origin", "https://claude.ai").send().await.unwrap()).await;
+        let body = reply.assert_status(200);
+        assert_eq!(body["resource"], format!("{}/mcp", svc.base));
+        assert_eq!(body["authorization_servers"], json!([svc.base]));
+        assert_eq!(body["scopes_supported"], json!(["read", "write"]));
+        assert_eq!(body["bearer_methods_supported"], json!(["header"]));
+        assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
+    }
+}
+
+#[tokio::test]
+async fn behind_a_proxy_the_public_url_is_the_one_named() {
+    let svc = Service::start_with(|c| c.public_url = Some("https://keys.example.com/".into())).await;
+    let body = read(svc.http.get(format!("{}/.well-known/oauth-protected-resource/mcp", svc.base)).send().await.unwrap()).await;
+    assert_eq!(body.assert_status(200)["resource"], "https://keys.example.com/mcp");
+    assert_eq!(body.body["authorization_servers"], json!(["https://keys.example.com"]));
+    let bare = read(svc.http.post(format!("{}/mcp", svc.base)).send().await.unwrap()).await;
+    assert!(bare.header("www-authenticate").unwrap().contains("https://keys.example.com/.well-known/oauth-protected-resource/mcp"));
+}
