@@ -119,6 +119,8 @@ pub struct AppState {
     pub usage: Arc<UsageTracker>,
     pub key_limiter: Arc<WindowLimiter>,
     pub throttle: Arc<Throttle>,
+    /// OAuth client registrations per client address per hour.
+    pub registration_limiter: Arc<WindowLimiter>,
     /// Every argon2 run (key secrets, passwords) happens here, never on the database's threads.
     pub hashes: Arc<HashPool>,
 }
@@ -135,6 +137,7 @@ impl AppState {
                 password_failures_per_account: config.password_failures_per_account,
             })),
             hashes: Arc::new(HashPool::for_this_machine()),
+            registration_limiter: Arc::new(WindowLimiter::new(20, Duration::from_secs(3600))),
             config: Arc::new(config),
             db,
         }
@@ -238,12 +241,25 @@ pub async fn serve(
     Ok(())
 }
 
-/// Housekeeping: write remembered key uses, and write down rotations whose overlap ended.
+/// How long a self-registered OAuth client may go unused before it is forgotten.
+const UNUSED_CLIENT_SECONDS: i64 = 24 * 3600;
+
+/// Housekeeping: write remembered key uses, write down rotations whose overlap ended, and
+/// (every ten minutes) forget OAuth clients that registered and never came back.
 fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(2));
+        let mut ticks: u64 = 0;
         loop {
             tick.tick().await;
+            ticks += 1;
+            if ticks % 300 == 1 {
+                match state.db.forget_unused_clients(crate::db::now() - UNUSED_CLIENT_SECONDS).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(clients = n, "forgot OAuth clients that registered and were never used"),
+                    Err(e) => tracing::warn!(error = %e, "could not forget unused OAuth clients; will retry"),
+                }
+            }
             if let Err(e) = state.usage.flush(&state.db).await {
                 tracing::warn!(error = %e, "could not write key usage; will retry");
             }

@@ -210,3 +210,63 @@ pub mod extract {
     #[from_request(via(axum::Form), rejection(ApiError))]
     pub struct Form<T>(pub T);
 }
+
+/// A refusal from an OAuth endpoint, in OAuth's own shape (RFC 6749 §5.2, RFC 7591 §3.2.2):
+/// `{"error": "invalid_request", "error_description": "A sentence."}`, because that is what
+/// OAuth clients parse.
+#[derive(Debug, thiserror::Error)]
+#[error("{description}")]
+pub struct OAuthError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub description: String,
+    /// Seconds to wait, for a 429.
+    pub retry_after: Option<u64>,
+}
+
+impl OAuthError {
+    pub fn bad_request(error: &'static str, description: impl Into<String>) -> Self {
+        OAuthError { status: StatusCode::BAD_REQUEST, error, description: description.into(), retry_after: None }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": self.error, "error_description": self.description});
+        let mut response = (self.status, axum::Json(body)).into_response();
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+impl From<ApiError> for OAuthError {
+    fn from(err: ApiError) -> Self {
+        let (status, _) = err.status_and_code();
+        let retry_after = match &err {
+            ApiError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
+        let error = match status {
+            StatusCode::INTERNAL_SERVER_ERROR => "server_error",
+            StatusCode::TOO_MANY_REQUESTS => "temporarily_unavailable",
+            _ => "invalid_request",
+        };
+        let description = match &err {
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                "Something went wrong inside the key service. Try again; if it keeps happening, tell the operator.".to_owned()
+            }
+            other => other.to_string(),
+        };
+        OAuthError { status, error, description, retry_after }
+    }
+}
+
+impl From<DbError> for OAuthError {
+    fn from(err: DbError) -> Self {
+        ApiError::from(err).into()
+    }
+}

@@ -10,6 +10,8 @@ pub const SESSION_PREFIX: &str = "kwsess_";
 pub const ACCESS_PREFIX: &str = "kwat_";
 pub const REFRESH_PREFIX: &str = "kwrt_";
 pub const CODE_PREFIX: &str = "kwcode_";
+/// Confidential OAuth clients' secrets (partners, or clients that registered as confidential).
+pub const CLIENT_SECRET_PREFIX: &str = "kwcs_";
 
 /// `prefix` and 43 base62 characters (about 256 bits) from the OS random source.
 pub fn random_token(prefix: &str) -> String {

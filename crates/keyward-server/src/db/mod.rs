@@ -12,6 +12,7 @@ mod audit;
 mod catalog;
 mod connections;
 mod keys;
+mod oauth_clients;
 mod sessions;
 mod stores;
 
@@ -24,6 +25,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use audit::AuditEntry;
 pub use connections::{ACCESS_TOKEN_SECONDS, ConnectionTokenStatus, IssuedTokens, NewConnectionCode};
 pub use keys::{KeyAuthRow, KeyChange, NewKey};
+pub use oauth_clients::{ClientRecord, NewClient};
 pub use sessions::{SessionRow, SignedOut};
 pub use stores::NewStore;
 
@@ -40,6 +42,7 @@ pub struct Actor {
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_security_review.sql"),
+    include_str!("../../migrations/0003_oauth_clients.sql"),
 ];
 const READERS: usize = 3;
 

@@ -11,6 +11,7 @@ mod me;
 pub mod mcp;
 mod mirror;
 mod oauth;
+mod oauth_register;
 mod session;
 mod staff;
 mod store;
@@ -67,6 +68,7 @@ pub fn api_router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(staff::list_staff, staff::add_staff))
         .routes(routes!(staff::remove_staff))
         .routes(routes!(oauth::token))
+        .routes(routes!(oauth_register::register))
         .routes(routes!(well_known::protected_resource))
         .routes(routes!(well_known::protected_resource_mcp));
     let data_plane = OpenApiRouter::new()

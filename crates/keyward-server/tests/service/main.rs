@@ -13,5 +13,6 @@ mod lifecycle;
 mod mcp;
 mod mirror;
 mod oauth_discovery;
+mod oauth_register;
 mod security_review;
 mod sessions;
