@@ -192,7 +192,6 @@ pub(crate) fn revoke_keys_of_device(conn: &Connection, actor: &Actor, device_id:
 }
 
 impl Db {
-    /// Inserts a key, unless the store already has [`ACTIVE_KEY_LIMIT`] active keys.
     /// For benchmarks: gives a store a long history of `count` revoked keys (all with the same
     /// `secret_hash`), in one transaction, without audit events. Never called by the service.
     #[doc(hidden)]
@@ -200,20 +199,20 @@ impl Db {
         self.write(move |tx| {
             let owner: String = tx.query_row("SELECT id FROM users WHERE store_id = ?1 ORDER BY rowid LIMIT 1", [&store_id], |r| r.get(0))?;
             let t = now();
-            let mut seq = next_seq(tx)?;
+            let first_seq = next_seq(tx)?;
             let mut insert = tx.prepare(
                 "INSERT INTO api_keys (id, store_id, name, secret_hash, scopes, created_by, created_at, is_active, revoked_at, updated_at, change_seq)
                  VALUES (?1, ?2, ?3, ?4, 'read', ?5, ?6, 1, ?6, ?6, ?7)",
             )?;
-            for i in 0..count {
+            for (i, seq) in (0..count).zip(first_seq..) {
                 insert.execute(params![format!("h{i:07}"), store_id, format!("old key {i}"), secret_hash, owner, t, seq])?;
-                seq += 1;
             }
             Ok(())
         })
         .await
     }
 
+    /// Inserts a key, unless that would leave the store over [`ACTIVE_KEY_LIMIT`] working keys.
     pub async fn create_key(&self, actor: Actor, new: NewKey) -> DbResult<KeyRecord> {
         self.write(move |tx| {
             insert_key(tx, &actor, &new)?;
