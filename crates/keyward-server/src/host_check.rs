@@ -30,7 +30,8 @@ fn host_name(authority: &str) -> &str {
     }
 }
 
-fn is_loopback_name(name: &str) -> bool {
+/// `localhost` or a loopback address literal (brackets already removed): this machine.
+pub(crate) fn is_loopback_name(name: &str) -> bool {
     name.eq_ignore_ascii_case("localhost") || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 

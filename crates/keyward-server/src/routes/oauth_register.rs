@@ -90,8 +90,7 @@ fn parse_uri(uri: &str) -> Option<ParsedUri> {
     let scheme = uri.scheme_str()?.to_ascii_lowercase();
     let host = uri.host().filter(|h| !h.is_empty())?;
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let loopback = bare.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    Some(ParsedUri { scheme, loopback })
+    Some(ParsedUri { scheme, loopback: crate::host_check::is_loopback_name(bare) })
 }
 
 #[utoipa::path(post, path = "/oauth/register", tag = "oauth", request_body = RegistrationRequest,
