@@ -216,3 +216,10 @@ pub async fn mcp(service: &Service, key: &str, id: u64, method: &str, params: Va
         .unwrap();
     read(response).await
 }
+
+/// A well-formed key (right brand, length and checksum) with the given id and a made-up secret.
+pub fn forged(id: &str) -> String {
+    let brand = keyward_core::Brand::new("asmk").unwrap();
+    let id = keyward_core::KeyId::parse(id).unwrap();
+    keyward_core::ApiKey::from_parts(&brand, &id, &"G".repeat(keyward_core::key::SECRET_LEN)).unwrap().expose().to_owned()
+}

@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::common::Service;
+use crate::common::{Service, forged};
 
 /// Sends `request` raw and reads what comes back until the server closes the connection or
 /// `patience` runs out. Returns the status line's code, if a response came.
@@ -127,12 +127,6 @@ async fn a_burst_of_malformed_requests_gets_4xx_and_the_service_keeps_serving() 
     assert_eq!(svc.with_key("/v1/whoami", &key).await.status, 200, "the key still works");
 }
 
-/// A well-formed key (right brand, length and checksum) with the given id and a made-up secret.
-fn forged(id: &str) -> String {
-    let brand = keyward_core::Brand::new("asmk").unwrap();
-    let id = keyward_core::KeyId::parse(id).unwrap();
-    keyward_core::ApiKey::from_parts(&brand, &id, &"G".repeat(keyward_core::key::SECRET_LEN)).unwrap().expose().to_owned()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn guessing_keys_from_one_address_is_throttled_after_a_few_argon2_runs() {

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use keyward_server::auth::client_address::ClientAddress;
 
-use crate::common::{PASSWORD, Reply, Service, read};
+use crate::common::{PASSWORD, Reply, Service, forged, read};
 
 async fn token(svc: &Service, form: &[(&str, &str)]) -> Reply {
     read(svc.http.post(format!("{}/oauth/token", svc.base)).form(form).send().await.unwrap()).await
@@ -129,12 +129,10 @@ async fn f1_a_flood_of_costly_guesses_does_not_delay_valid_first_uses_into_refus
     let owner = svc.store("Acme").await;
     let session = svc.login(&owner, "laptop").await;
     let (_, fresh_key) = svc.create_key(&session, json!({"name": "never used yet"})).await;
-    let brand = keyward_core::Brand::new("asmk").unwrap();
     // Well-formed keys with ids that do not exist: each costs a decoy argon2 run.
     let flood: Vec<_> = (0..150)
         .map(|i| {
-            let id = keyward_core::KeyId::parse(&format!("Zz{i:06}")).unwrap();
-            let key = keyward_core::ApiKey::from_parts(&brand, &id, &"G".repeat(keyward_core::key::SECRET_LEN)).unwrap().expose().to_owned();
+            let key = forged(&format!("Zz{i:06}"));
             let (http, base) = (svc.http.clone(), svc.base.clone());
             tokio::spawn(async move { http.get(format!("{base}/v1/whoami")).header("x-api-key", key).send().await.unwrap().status().as_u16() })
         })
@@ -343,11 +341,7 @@ async fn f8_argon2_never_runs_more_at_once_than_the_machine_has_cores() {
     let owner = svc.store("Acme").await;
     let session = svc.login(&owner, "laptop").await;
     let (id, _) = svc.create_key(&session, json!({"name": "bot"})).await;
-    let brand = keyward_core::Brand::new("asmk").unwrap();
-    let forged = keyward_core::ApiKey::from_parts(&brand, &keyward_core::KeyId::parse(&id).unwrap(), &"G".repeat(keyward_core::key::SECRET_LEN))
-        .unwrap()
-        .expose()
-        .to_owned();
+    let forged = forged(&id);
     let guesses: Vec<_> = (0..48)
         .map(|_| {
             let (http, base, key) = (svc.http.clone(), svc.base.clone(), forged.clone());
