@@ -124,8 +124,11 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 fn check_password(password: String) -> anyhow::Result<String> {
-    if password.chars().count() < 8 {
-        bail!("The password must be at least 8 characters. Set KEYWARD_PASSWORD or pipe it on standard input.");
+    if password.chars().count() < keyward_server::routes::MIN_PASSWORD_CHARS {
+        bail!(
+            "The password must be at least {} characters. Set KEYWARD_PASSWORD or pipe it on standard input.",
+            keyward_server::routes::MIN_PASSWORD_CHARS
+        );
     }
     Ok(password)
 }

@@ -8,6 +8,7 @@ mod data;
 mod devices;
 mod keys;
 mod me;
+pub use me::MIN_PASSWORD_CHARS;
 pub mod mcp;
 mod mirror;
 mod oauth;
