@@ -227,6 +227,32 @@ impl ApiClient {
         self.send::<(), _>(Method::GET, &format!("/api/mirror?since={}", path_segment(since)), None).await
     }
 
+    /// The store's MCP URL, the one the merchant pastes into claude.ai or ChatGPT as a custom
+    /// connector: the `resource` of the service's RFC 9728 protected resource metadata
+    /// (`GET /.well-known/oauth-protected-resource`, no sign-in needed). It is taken exactly as
+    /// the service says it, because behind a TLS proxy it is the public address
+    /// (`--public-url`), not the one this client talks to.
+    pub async fn mcp_url(&self) -> Result<String, ClientError> {
+        let response = self
+            .http
+            .get(format!("{}/.well-known/oauth-protected-resource", self.server))
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Err(ClientError::Protocol(format!(
+                "{} publishes no MCP URL at /.well-known/oauth-protected-resource; update the key service to one that connects claude.ai and ChatGPT",
+                self.server
+            )));
+        }
+        let metadata: ProtectedResource = decode(response).await?;
+        match reqwest::Url::parse(&metadata.resource) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Ok(metadata.resource),
+            _ => Err(ClientError::Protocol(format!("its MCP URL \"{}\" is not an http:// or https:// URL", metadata.resource.chars().take(200).collect::<String>()))),
+        }
+    }
+
     /// `GET /v1/whoami` with a key, to check that it works against the service.
     pub async fn whoami(&self, key: &str) -> Result<Whoami, ClientError> {
         let response = self
@@ -238,6 +264,12 @@ impl ApiClient {
             .map_err(|e| self.unreachable(e))?;
         decode(response).await
     }
+}
+
+/// RFC 9728 protected resource metadata: the one field Keyward reads.
+#[derive(serde::Deserialize)]
+struct ProtectedResource {
+    resource: String,
 }
 
 /// For `DELETE` and other answers without a body worth reading.

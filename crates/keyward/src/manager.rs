@@ -517,6 +517,15 @@ impl Manager {
         Ok(client.revoke_connection(id).await?)
     }
 
+    /// The store's MCP URL, for adding the store to claude.ai or ChatGPT as a custom connector.
+    /// Asks the signed-in key service; needs no session.
+    pub async fn mcp_url(&self) -> Result<String> {
+        let profile = self.profile()?;
+        Ok(ApiClient::new(&profile.server)?.mcp_url().await?)
+    }
+
+    /// A one-time code the merchant pastes on the service's consent page (the page claude.ai or
+    /// ChatGPT opens when the store's MCP URL is added as a custom connector) instead of signing in.
     pub async fn connection_code(&self, scopes: Scopes, app_name: Option<String>) -> Result<ConnectionCode> {
         let (_, client) = self.client().await?;
         Ok(client.create_connection_code(&ConnectionCodeRequest { scopes: Some(scopes), app_name }).await?)

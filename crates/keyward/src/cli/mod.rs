@@ -113,7 +113,8 @@ enum Command {
         #[arg(long)]
         before: Option<i64>,
     },
-    /// Web-chat connections.
+    /// Apps connected through OAuth (claude.ai, ChatGPT, partner apps), the store's MCP URL to
+    /// connect one, and one-time codes for the consent page.
     Connections {
         #[command(subcommand)]
         command: Option<ConnectionsCommand>,
@@ -210,12 +211,19 @@ enum StaffCommand {
 
 #[derive(Subcommand)]
 enum ConnectionsCommand {
+    /// Every connected app: name, kind, redirect host, who granted it, when, scope, last use, status.
     List,
+    /// Revoke a connection: its tokens stop working at once, and the app must ask for consent again.
     Revoke { id: String },
-    /// Make a one-time connection code (valid 10 minutes) for a web-chat app.
+    /// Print the store's MCP URL, to add as a custom connector in claude.ai or ChatGPT.
+    Url,
+    /// Make a one-time connection code (valid 10 minutes) to paste on the consent page that
+    /// opens when claude.ai or ChatGPT connects, instead of signing in there.
     Code {
+        /// Read & write instead of read only.
         #[arg(long)]
         write: bool,
+        /// The app the code is for, as the audit trail names it.
         #[arg(long)]
         app: Option<String>,
     },
@@ -458,17 +466,29 @@ async fn run(command: Command, out: &Out) -> Outcome {
         }
         Command::Connections { command } => match command.unwrap_or(ConnectionsCommand::List) {
             ConnectionsCommand::List => {
-                out.connections(&manager()?.connections().await?);
+                let manager = manager()?;
+                let (connections, mcp_url) = tokio::join!(manager.connections(), manager.mcp_url());
+                // The URL is only a hint above the list; the list stands without it.
+                out.connections(&connections?, mcp_url.ok().as_deref());
+                Ok(exit::OK)
+            }
+            ConnectionsCommand::Url => {
+                out.mcp_url(&manager()?.mcp_url().await?);
                 Ok(exit::OK)
             }
             ConnectionsCommand::Revoke { id } => {
                 let connection = manager()?.revoke_connection(&id).await?;
-                out.message(&format!("Revoked the connection of \"{}\"; its tokens stopped working.", connection.app_name), &serde_json::to_value(&connection).unwrap_or_default());
+                let text = format!(
+                    "Revoked the connection of \"{}\"; its tokens stopped working. To connect it again, the app must go through the consent page again.",
+                    connection.app_name
+                );
+                out.message(&text, &serde_json::to_value(&connection).unwrap_or_default());
                 Ok(exit::OK)
             }
             ConnectionsCommand::Code { write, app } => {
-                let code = manager()?.connection_code(scopes(write), app).await?;
-                out.connection_code(&code);
+                let manager = manager()?;
+                let code = manager.connection_code(scopes(write), app).await?;
+                out.connection_code(&code, manager.mcp_url().await.ok().as_deref());
                 Ok(exit::OK)
             }
         },

@@ -269,12 +269,16 @@ impl Out {
         }
     }
 
-    pub fn connections(&self, connections: &[Connection]) {
+    /// The connected apps, and above them (for people) the store's MCP URL, when the service gave it.
+    pub fn connections(&self, connections: &[Connection], mcp_url: Option<&str>) {
         if self.json {
             return self.print_json(&connections);
         }
+        if let Some(url) = mcp_url {
+            println!("MCP URL: {url} (add it as a custom connector in claude.ai or ChatGPT)\n");
+        }
         if connections.is_empty() {
-            return println!("No web-chat apps are connected.");
+            return println!("No apps are connected. Add the MCP URL as a custom connector in claude.ai or ChatGPT, then approve it on the consent page that opens.");
         }
         let rows = connections
             .iter()
@@ -282,21 +286,38 @@ impl Out {
                 vec![
                     c.id.clone(),
                     c.app_name.clone(),
+                    c.kind.label().to_owned(),
+                    c.redirect_host.clone().unwrap_or_else(|| "—".into()),
                     format!("{} <{}>", c.granted_by.name, c.granted_by.email),
                     when(Some(c.created_at)),
                     c.scopes.label().to_owned(),
+                    when(c.last_used_at),
                     if c.revoked_at.is_some() { "revoked".into() } else { "connected".into() },
                 ]
             })
             .collect();
-        table(&["ID", "APP", "GRANTED BY", "WHEN", "SCOPE", "STATUS"], rows);
+        table(&["ID", "APP", "KIND", "REDIRECT HOST", "GRANTED BY", "WHEN", "SCOPE", "LAST USED", "STATUS"], rows);
     }
 
-    pub fn connection_code(&self, code: &ConnectionCode) {
+    /// The store's MCP URL: alone on its line, so `$(keyward connections url)` is the URL.
+    pub fn mcp_url(&self, url: &str) {
+        if self.json {
+            return self.print_json(&json!({"mcp_url": url}));
+        }
+        println!("{url}");
+    }
+
+    /// A connection code, and where it goes: the consent page the web-chat app opens.
+    pub fn connection_code(&self, code: &ConnectionCode, mcp_url: Option<&str>) {
         if self.json {
             return self.print_json(code);
         }
         println!("{}", code.code);
-        println!("Give this one-time code to \"{}\" ({}). It works once, until {}.", code.app_name, code.scopes.label().to_lowercase(), when(Some(code.expires_at)));
+        let url = mcp_url.map_or_else(|| "the store's MCP URL (`keyward connections url`)".to_owned(), |url| format!("the store's MCP URL {url}"));
+        println!(
+            "Paste this code on Keyward's consent page: in claude.ai or ChatGPT, add {url} as a custom connector and click Connect; the page opens in your browser. The code works once, until {} ({}).",
+            when(Some(code.expires_at)),
+            code.scopes.label().to_lowercase()
+        );
     }
 }
