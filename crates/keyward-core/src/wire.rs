@@ -274,16 +274,34 @@ pub struct DeviceList {
     pub devices: Vec<Device>,
 }
 
-/// A web-chat app the store is connected to.
+/// What kind of app a connection is: a web-chat app the merchant added as a custom connector
+/// (claude.ai, ChatGPT), or a partner integration the operator registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionKind {
+    WebChat,
+    Partner,
+}
+
+/// An app the store is connected to through OAuth: a web-chat app or a partner integration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Connection {
     pub id: String,
     pub app_name: String,
+    pub kind: ConnectionKind,
+    /// The host the app's redirect URI points at (`claude.ai`), so the merchant can tell a
+    /// real app from one that borrowed its name. `None` for connections made before it was kept.
+    #[serde(default)]
+    pub redirect_host: Option<String>,
     pub granted_by: Person,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "specta", specta(type = String))]
     pub created_at: OffsetDateTime,
     pub scopes: Scopes,
+    /// The last request the app made with one of its tokens.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
+    pub last_used_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub revoked_at: Option<OffsetDateTime>,
@@ -316,15 +334,34 @@ pub struct ConnectionCode {
     pub expires_at: OffsetDateTime,
 }
 
-/// `POST /oauth/token` (form-encoded, as OAuth clients send it).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `POST /oauth/token` (form-encoded, as OAuth clients send it). Fields OAuth defines that
+/// this service does not use are ignored, not refused, as RFC 6749 §3.2 asks.
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct TokenRequest {
     /// `authorization_code` or `refresh_token`.
     pub grant_type: String,
+    /// The authorization code from the redirect (`authorization_code`).
     #[serde(default)]
     pub code: Option<String>,
+    /// The PKCE verifier whose S256 challenge the authorization request carried.
+    #[serde(default)]
+    pub code_verifier: Option<String>,
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
     #[serde(default)]
     pub refresh_token: Option<String>,
+    /// A public client names itself here; a confidential one may send its secret too
+    /// (`client_secret_post`) or use HTTP Basic.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// RFC 8707: the resource the token is for, this service's `/mcp` URL.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// Ignored: a connection's scopes are what the merchant approved.
+    #[serde(default)]
+    pub scope: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -435,7 +472,7 @@ pub struct NewBom {
 }
 }
 
-/// Request bodies that carry a password show it as `[hidden]` when debug-printed, so a log
+/// Request bodies that carry a password (or another secret) show it as `[hidden]` when debug-printed, so a log
 /// line that prints one can never leak it.
 macro_rules! debug_without_passwords {
     ($($ty:ident { $($field:ident),* } hiding { $($secret:ident),* }),* $(,)?) => {
@@ -454,6 +491,7 @@ debug_without_passwords! {
     LoginRequest { email, device_name } hiding { password },
     PasswordChange {} hiding { current_password, new_password },
     NewStaffMember { name, email } hiding { password },
+    TokenRequest { grant_type, client_id, redirect_uri, resource, scope } hiding { code, code_verifier, refresh_token, client_secret },
 }
 
 /// Checks a label for a key, device or app: not blank, at most [`MAX_NAME_CHARS`] characters,
@@ -470,6 +508,28 @@ pub fn validate_name(what: &str, name: &str) -> Result<String, String> {
         return Err(format!("The {what} contains control characters. Use plain text."));
     }
     Ok(trimmed.to_owned())
+}
+
+impl ConnectionKind {
+    /// As the database keeps it (the same as on the wire).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionKind::WebChat => "web_chat",
+            ConnectionKind::Partner => "partner",
+        }
+    }
+
+    pub fn from_db(value: &str) -> Self {
+        if value == "partner" { ConnectionKind::Partner } else { ConnectionKind::WebChat }
+    }
+
+    /// For people: "web chat" or "partner".
+    pub fn label(self) -> &'static str {
+        match self {
+            ConnectionKind::WebChat => "web chat",
+            ConnectionKind::Partner => "partner",
+        }
+    }
 }
 
 #[cfg(test)]
@@ -504,3 +564,4 @@ mod tests {
         assert!(validate_name("key label", "a\u{0}b").is_err());
     }
 }
+

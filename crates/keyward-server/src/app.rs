@@ -91,6 +91,11 @@ impl Config {
 pub struct PublicUrl(pub String);
 
 impl PublicUrl {
+    /// The MCP endpoint's URL: the protected resource (RFC 9728) OAuth tokens are issued for.
+    pub fn mcp_resource(&self) -> String {
+        format!("{}/mcp", self.0)
+    }
+
     pub fn of(state: &AppState, extensions: &axum::http::Extensions) -> PublicUrl {
         if let Some(url) = &state.config.public_url {
             return PublicUrl(url.trim_end_matches('/').to_owned());
@@ -244,8 +249,9 @@ pub async fn serve(
 /// How long a self-registered OAuth client may go unused before it is forgotten.
 const UNUSED_CLIENT_SECONDS: i64 = 24 * 3600;
 
-/// Housekeeping: write remembered key uses, write down rotations whose overlap ended, and
-/// (every ten minutes) forget OAuth clients that registered and never came back.
+/// Housekeeping: write remembered key and connection uses, write down rotations whose overlap
+/// ended, and (every ten minutes) forget OAuth clients that registered and never came back and
+/// authorization codes long expired.
 fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(2));
@@ -258,6 +264,9 @@ fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(clients = n, "forgot OAuth clients that registered and were never used"),
                     Err(e) => tracing::warn!(error = %e, "could not forget unused OAuth clients; will retry"),
+                }
+                if let Err(e) = state.db.forget_expired_authorization_codes().await {
+                    tracing::warn!(error = %e, "could not forget expired authorization codes; will retry");
                 }
             }
             if let Err(e) = state.usage.flush(&state.db).await {

@@ -67,6 +67,10 @@ impl ApiError {
         }
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.status_and_code().0
+    }
+
     /// The machine-readable code, e.g. `key_revoked`.
     pub fn code(&self) -> &'static str {
         self.status_and_code().1
@@ -94,6 +98,12 @@ impl IntoResponse for ApiError {
         }
         if let ApiError::RateLimited { retry_after, .. } = &self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
+        if matches!(&self, ApiError::Forbidden { code, .. } if *code == "insufficient_scope") {
+            // RFC 6750 §3.1, as the MCP authorization specification's step-up flow reads it:
+            // the scope that would do.
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"insufficient_scope\", scope=\"read write\""));
+            crate::routes::well_known::allow_any_origin(headers);
         }
         response
     }
@@ -209,6 +219,11 @@ pub mod extract {
     #[derive(FromRequest)]
     #[from_request(via(axum::Form), rejection(ApiError))]
     pub struct Form<T>(pub T);
+
+    /// A form an OAuth endpoint reads; refusals in OAuth's shape.
+    #[derive(FromRequest)]
+    #[from_request(via(axum::Form), rejection(super::OAuthError))]
+    pub struct OAuthForm<T>(pub T);
 }
 
 /// A refusal from an OAuth endpoint, in OAuth's own shape (RFC 6749 §5.2, RFC 7591 §3.2.2):
@@ -222,11 +237,14 @@ pub struct OAuthError {
     pub description: String,
     /// Seconds to wait, for a 429.
     pub retry_after: Option<u64>,
+    /// Answer with `WWW-Authenticate: Basic`: the client authenticated with HTTP Basic and
+    /// failed (RFC 6749 §5.2).
+    pub basic_challenge: bool,
 }
 
 impl OAuthError {
     pub fn bad_request(error: &'static str, description: impl Into<String>) -> Self {
-        OAuthError { status: StatusCode::BAD_REQUEST, error, description: description.into(), retry_after: None }
+        OAuthError { status: StatusCode::BAD_REQUEST, error, description: description.into(), retry_after: None, basic_challenge: false }
     }
 }
 
@@ -235,6 +253,9 @@ impl IntoResponse for OAuthError {
         let body = serde_json::json!({"error": self.error, "error_description": self.description});
         let mut response = (self.status, axum::Json(body)).into_response();
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.basic_challenge {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"keyward\""));
+        }
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
@@ -261,12 +282,27 @@ impl From<ApiError> for OAuthError {
             }
             other => other.to_string(),
         };
-        OAuthError { status, error, description, retry_after }
+        OAuthError { status, error, description, retry_after, basic_challenge: false }
     }
 }
 
 impl From<DbError> for OAuthError {
     fn from(err: DbError) -> Self {
         ApiError::from(err).into()
+    }
+}
+
+impl From<FormRejection> for OAuthError {
+    fn from(rejection: FormRejection) -> Self {
+        if body_timed_out(&rejection) || rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::from(rejection).into();
+        }
+        OAuthError::bad_request(
+            "invalid_request",
+            format!(
+                "The form could not be read ({}). Send it as application/x-www-form-urlencoded, each field once.",
+                rejection.body_text().chars().take(200).collect::<String>()
+            ),
+        )
     }
 }

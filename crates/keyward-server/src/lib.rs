@@ -18,6 +18,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod host_check;
+pub mod oauth;
 pub mod routes;
 pub mod usage;
 

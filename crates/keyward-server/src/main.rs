@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use keyward_core::{Brand, hashing};
 use keyward_server::auth::client_address::ProxyPolicy;
+use keyward_server::auth::tokens;
 use keyward_server::{AppState, Config, Db, db::NewStore, demo};
 use tracing_subscriber::EnvFilter;
 
@@ -83,6 +84,10 @@ enum Command {
         #[arg(long)]
         email: String,
     },
+    /// Manage partner apps: confidential OAuth clients that serve many stores, each store
+    /// approving them on the consent page.
+    #[command(subcommand)]
+    Partner(PartnerCommand),
     /// Turn a store's subscription on or off (off: the data plane answers 403).
     Subscription {
         #[arg(long, default_value = "keyward.db")]
@@ -114,6 +119,34 @@ enum StoreCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum PartnerCommand {
+    /// Register a partner app; prints its client id and secret, this once.
+    Add {
+        #[arg(long, default_value = "keyward.db")]
+        db: PathBuf,
+        /// The app's name, shown to merchants on the consent page and in their connected apps.
+        #[arg(long)]
+        name: String,
+        /// An exact address that receives authorization codes (https://, or http:// on
+        /// loopback); repeat for several.
+        #[arg(long = "redirect-uri", value_name = "URI", required = true)]
+        redirect_uris: Vec<String>,
+    },
+    /// List partner apps (never their secrets).
+    List {
+        #[arg(long, default_value = "keyward.db")]
+        db: PathBuf,
+    },
+    /// Remove a partner app and revoke every store's connection to it.
+    Remove {
+        #[arg(long, default_value = "keyward.db")]
+        db: PathBuf,
+        /// The client id `partner list` shows.
+        id: String,
+    },
+}
+
 fn read_password() -> anyhow::Result<String> {
     if let Ok(password) = std::env::var("KEYWARD_PASSWORD") {
         return check_password(password);
@@ -131,6 +164,57 @@ fn check_password(password: String) -> anyhow::Result<String> {
         );
     }
     Ok(password)
+}
+
+/// A Unix time as `partner list` shows it.
+fn shown_time(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| secs.to_string())
+}
+
+async fn partner_command(command: PartnerCommand) -> anyhow::Result<()> {
+    match command {
+        PartnerCommand::Add { db, name, redirect_uris } => {
+            let name = keyward_core::wire::validate_name("partner app name", &name).map_err(anyhow::Error::msg)?;
+            let mut uris: Vec<String> = Vec::with_capacity(redirect_uris.len());
+            for uri in redirect_uris {
+                keyward_server::routes::oauth_register::check_redirect_uri(&uri).map_err(|e| anyhow::anyhow!("{}", e.description))?;
+                if !uris.contains(&uri) {
+                    uris.push(uri);
+                }
+            }
+            let secret = tokens::random_token(tokens::CLIENT_SECRET_PREFIX);
+            let client = open_db(&db)?.register_partner(name, uris, tokens::digest(&secret)).await?;
+            println!("client_id: {}", client.id);
+            println!("client_secret: {secret}");
+            eprintln!(
+                "Partner app \"{}\" registered. Give the partner both values now: the secret is shown this once and only its digest is kept. If it is lost, remove the app and add it again.",
+                client.name
+            );
+            Ok(())
+        }
+        PartnerCommand::List { db } => {
+            for partner in open_db(&db)?.list_partners().await? {
+                let last_used = partner.last_used_at.map_or_else(|| "never used".to_owned(), |t| format!("last used {}", shown_time(t)));
+                let client = partner.client;
+                println!("{}\t{}\t{}\tcreated {}\t{last_used}", client.id, client.name, client.redirect_uris.join(" "), shown_time(client.created_at));
+            }
+            Ok(())
+        }
+        PartnerCommand::Remove { db, id } => match open_db(&db)?.remove_partner(id.clone()).await {
+            Ok(removed) => {
+                let n = removed.revoked_connections;
+                println!("Removed partner app \"{}\" and revoked {n} connection{}.", removed.name, if n == 1 { "" } else { "s" });
+                Ok(())
+            }
+            Err(keyward_server::db::DbError::NotFound) => {
+                bail!("There is no partner app {}. `keyward-server partner list` shows their client ids.", id.chars().filter(|c| !c.is_control()).take(100).collect::<String>())
+            }
+            Err(e) => Err(e.into()),
+        },
+    }
 }
 
 fn open_db(path: &Path) -> anyhow::Result<Db> {
@@ -223,6 +307,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{id}");
             Ok(())
         }
+        Command::Partner(command) => partner_command(command).await,
         Command::Subscription { db, store, active } => {
             open_db(&db)?.set_subscription(store, active).await?;
             Ok(())

@@ -13,6 +13,7 @@ pub struct UsageTracker {
 }
 
 impl UsageTracker {
+    /// Remembers a use of a key or a connection, by id.
     pub fn touch(&self, key_id: &str) {
         let t = now();
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());

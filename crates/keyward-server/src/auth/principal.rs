@@ -91,9 +91,12 @@ pub async fn require_principal(State(state): State<AppState>, mut request: Reque
         request.extensions_mut().insert(principal);
         return next.run(request).await;
     }
-    let principal = match authenticate(&state, request.headers(), &address).await {
+    let public = PublicUrl::of(&state, request.extensions());
+    // The resource this request is for (RFC 8707): an OAuth token works only at its own.
+    let resource = if request.uri().path().starts_with("/mcp") { public.mcp_resource() } else { format!("{}/v1", public.0) };
+    let principal = match authenticate(&state, request.headers(), &address, &resource).await {
         Ok(p) => p,
-        Err(e) => return challenge(e, &PublicUrl::of(&state, request.extensions())),
+        Err(e) => return challenge(e, &public),
     };
     let limiter_key = match &principal.kind {
         PrincipalKind::Key { id } => id.clone(),
@@ -115,8 +118,8 @@ pub async fn require_principal(State(state): State<AppState>, mut request: Reque
             return response;
         }
     };
-    if let PrincipalKind::Key { id } = &principal.kind {
-        state.usage.touch(id);
+    match &principal.kind {
+        PrincipalKind::Key { id } | PrincipalKind::Connection { id } => state.usage.touch(id),
     }
     tracing::debug!(caller = %principal.label, "authenticated");
     request.extensions_mut().insert(principal);
@@ -162,8 +165,8 @@ fn unknown_key() -> ApiError {
     )
 }
 
-/// Decides who is asking, or why nobody is.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap, address: &ClientAddress) -> Result<Principal, ApiError> {
+/// Decides who is asking at `resource` (the URL of `/mcp` or `/v1`), or why nobody is.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap, address: &ClientAddress, resource: &str) -> Result<Principal, ApiError> {
     let Some(credential) = presented_credential(headers).filter(|c| !c.is_empty()) else {
         return Err(ApiError::unauthenticated(
             "missing_credentials",
@@ -171,7 +174,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, address: &Clien
         ));
     };
     if credential.starts_with(tokens::ACCESS_PREFIX) {
-        return authenticate_connection(state, &credential, address).await;
+        return authenticate_connection(state, &credential, address, resource).await;
     }
     let key = match ApiKey::parse(&credential) {
         Ok(key) => key,
@@ -242,7 +245,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, address: &Clien
     Ok(Principal { store_id: row.store_id, store: Some(store), scopes: row.scopes, label: prefix, kind: PrincipalKind::Key { id: row.id } })
 }
 
-async fn authenticate_connection(state: &AppState, token: &str, address: &ClientAddress) -> Result<Principal, ApiError> {
+async fn authenticate_connection(state: &AppState, token: &str, address: &ClientAddress, resource: &str) -> Result<Principal, ApiError> {
     let Some(status) = state.db.connection_token(tokens::digest(token)).await? else {
         state.throttle.note_failure(address);
         return Err(ApiError::unauthenticated(
@@ -255,7 +258,13 @@ async fn authenticate_connection(state: &AppState, token: &str, address: &Client
         return Err(ApiError::unauthenticated("store_uninstalled", "The store uninstalled Keyward, so this connection ended. Reinstall it and connect again."));
     }
     if status.revoked {
-        return Err(ApiError::unauthenticated("connection_revoked", "The merchant revoked this connection. Connect the app to the store again with a new code."));
+        return Err(ApiError::unauthenticated("connection_revoked", "The merchant revoked this connection. Connect the app to the store again; the merchant must approve it."));
+    }
+    if let Some(issued_for) = status.resource.as_deref().filter(|r| *r != resource) {
+        return Err(ApiError::unauthenticated(
+            "invalid_token",
+            format!("This access token was issued for {issued_for}, not {resource}. Use it there, or get a token for this resource."),
+        ));
     }
     if status.expired {
         return Err(ApiError::unauthenticated("token_expired", "The access token has expired. Use the refresh token at /oauth/token for a new one."));

@@ -9,7 +9,10 @@ pub const SESSION_PREFIX: &str = "kwsess_";
 /// Web-chat access tokens; the data plane tells them from keys by this prefix.
 pub const ACCESS_PREFIX: &str = "kwat_";
 pub const REFRESH_PREFIX: &str = "kwrt_";
+/// One-time connection codes a merchant makes and pastes on the consent page.
 pub const CODE_PREFIX: &str = "kwcode_";
+/// Authorization codes, sent to an app's redirect URI after consent (RFC 6749 §4.1.2).
+pub const AUTHORIZATION_CODE_PREFIX: &str = "kwac_";
 /// Confidential OAuth clients' secrets (partners, or clients that registered as confidential).
 pub const CLIENT_SECRET_PREFIX: &str = "kwcs_";
 

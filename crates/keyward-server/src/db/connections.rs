@@ -1,10 +1,13 @@
-//! Web-chat connections: a merchant makes a one-time code, the app exchanges it at
-//! `/oauth/token` for an access token and a refresh token bound to the store and the scopes
-//! chosen. Revoking the connection kills its tokens at once, and its refresh token is refused
-//! afterwards, so the app cannot silently reconnect.
+//! Connections: an OAuth client (a web-chat app or a partner) that the merchant approved on the
+//! consent page, holding an access token and a refresh token bound to one store, the scopes
+//! chosen and one resource. Revoking the connection kills its tokens at once, and its refresh
+//! token is refused afterwards, so the app cannot silently reconnect.
+//!
+//! Also the one-time connection codes a merchant makes in the app or the CLI and pastes on the
+//! consent page instead of signing in there.
 
 use keyward_core::Scopes;
-use keyward_core::wire::{Connection as ConnectionRecord, Person};
+use keyward_core::wire::{Connection as ConnectionRecord, ConnectionKind, Person};
 use rusqlite::{Connection, params};
 
 use super::audit::{AuditEntry, record};
@@ -33,7 +36,6 @@ struct StoredCode {
     store_id: String,
     created_device: Option<String>,
     connection_id: Option<String>,
-    app_name: String,
     scopes: String,
     created_by: String,
     expires_at: i64,
@@ -43,13 +45,137 @@ struct StoredCode {
     maker_gone: bool,
 }
 
+/// What a connection code that was just used vouches for: who approved, for which store, with
+/// which scopes, from which device.
+pub(super) struct RedeemedCode {
+    pub store_id: String,
+    pub scopes: String,
+    pub granted_by: String,
+    pub granted_device: Option<String>,
+}
+
 /// A refresh token as stored, with its connection's state.
 struct StoredRefresh {
     connection_id: String,
     store_id: String,
+    client_id: Option<String>,
+    resource: Option<String>,
     expires_at: i64,
-    used: bool,
+    used_at: Option<i64>,
     connection_revoked: bool,
+    store_uninstalled: bool,
+}
+
+/// A refresh token used again within this many seconds of its first use gets a new pair
+/// instead of revoking the connection: the first answer may have been lost on the way (a
+/// timeout, a crashed tab), and the app retries. Past it, a second use means two parties hold
+/// the token.
+pub const REFRESH_RETRY_SECONDS: i64 = 10;
+
+/// Why a token request is refused: the OAuth error code and a sentence.
+#[derive(Debug)]
+pub struct GrantRefusal {
+    /// `invalid_grant`, `invalid_target` or `invalid_client` (RFC 6749 §5.2, RFC 8707).
+    pub error: &'static str,
+    pub description: String,
+}
+
+impl GrantRefusal {
+    pub(super) fn invalid_grant(description: impl Into<String>) -> Self {
+        GrantRefusal { error: "invalid_grant", description: description.into() }
+    }
+}
+
+/// Who is asking at the token endpoint, as far as a grant must match it.
+#[derive(Debug, Clone)]
+pub struct TokenClient {
+    pub client_id: String,
+    /// The `resource` the request names (RFC 8707), if any.
+    pub resource: Option<String>,
+}
+
+/// A connection to make from an approved authorization code.
+pub(super) struct NewConnection<'a> {
+    pub store_id: &'a str,
+    pub client_id: &'a str,
+    pub app_name: &'a str,
+    pub kind: &'a str,
+    pub redirect_host: Option<&'a str>,
+    pub resource: &'a str,
+    pub scopes: &'a str,
+    pub granted_by: &'a str,
+    pub granted_device: Option<&'a str>,
+}
+
+/// Uses a connection code once, on the consent page. The `Err` is the sentence to show the
+/// merchant. A code used a second time revokes the connection the first use made.
+pub(super) fn redeem_connection_code(conn: &Connection, code_hash: &[u8], t: i64) -> DbResult<Result<RedeemedCode, String>> {
+    let code = conn
+        .query_row(
+            "SELECT c.store_id, c.scopes, c.created_by, c.expires_at, c.used_at, s.uninstalled_at IS NOT NULL,
+                    c.created_device, c.connection_id,
+                    EXISTS (SELECT 1 FROM devices d WHERE d.id = c.created_device AND d.signed_out_at IS NOT NULL)
+                      OR EXISTS (SELECT 1 FROM users u WHERE u.id = c.created_by AND u.removed_at IS NOT NULL)
+             FROM connection_codes c JOIN stores s ON s.id = c.store_id WHERE c.code_hash = ?1",
+            [code_hash],
+            |r| {
+                Ok(StoredCode {
+                    store_id: r.get(0)?,
+                    scopes: r.get(1)?,
+                    created_by: r.get(2)?,
+                    expires_at: r.get(3)?,
+                    used: r.get::<_, Option<i64>>(4)?.is_some(),
+                    store_uninstalled: r.get(5)?,
+                    created_device: r.get(6)?,
+                    connection_id: r.get(7)?,
+                    maker_gone: r.get(8)?,
+                })
+            },
+        )
+        .optional()?;
+    let Some(code) = code else {
+        return Ok(Err("That connection code is not valid. Check that it was copied whole, or make a new one in Keyward.".into()));
+    };
+    if code.used {
+        // A code is used once. A second use means someone else has it too, so what the first
+        // use made is revoked: nobody can tell which of the two was the merchant.
+        if let Some(connection_id) = &code.connection_id {
+            revoke_for_replay(conn, &code.store_id, connection_id, "its connection code was used a second time")?;
+        }
+        return Ok(Err("That connection code was already used, so the connection it made was revoked in case the code was stolen. Make a new code in Keyward.".into()));
+    }
+    if code.expires_at <= t {
+        return Ok(Err("That connection code has expired (codes work for 10 minutes). Make a new code in Keyward.".into()));
+    }
+    if code.store_uninstalled {
+        return Ok(Err("The store has uninstalled Keyward. Reinstall it first.".into()));
+    }
+    if code.maker_gone {
+        return Ok(Err("The device or person that made this connection code was signed out or removed since, so the code no longer works. Make a new code in Keyward.".into()));
+    }
+    conn.execute("UPDATE connection_codes SET used_at = ?2 WHERE code_hash = ?1", params![code_hash, t])?;
+    Ok(Ok(RedeemedCode { store_id: code.store_id, scopes: code.scopes, granted_by: code.created_by, granted_device: code.created_device }))
+}
+
+/// Records a new connection with its first tokens; returns its id.
+pub(super) fn create_connection(conn: &Connection, new: &NewConnection<'_>, tokens: &IssuedTokens, t: i64) -> DbResult<String> {
+    let id = random_id("con");
+    conn.execute(
+        "INSERT INTO connections (id, store_id, app_name, scopes, granted_by, granted_device, created_at, client_id, kind, redirect_host, resource)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![id, new.store_id, new.app_name, new.scopes, new.granted_by, new.granted_device, t, new.client_id, new.kind, new.redirect_host, new.resource],
+    )?;
+    insert_tokens(conn, &id, tokens, t)?;
+    record(conn, AuditEntry {
+        store_id: new.store_id,
+        actor_user: Some(new.granted_by),
+        actor_device: new.granted_device,
+        action: "connection.created",
+        target_type: "connection",
+        target_id: &id,
+        summary: format!("Connected \"{}\" ({}, {})", new.app_name, ConnectionKind::from_db(new.kind).label(), new.redirect_host.unwrap_or("no redirect host")),
+    })?;
+    Ok(id)
 }
 
 /// What the data plane needs to decide whether a connection token works.
@@ -63,27 +189,36 @@ pub struct ConnectionTokenStatus {
     pub store_name: String,
     pub subscription_active: bool,
     pub store_uninstalled: bool,
+    /// The resource the token works at; `None`: any (connections made before resources).
+    pub resource: Option<String>,
 }
 
-fn connection_record(conn: &Connection, store_id: &str, id: &str) -> DbResult<Option<ConnectionRecord>> {
+pub(super) fn connection_record(conn: &Connection, store_id: &str, id: &str) -> DbResult<Option<ConnectionRecord>> {
     Ok(conn
         .query_row(
-            "SELECT c.id, c.app_name, u.name, u.email, c.created_at, c.scopes, c.revoked_at
-             FROM connections c JOIN users u ON u.id = c.granted_by WHERE c.store_id = ?1 AND c.id = ?2",
+            &format!("SELECT {CONNECTION_COLUMNS} FROM connections c JOIN users u ON u.id = c.granted_by WHERE c.store_id = ?1 AND c.id = ?2"),
             [store_id, id],
             row_to_connection,
         )
         .optional()?)
 }
 
+/// The columns [`row_to_connection`] reads, from `connections c JOIN users u`.
+const CONNECTION_COLUMNS: &str =
+    "c.id, c.app_name, u.name, u.email, c.created_at, c.scopes, c.revoked_at, c.kind, c.redirect_host, c.last_used_at";
+
 fn row_to_connection(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConnectionRecord> {
     let scopes: String = r.get(5)?;
+    let kind: String = r.get(7)?;
     Ok(ConnectionRecord {
         id: r.get(0)?,
         app_name: r.get(1)?,
+        kind: ConnectionKind::from_db(&kind),
+        redirect_host: r.get(8)?,
         granted_by: Person { name: r.get(2)?, email: r.get(3)? },
         created_at: to_time(r.get(4)?),
         scopes: Scopes::from_db(&scopes).unwrap_or_else(Scopes::read_only),
+        last_used_at: to_time_opt(r.get(9)?),
         revoked_at: to_time_opt(r.get(6)?),
     })
 }
@@ -97,8 +232,9 @@ fn insert_tokens(conn: &Connection, connection_id: &str, tokens: &IssuedTokens, 
     Ok(())
 }
 
-/// Revokes a connection because one of its one-time credentials came back.
-fn revoke_for_replay(conn: &Connection, store_id: &str, connection_id: &str, why: &str) -> DbResult<()> {
+/// Revokes a live connection on nobody's behalf in the store (the service, the operator, or
+/// the app itself), with the audit line `summary(app name)`. Returns whether it was live.
+pub(super) fn revoke_without_actor(conn: &Connection, store_id: &str, connection_id: &str, summary: impl FnOnce(&str) -> String) -> DbResult<bool> {
     let changed = conn.execute(
         "UPDATE connections SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
         params![connection_id, now()],
@@ -112,9 +248,15 @@ fn revoke_for_replay(conn: &Connection, store_id: &str, connection_id: &str, why
             action: "connection.revoked",
             target_type: "connection",
             target_id: connection_id,
-            summary: format!("Revoked the connection of \"{app}\": {why}, so it may have been stolen"),
+            summary: summary(&app),
         })?;
     }
+    Ok(changed > 0)
+}
+
+/// Revokes a connection because one of its one-time credentials came back.
+pub(super) fn revoke_for_replay(conn: &Connection, store_id: &str, connection_id: &str, why: &str) -> DbResult<()> {
+    revoke_without_actor(conn, store_id, connection_id, |app| format!("Revoked the connection of \"{app}\": {why}, so it may have been stolen"))?;
     Ok(())
 }
 
@@ -146,128 +288,72 @@ impl Db {
         .await
     }
 
-    /// Trades a one-time code for a new connection and its first tokens.
-    /// The inner `Err` is the sentence to refuse the grant with.
-    pub async fn exchange_connection_code(
-        &self,
-        code_hash: Vec<u8>,
-        tokens: IssuedTokens,
-    ) -> DbResult<Result<ConnectionRecord, String>> {
-        self.write(move |tx| {
-            let t = now();
-            let code = tx
-                .query_row(
-                    "SELECT c.store_id, c.app_name, c.scopes, c.created_by, c.expires_at, c.used_at, s.uninstalled_at IS NOT NULL,
-                            c.created_device, c.connection_id,
-                            EXISTS (SELECT 1 FROM devices d WHERE d.id = c.created_device AND d.signed_out_at IS NOT NULL)
-                              OR EXISTS (SELECT 1 FROM users u WHERE u.id = c.created_by AND u.removed_at IS NOT NULL)
-                     FROM connection_codes c JOIN stores s ON s.id = c.store_id WHERE c.code_hash = ?1",
-                    [&code_hash],
-                    |r| {
-                        Ok(StoredCode {
-                            created_device: r.get(7)?,
-                            connection_id: r.get(8)?,
-                            store_id: r.get(0)?,
-                            app_name: r.get(1)?,
-                            scopes: r.get(2)?,
-                            created_by: r.get(3)?,
-                            expires_at: r.get(4)?,
-                            used: r.get::<_, Option<i64>>(5)?.is_some(),
-                            store_uninstalled: r.get(6)?,
-                            maker_gone: r.get(9)?,
-                        })
-                    },
-                )
-                .optional()?;
-            let Some(StoredCode { store_id, created_device, connection_id, app_name, scopes, created_by, expires_at, used, store_uninstalled, maker_gone }) =
-                code
-            else {
-                return Ok(Err("The connection code is not valid. Ask the merchant for a new code.".into()));
-            };
-            if used {
-                // A code is used once. A second use means someone else has it too, so what the
-                // first use made is revoked: nobody can tell which of the two was the app.
-                if let Some(connection_id) = connection_id {
-                    revoke_for_replay(tx, &store_id, &connection_id, "its connection code was used a second time")?;
-                }
-                return Ok(Err("The connection code was already used, so the connection it made was revoked in case the code was stolen. Ask the merchant for a new code.".into()));
-            }
-            if expires_at <= t {
-                return Ok(Err("The connection code has expired (codes are valid 10 minutes). Ask the merchant for a new code.".into()));
-            }
-            if store_uninstalled {
-                return Ok(Err("The store has uninstalled Keyward. The merchant must reinstall it first.".into()));
-            }
-            if maker_gone {
-                return Ok(Err(
-                    "The device or person that made this connection code was signed out or removed since, so the code no longer works. Ask the merchant for a new code.".into(),
-                ));
-            }
-            let id = random_id("con");
-            tx.execute(
-                "INSERT INTO connections (id, store_id, app_name, scopes, granted_by, granted_device, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![id, store_id, app_name, scopes, created_by, created_device, t],
-            )?;
-            tx.execute("UPDATE connection_codes SET used_at = ?2, connection_id = ?3 WHERE code_hash = ?1", params![code_hash, t, id])?;
-            insert_tokens(tx, &id, &tokens, t)?;
-            record(tx, AuditEntry {
-                store_id: &store_id,
-                actor_user: Some(&created_by),
-                actor_device: created_device.as_deref(),
-                action: "connection.created",
-                target_type: "connection",
-                target_id: &id,
-                summary: format!("Connected \"{app_name}\""),
-            })?;
-            Ok(Ok(connection_record(tx, &store_id, &id)?.ok_or(DbError::NotFound)?))
-        })
-        .await
-    }
-
     /// Uses a refresh token once, replacing it with a new pair; refused once the connection
-    /// is revoked. The inner `Err` is the sentence to refuse the grant with.
+    /// is revoked, for another client, or for another resource. See [`REFRESH_RETRY_SECONDS`].
     pub async fn refresh_connection(
         &self,
         refresh_hash: Vec<u8>,
+        client: TokenClient,
         tokens: IssuedTokens,
-    ) -> DbResult<Result<ConnectionRecord, String>> {
+    ) -> DbResult<Result<ConnectionRecord, GrantRefusal>> {
         self.write(move |tx| {
             let t = now();
             let row = tx
                 .query_row(
-                    "SELECT t.connection_id, c.store_id, t.expires_at, t.used_at IS NOT NULL, c.revoked_at IS NOT NULL
-                     FROM connection_tokens t JOIN connections c ON c.id = t.connection_id
+                    "SELECT t.connection_id, c.store_id, c.client_id, c.resource, t.expires_at, t.used_at, c.revoked_at IS NOT NULL,
+                            s.uninstalled_at IS NOT NULL
+                     FROM connection_tokens t JOIN connections c ON c.id = t.connection_id JOIN stores s ON s.id = c.store_id
                      WHERE t.token_hash = ?1 AND t.kind = 'refresh'",
                     [&refresh_hash],
                     |r| {
                         Ok(StoredRefresh {
                             connection_id: r.get(0)?,
                             store_id: r.get(1)?,
-                            expires_at: r.get(2)?,
-                            used: r.get(3)?,
-                            connection_revoked: r.get(4)?,
+                            client_id: r.get(2)?,
+                            resource: r.get(3)?,
+                            expires_at: r.get(4)?,
+                            used_at: r.get(5)?,
+                            connection_revoked: r.get(6)?,
+                            store_uninstalled: r.get(7)?,
                         })
                     },
                 )
                 .optional()?;
-            let Some(StoredRefresh { connection_id, store_id, expires_at, used, connection_revoked }) = row else {
-                return Ok(Err("The refresh token is not valid. Connect the app to the store again.".into()));
+            let Some(refresh) = row else {
+                return Ok(Err(GrantRefusal::invalid_grant("The refresh token is not valid. Connect the app to the store again.")));
             };
-            if connection_revoked {
-                return Ok(Err("The merchant revoked this connection. Connect the app to the store again with a new code.".into()));
+            if refresh.client_id.as_deref().is_some_and(|id| id != client.client_id) {
+                return Ok(Err(GrantRefusal::invalid_grant("The refresh token was issued to another client. Use the client that received it.")));
             }
-            if used {
-                // Refresh tokens rotate: each is used once. A second use means two parties hold
-                // it; every token of the connection is cut off rather than guess which is the app.
-                revoke_for_replay(tx, &store_id, &connection_id, "one of its refresh tokens was used a second time")?;
-                return Ok(Err("The refresh token was already used, so the connection was revoked in case the token was stolen. Connect the app to the store again.".into()));
+            if let (Some(asked), Some(issued)) = (&client.resource, &refresh.resource)
+                && asked != issued
+            {
+                return Ok(Err(GrantRefusal {
+                    error: "invalid_target",
+                    description: format!("The refresh token is for the resource {issued}. Ask for that resource, or none."),
+                }));
             }
-            if expires_at <= t {
-                return Ok(Err("The refresh token has expired. Connect the app to the store again.".into()));
+            if refresh.connection_revoked {
+                return Ok(Err(GrantRefusal::invalid_grant("The merchant revoked this connection. Connect the app to the store again; the merchant must approve it.")));
             }
-            tx.execute("UPDATE connection_tokens SET used_at = ?2 WHERE token_hash = ?1", params![refresh_hash, t])?;
-            insert_tokens(tx, &connection_id, &tokens, t)?;
-            Ok(Ok(connection_record(tx, &store_id, &connection_id)?.ok_or(DbError::NotFound)?))
+            if refresh.store_uninstalled {
+                return Ok(Err(GrantRefusal::invalid_grant("The store uninstalled Keyward, so this connection ended. Connect again after it is reinstalled.")));
+            }
+            if let Some(used_at) = refresh.used_at {
+                if used_at + REFRESH_RETRY_SECONDS < t {
+                    // Refresh tokens rotate: each is used once. A second use means two parties
+                    // hold it; every token of the connection is cut off rather than guess which
+                    // is the app.
+                    revoke_for_replay(tx, &refresh.store_id, &refresh.connection_id, "one of its refresh tokens was used a second time")?;
+                    return Ok(Err(GrantRefusal::invalid_grant("The refresh token was already used, so the connection was revoked in case the token was stolen. Connect the app to the store again.")));
+                }
+            } else if refresh.expires_at <= t {
+                return Ok(Err(GrantRefusal::invalid_grant("The refresh token has expired. Connect the app to the store again.")));
+            } else {
+                tx.execute("UPDATE connection_tokens SET used_at = ?2 WHERE token_hash = ?1", params![refresh_hash, t])?;
+            }
+            insert_tokens(tx, &refresh.connection_id, &tokens, t)?;
+            Ok(Ok(connection_record(tx, &refresh.store_id, &refresh.connection_id)?.ok_or(DbError::NotFound)?))
         })
         .await
     }
@@ -279,7 +365,7 @@ impl Db {
             Ok(conn
                 .prepare_cached(
                     "SELECT c.id, c.store_id, c.scopes, tk.expires_at, c.revoked_at IS NOT NULL,
-                            s.name, s.subscription_active, s.uninstalled_at IS NOT NULL
+                            s.name, s.subscription_active, s.uninstalled_at IS NOT NULL, c.resource
                      FROM connection_tokens tk JOIN connections c ON c.id = tk.connection_id JOIN stores s ON s.id = c.store_id
                      WHERE tk.token_hash = +?1 AND tk.kind = 'access'",
                 )?
@@ -295,6 +381,7 @@ impl Db {
                         store_name: r.get(5)?,
                         subscription_active: r.get(6)?,
                         store_uninstalled: r.get(7)?,
+                        resource: r.get(8)?,
                     })
                 })
                 .optional()?)
@@ -304,11 +391,10 @@ impl Db {
 
     pub async fn list_connections(&self, store_id: String) -> DbResult<Vec<ConnectionRecord>> {
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT c.id, c.app_name, u.name, u.email, c.created_at, c.scopes, c.revoked_at
-                 FROM connections c JOIN users u ON u.id = c.granted_by WHERE c.store_id = ?1
-                 ORDER BY c.revoked_at IS NOT NULL, c.created_at DESC LIMIT 200",
-            )?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {CONNECTION_COLUMNS} FROM connections c JOIN users u ON u.id = c.granted_by WHERE c.store_id = ?1
+                 ORDER BY c.revoked_at IS NOT NULL, c.created_at DESC LIMIT 200"
+            ))?;
             let rows = stmt.query_map([store_id], row_to_connection)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
@@ -335,6 +421,32 @@ impl Db {
                 record(tx, AuditEntry::by(&actor, "connection.revoked", ("connection", &id), summary))?;
             }
             connection_record(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)
+        })
+        .await
+    }
+
+    /// RFC 7009: a client gives back one of its tokens. A refresh token ends the whole
+    /// connection (the grant); an access token stops working alone. Tokens of other clients,
+    /// and unknown ones, are left alone: the answer is the same either way, so a client learns
+    /// nothing about tokens it does not hold. Returns whether anything was revoked.
+    pub async fn revoke_token(&self, client_id: String, token_hash: Vec<u8>) -> DbResult<bool> {
+        self.write(move |tx| {
+            let t = now();
+            let row: Option<(String, String, String)> = tx
+                .query_row(
+                    "SELECT tk.kind, c.id, c.store_id FROM connection_tokens tk
+                     JOIN connections c ON c.id = tk.connection_id WHERE tk.token_hash = ?1 AND c.client_id = ?2 AND c.revoked_at IS NULL",
+                    params![token_hash, client_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((kind, connection_id, store_id)) = row else { return Ok(false) };
+            if kind == "access" {
+                tx.execute("UPDATE connection_tokens SET expires_at = MIN(expires_at, ?2) WHERE token_hash = ?1", params![token_hash, t])?;
+                return Ok(true);
+            }
+            revoke_without_actor(tx, &store_id, &connection_id, |app| format!("\"{app}\" disconnected itself (it gave its refresh token back)"))?;
+            Ok(true)
         })
         .await
     }

@@ -467,13 +467,22 @@ impl Db {
     }
 
     /// Writes remembered last-use times in one transaction; never moves a time backwards.
+    /// Writes down when keys and connections (told apart by their id's `con_` prefix) were
+    /// last used.
     pub async fn record_usage(&self, uses: Vec<(String, i64)>) -> DbResult<()> {
         self.write(move |tx| {
-            let mut stmt = tx.prepare_cached(
+            let mut keys = tx.prepare_cached(
                 "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)",
             )?;
+            let mut connections = tx.prepare_cached(
+                "UPDATE connections SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)",
+            )?;
             for (id, at) in uses {
-                stmt.execute(params![id, at])?;
+                if id.starts_with("con_") {
+                    connections.execute(params![id, at])?;
+                } else {
+                    keys.execute(params![id, at])?;
+                }
             }
             Ok(())
         })

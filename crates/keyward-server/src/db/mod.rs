@@ -9,6 +9,7 @@
 //! (SQLite allows one writer at a time anyway) and a few readers that WAL lets run alongside it.
 
 mod audit;
+mod authorization;
 mod catalog;
 mod connections;
 mod keys;
@@ -23,9 +24,10 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OpenFlags};
 
 pub use audit::AuditEntry;
-pub use connections::{ACCESS_TOKEN_SECONDS, ConnectionTokenStatus, IssuedTokens, NewConnectionCode};
+pub use authorization::{AUTHORIZATION_CODE_SECONDS, Approved, NewAuthorizationCode, PresentedCode};
+pub use connections::{ACCESS_TOKEN_SECONDS, ConnectionTokenStatus, GrantRefusal, IssuedTokens, NewConnectionCode, REFRESH_RETRY_SECONDS, TokenClient};
 pub use keys::{KeyAuthRow, KeyChange, NewKey};
-pub use oauth_clients::{ClientRecord, NewClient};
+pub use oauth_clients::{ClientRecord, FoundClient, NewClient};
 pub use sessions::{SessionRow, SignedOut};
 pub use stores::NewStore;
 
@@ -43,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_security_review.sql"),
     include_str!("../../migrations/0003_oauth_clients.sql"),
+    include_str!("../../migrations/0004_oauth_authorization.sql"),
 ];
 const READERS: usize = 3;
 
@@ -86,6 +89,18 @@ struct Inner {
     next_reader: AtomicUsize,
     /// How many times a key row was read to authenticate a request (see [`Db::key_lookups`]).
     key_lookups: std::sync::atomic::AtomicU64,
+    /// The key the consent form's CSRF token is signed with (see [`crate::oauth::csrf`]).
+    consent_key: Vec<u8>,
+}
+
+/// A 256-bit secret of the service by name, made on first use and kept in the database so
+/// every instance shares it.
+fn service_secret(conn: &Connection, name: &str) -> DbResult<Vec<u8>> {
+    use rand::RngExt;
+    let mut fresh = [0u8; 32];
+    rand::rand_core::UnwrapErr(rand::rngs::SysRng).fill(&mut fresh);
+    conn.execute("INSERT OR IGNORE INTO service_secrets (name, value) VALUES (?1, ?2)", rusqlite::params![name, fresh.to_vec()])?;
+    Ok(conn.query_row("SELECT value FROM service_secrets WHERE name = ?1", [name], |r| r.get(0))?)
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -103,6 +118,7 @@ impl Db {
         writer.pragma_update(None, "journal_mode", "WAL")?;
         configure(&writer)?;
         migrate(&mut writer)?;
+        let consent_key = service_secret(&writer, "consent_form")?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
@@ -118,8 +134,14 @@ impl Db {
                 readers,
                 next_reader: AtomicUsize::new(0),
                 key_lookups: std::sync::atomic::AtomicU64::new(0),
+                consent_key,
             }),
         })
+    }
+
+    /// The key the consent form's CSRF token is signed with.
+    pub fn consent_key(&self) -> &[u8] {
+        &self.inner.consent_key
     }
 
     /// Runs `f` on a reader connection on the blocking pool.

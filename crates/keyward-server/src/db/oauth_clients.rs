@@ -4,7 +4,10 @@
 
 use rusqlite::params;
 
-use super::{Db, DbResult, now, random_id};
+use super::DbError;
+use super::audit::{AuditEntry, record};
+
+use super::{Db, DbResult, OptionalExtension, now, random_id};
 
 /// A client to register. The caller validated everything and holds the secret, if any.
 pub struct NewClient {
@@ -26,6 +29,15 @@ pub struct ClientRecord {
     pub created_at: i64,
 }
 
+/// A client found by id: the record, whether the operator registered it as a partner, and
+/// the digest of its secret if it is confidential.
+#[derive(Debug, Clone)]
+pub struct FoundClient {
+    pub record: ClientRecord,
+    pub partner: bool,
+    pub secret_hash: Option<Vec<u8>>,
+}
+
 impl Db {
     pub async fn register_client(&self, new: NewClient) -> DbResult<ClientRecord> {
         self.write(move |tx| {
@@ -41,6 +53,33 @@ impl Db {
         .await
     }
 
+    /// A registered or partner client by id, with what authenticating it needs.
+    pub async fn find_client(&self, id: String) -> DbResult<Option<FoundClient>> {
+        self.read(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT id, name, redirect_uris, auth_method, created_at, kind, secret_hash FROM oauth_clients WHERE id = ?1",
+                    [&id],
+                    |r| {
+                        let uris: String = r.get(2)?;
+                        Ok(FoundClient {
+                            record: ClientRecord {
+                                id: r.get(0)?,
+                                name: r.get(1)?,
+                                redirect_uris: serde_json::from_str(&uris).unwrap_or_default(),
+                                auth_method: r.get(3)?,
+                                created_at: r.get(4)?,
+                            },
+                            partner: r.get::<_, String>(5)? == "partner",
+                            secret_hash: r.get(6)?,
+                        })
+                    },
+                )
+                .optional()?)
+        })
+        .await
+    }
+
     /// Forgets self-registered clients never used since before `cutoff`. Returns how many.
     pub async fn forget_unused_clients(&self, cutoff: i64) -> DbResult<usize> {
         self.write(move |tx| {
@@ -51,4 +90,91 @@ impl Db {
         })
         .await
     }
+
+    /// Registers a partner app: a confidential client (`client_secret_basic`) the operator
+    /// added. The caller validated the name and redirect URIs and holds the secret; only its
+    /// digest is stored.
+    pub async fn register_partner(&self, name: String, redirect_uris: Vec<String>, secret_hash: Vec<u8>) -> DbResult<ClientRecord> {
+        self.register_client(NewClient {
+            name,
+            kind: "partner",
+            redirect_uris,
+            auth_method: "client_secret_basic".into(),
+            secret_hash: Some(secret_hash),
+        })
+        .await
+    }
+
+    /// Every partner app, oldest first, with when it was last used (never its secret).
+    pub async fn list_partners(&self) -> DbResult<Vec<PartnerRecord>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, name, redirect_uris, auth_method, created_at, last_used_at FROM oauth_clients WHERE kind = 'partner' ORDER BY created_at, id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                let uris: String = r.get(2)?;
+                Ok(PartnerRecord {
+                    client: ClientRecord {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        redirect_uris: serde_json::from_str(&uris).unwrap_or_default(),
+                        auth_method: r.get(3)?,
+                        created_at: r.get(4)?,
+                    },
+                    last_used_at: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Removes a partner app and, in the same transaction, revokes every live connection any
+    /// store made with it (each with an audit entry in that store's trail) and forgets its
+    /// unused authorization codes, so nothing it holds works on its next request.
+    /// [`DbError::NotFound`] if there is no partner app with that id.
+    pub async fn remove_partner(&self, id: String) -> DbResult<RemovedPartner> {
+        self.write(move |tx| {
+            let name: String = match tx.query_row("SELECT name FROM oauth_clients WHERE id = ?1 AND kind = 'partner'", [&id], |r| r.get(0)) {
+                Err(rusqlite::Error::QueryReturnedNoRows) => return Err(DbError::NotFound),
+                found => found?,
+            };
+            let t = now();
+            let live: Vec<(String, String, String)> = tx
+                .prepare("SELECT id, store_id, app_name FROM connections WHERE client_id = ?1 AND revoked_at IS NULL")?
+                .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            for (connection_id, store_id, app) in &live {
+                tx.execute("UPDATE connections SET revoked_at = ?2 WHERE id = ?1", params![connection_id, t])?;
+                record(tx, AuditEntry {
+                    store_id,
+                    actor_user: None,
+                    actor_device: None,
+                    action: "connection.revoked",
+                    target_type: "connection",
+                    target_id: connection_id,
+                    summary: format!("Revoked the connection of \"{app}\": the operator removed the partner app"),
+                })?;
+            }
+            tx.execute("DELETE FROM authorization_codes WHERE client_id = ?1 AND used_at IS NULL", [&id])?;
+            tx.execute("DELETE FROM oauth_clients WHERE id = ?1", [&id])?;
+            Ok(RemovedPartner { name, revoked_connections: live.len() })
+        })
+        .await
+    }
+}
+
+/// A partner app as the operator lists it.
+#[derive(Debug, Clone)]
+pub struct PartnerRecord {
+    pub client: ClientRecord,
+    pub last_used_at: Option<i64>,
+}
+
+/// What removing a partner app did.
+#[derive(Debug, Clone)]
+pub struct RemovedPartner {
+    pub name: String,
+    /// How many live connections it had, now revoked.
+    pub revoked_connections: usize,
 }

@@ -141,6 +141,19 @@ impl Db {
     }
 
     /// Every store, for the operator: (id, name, subscription active, uninstalled).
+    /// The name of the store, when this service hosts exactly one that has Keyward installed:
+    /// a page shown before anyone signs in may then name it.
+    pub async fn only_store_name(&self) -> DbResult<Option<String>> {
+        self.read(|conn| {
+            let names: Vec<String> = conn
+                .prepare_cached("SELECT name FROM stores WHERE uninstalled_at IS NULL LIMIT 2")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(if names.len() == 1 { names.into_iter().next() } else { None })
+        })
+        .await
+    }
+
     pub async fn list_stores(&self) -> DbResult<Vec<(String, String, bool, bool)>> {
         self.read(|conn| {
             let mut stmt = conn.prepare("SELECT id, name, subscription_active, uninstalled_at IS NOT NULL FROM stores ORDER BY created_at")?;

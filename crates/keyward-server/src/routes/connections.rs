@@ -18,7 +18,13 @@ const CODE_SECONDS: i64 = 600;
 #[utoipa::path(get, path = "/api/connections", tag = "connections", security(("session" = [])),
     responses((status = 200, body = ConnectionList)))]
 pub async fn list_connections(State(state): State<AppState>, session: Session) -> Result<Json<ConnectionList>, ApiError> {
-    Ok(Json(ConnectionList { connections: state.db.list_connections(session.store_id).await? }))
+    let mut connections = state.db.list_connections(session.store_id).await?;
+    for connection in &mut connections {
+        if let Some(at) = state.usage.pending(&connection.id) {
+            connection.last_used_at = Some(to_time(at));
+        }
+    }
+    Ok(Json(ConnectionList { connections }))
 }
 
 /// Revoke a connection: its tokens stop working at once and it cannot refresh.
@@ -30,7 +36,8 @@ pub async fn revoke_connection(State(state): State<AppState>, session: Session, 
     Ok(Json(state.db.revoke_connection(session.actor(), id).await?))
 }
 
-/// A one-time code, valid ten minutes, that a web-chat app exchanges at /oauth/token.
+/// A one-time code, valid ten minutes, that the merchant pastes on the consent page
+/// (`/oauth/authorize`) instead of signing in there; it decides the store and the scopes.
 #[utoipa::path(post, path = "/api/connections/codes", tag = "connections", security(("session" = [])),
     request_body = ConnectionCodeRequest, responses((status = 201, body = ConnectionCode), (status = 400, body = ErrorBody)))]
 pub async fn create_code(

@@ -239,6 +239,43 @@ async fn json_errors(response: Response) -> Response {
     out
 }
 
+/// A `tools/call` of a write tool by a read-only caller is refused at the HTTP level, 403 with
+/// `WWW-Authenticate: Bearer error="insufficient_scope", scope="read write"`, as the MCP
+/// authorization specification asks: an OAuth client can then send the merchant back to
+/// consent for more. (`call_tool` refuses it too, for any path around this.)
+async fn refuse_write_calls_to_readers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let Some(caller) = request.extensions().get::<Principal>().cloned() else { return next.run(request).await };
+    if caller.scopes.allows(Scope::Write) || request.method() != http::Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    // The body limit in front of every route has already bounded it.
+    let bytes = match axum::body::to_bytes(body, crate::app::BODY_LIMIT).await {
+        Ok(bytes) => bytes,
+        Err(_) => return ApiError::PayloadTooLarge(crate::app::BODY_LIMIT).into_response(),
+    };
+    #[derive(Deserialize)]
+    struct Call {
+        method: Option<String>,
+        params: Option<CallParams>,
+    }
+    #[derive(Deserialize)]
+    struct CallParams {
+        name: Option<String>,
+    }
+    if let Ok(Call { method: Some(method), params: Some(CallParams { name: Some(name) }) }) = serde_json::from_slice::<Call>(&bytes)
+        && method == "tools/call"
+        && let Some(spec) = TOOLS.iter().find(|t| t.name == name && !caller.scopes.allows(t.scope))
+    {
+        return ApiError::forbidden(
+            "insufficient_scope",
+            format!("The tool {} changes data and needs the write scope; {} is read only. Use a read & write key, or connect the app again and approve Read & write.", spec.name, caller.label),
+        )
+        .into_response();
+    }
+    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}
+
 /// `/mcp`, behind the data-plane authentication that [`super::api_router`] puts in front.
 pub fn router(state: AppState) -> OpenApiRouter<AppState> {
     let mut config = StreamableHttpServerConfig::default();
@@ -251,7 +288,8 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
     let service = StreamableHttpService::new(move || Ok(tools.clone()), Arc::new(LocalSessionManager::default()), config);
     let mut router = OpenApiRouter::new()
         .route_service("/mcp", service)
-        .layer(axum::middleware::map_response(json_errors));
+        .layer(axum::middleware::map_response(json_errors))
+        .layer(axum::middleware::from_fn(refuse_write_calls_to_readers));
     router.get_openapi_mut().paths.add_path_operation("/mcp", vec![HttpMethod::Post], openapi_operation());
     router
 }

@@ -12,7 +12,8 @@ pub use me::MIN_PASSWORD_CHARS;
 pub mod mcp;
 mod mirror;
 mod oauth;
-mod oauth_register;
+mod oauth_authorize;
+pub mod oauth_register;
 mod session;
 mod staff;
 mod store;
@@ -69,9 +70,12 @@ pub fn api_router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(staff::list_staff, staff::add_staff))
         .routes(routes!(staff::remove_staff))
         .routes(routes!(oauth::token))
+        .routes(routes!(oauth::revoke))
+        .routes(routes!(oauth_authorize::authorize_page, oauth_authorize::authorize_decision))
         .routes(routes!(oauth_register::register))
         .routes(routes!(well_known::protected_resource))
-        .routes(routes!(well_known::protected_resource_mcp));
+        .routes(routes!(well_known::protected_resource_mcp))
+        .routes(routes!(well_known::authorization_server));
     let data_plane = OpenApiRouter::new()
         .routes(routes!(data::whoami))
         .routes(routes!(data::list_raw_materials, data::create_raw_material))

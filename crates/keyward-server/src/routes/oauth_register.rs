@@ -108,6 +108,7 @@ pub async fn register(
             error: "temporarily_unavailable",
             description: format!("Too many clients were registered from this address. Wait {} seconds, or reuse the client you registered.", quota.reset),
             retry_after: Some(quota.reset),
+            basic_challenge: false,
         });
     }
     if request.redirect_uris.is_empty() {

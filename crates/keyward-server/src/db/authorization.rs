@@ -1,0 +1,216 @@
+//! Authorization codes (RFC 6749 §4.1 with PKCE, RFC 7636): made when the merchant approves on
+//! the consent page, traded once at `/oauth/token` for a connection and its first tokens.
+//!
+//! A code lives [`AUTHORIZATION_CODE_SECONDS`], is kept as a digest, and is bound to the client,
+//! the exact redirect URI, the PKCE challenge and the resource. A second use revokes the
+//! connection the first one made: the code leaked, and nobody can tell which use was the app.
+
+use keyward_core::Scopes;
+use keyward_core::wire::Connection as ConnectionRecord;
+use rusqlite::params;
+
+use super::connections::{GrantRefusal, NewConnection, TokenClient, create_connection, redeem_connection_code, revoke_for_replay};
+use super::{Db, DbError, DbResult, IssuedTokens, OptionalExtension, now};
+use crate::oauth::pkce;
+
+/// How long an authorization code works.
+pub const AUTHORIZATION_CODE_SECONDS: i64 = 60;
+
+/// What the merchant approved, for which client and request; the caller holds the code.
+#[derive(Debug, Clone)]
+pub struct NewAuthorizationCode {
+    pub code_hash: Vec<u8>,
+    pub client_id: String,
+    pub app_name: String,
+    /// `web_chat` or `partner`.
+    pub kind: &'static str,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub resource: String,
+}
+
+/// The store an approval was for, to name on the way out.
+#[derive(Debug, Clone)]
+pub struct Approved {
+    pub store_id: String,
+    pub scopes: Scopes,
+}
+
+/// What the token endpoint presents with a code.
+#[derive(Debug, Clone)]
+pub struct PresentedCode {
+    pub client: TokenClient,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: String,
+}
+
+struct StoredAuthorization {
+    client_id: String,
+    app_name: String,
+    kind: String,
+    redirect_uri: String,
+    code_challenge: String,
+    resource: String,
+    store_id: String,
+    scopes: String,
+    granted_by: String,
+    granted_device: Option<String>,
+    connection_code: Option<Vec<u8>>,
+    expires_at: i64,
+    used: bool,
+    connection_id: Option<String>,
+    store_uninstalled: bool,
+}
+
+fn insert_code(
+    conn: &rusqlite::Connection,
+    code: &NewAuthorizationCode,
+    grant: (&str, &str, &str, Option<&str>),
+    connection_code: Option<&[u8]>,
+    t: i64,
+) -> DbResult<()> {
+    let (store_id, scopes, granted_by, granted_device) = grant;
+    conn.execute(
+        "INSERT INTO authorization_codes (code_hash, client_id, app_name, kind, redirect_uri, code_challenge, resource,
+                                          store_id, scopes, granted_by, granted_device, connection_code, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        params![
+            code.code_hash, code.client_id, code.app_name, code.kind, code.redirect_uri, code.code_challenge, code.resource,
+            store_id, scopes, granted_by, granted_device, connection_code, t + AUTHORIZATION_CODE_SECONDS
+        ],
+    )?;
+    Ok(())
+}
+
+/// The host of a redirect URI, as the connections list shows it.
+fn redirect_host(uri: &str) -> Option<String> {
+    url::Url::parse(uri).ok()?.host_str().map(str::to_owned)
+}
+
+impl Db {
+    /// Approval with a one-time connection code the merchant pasted: the store, the scopes and
+    /// who approved come from the code. The inner `Err` is the sentence to show on the page.
+    pub async fn approve_with_connection_code(
+        &self,
+        connection_code_hash: Vec<u8>,
+        code: NewAuthorizationCode,
+    ) -> DbResult<Result<Approved, String>> {
+        self.write(move |tx| {
+            let t = now();
+            let redeemed = match redeem_connection_code(tx, &connection_code_hash, t)? {
+                Ok(redeemed) => redeemed,
+                Err(why) => return Ok(Err(why)),
+            };
+            let grant = (redeemed.store_id.as_str(), redeemed.scopes.as_str(), redeemed.granted_by.as_str(), redeemed.granted_device.as_deref());
+            insert_code(tx, &code, grant, Some(&connection_code_hash), t)?;
+            Ok(Ok(Approved { store_id: redeemed.store_id, scopes: Scopes::from_db(&redeemed.scopes).unwrap_or_else(Scopes::read_only) }))
+        })
+        .await
+    }
+
+    /// Approval by a member of the store who signed in on the consent page, with the scopes
+    /// they picked. The caller checked the password.
+    pub async fn approve_as_member(&self, user_id: String, store_id: String, scopes: Scopes, code: NewAuthorizationCode) -> DbResult<Approved> {
+        self.write(move |tx| {
+            insert_code(tx, &code, (&store_id, &scopes.to_db(), &user_id, None), None, now())?;
+            Ok(Approved { store_id, scopes })
+        })
+        .await
+    }
+
+    /// Trades an authorization code for a new connection and its first tokens.
+    pub async fn exchange_authorization_code(
+        &self,
+        code_hash: Vec<u8>,
+        presented: PresentedCode,
+        tokens: IssuedTokens,
+    ) -> DbResult<Result<ConnectionRecord, GrantRefusal>> {
+        self.write(move |tx| {
+            let t = now();
+            let stored = tx
+                .query_row(
+                    "SELECT a.client_id, a.app_name, a.kind, a.redirect_uri, a.code_challenge, a.resource, a.store_id, a.scopes,
+                            a.granted_by, a.granted_device, a.connection_code, a.expires_at, a.used_at IS NOT NULL, a.connection_id,
+                            s.uninstalled_at IS NOT NULL
+                     FROM authorization_codes a JOIN stores s ON s.id = a.store_id WHERE a.code_hash = ?1",
+                    [&code_hash],
+                    |r| {
+                        Ok(StoredAuthorization {
+                            client_id: r.get(0)?,
+                            app_name: r.get(1)?,
+                            kind: r.get(2)?,
+                            redirect_uri: r.get(3)?,
+                            code_challenge: r.get(4)?,
+                            resource: r.get(5)?,
+                            store_id: r.get(6)?,
+                            scopes: r.get(7)?,
+                            granted_by: r.get(8)?,
+                            granted_device: r.get(9)?,
+                            connection_code: r.get(10)?,
+                            expires_at: r.get(11)?,
+                            used: r.get(12)?,
+                            connection_id: r.get(13)?,
+                            store_uninstalled: r.get(14)?,
+                        })
+                    },
+                )
+                .optional()?;
+            let Some(code) = stored else {
+                return Ok(Err(GrantRefusal::invalid_grant("The authorization code is not valid. Send the merchant through authorization again.")));
+            };
+            if code.client_id != presented.client.client_id {
+                return Ok(Err(GrantRefusal::invalid_grant("The authorization code was issued to another client. Use the client that started the authorization.")));
+            }
+            if code.used {
+                if let Some(connection_id) = &code.connection_id {
+                    revoke_for_replay(tx, &code.store_id, connection_id, "its authorization code was used a second time")?;
+                }
+                return Ok(Err(GrantRefusal::invalid_grant("The authorization code was already used, so the connection it made was revoked in case the code was stolen. Send the merchant through authorization again.")));
+            }
+            if code.expires_at <= t {
+                return Ok(Err(GrantRefusal::invalid_grant(format!("The authorization code has expired (codes work for {AUTHORIZATION_CODE_SECONDS} seconds). Send the merchant through authorization again, and trade the code at once."))));
+            }
+            if presented.redirect_uri.as_ref().is_some_and(|uri| *uri != code.redirect_uri) {
+                return Ok(Err(GrantRefusal::invalid_grant("The redirect_uri differs from the one the authorization request named. Send the same redirect_uri.")));
+            }
+            if !pkce::verifies(&presented.code_verifier, &code.code_challenge) {
+                return Ok(Err(GrantRefusal::invalid_grant("The code_verifier does not match the code_challenge of the authorization request (PKCE S256). Send the verifier that challenge was made from.")));
+            }
+            if presented.client.resource.as_ref().is_some_and(|r| *r != code.resource) {
+                return Ok(Err(GrantRefusal {
+                    error: "invalid_target",
+                    description: format!("The authorization was for the resource {}. Ask for that resource, or none.", code.resource),
+                }));
+            }
+            if code.store_uninstalled {
+                return Ok(Err(GrantRefusal::invalid_grant("The store uninstalled Keyward. The merchant must reinstall it first.")));
+            }
+            let host = redirect_host(&code.redirect_uri);
+            let new = NewConnection {
+                store_id: &code.store_id,
+                client_id: &code.client_id,
+                app_name: &code.app_name,
+                kind: &code.kind,
+                redirect_host: host.as_deref(),
+                resource: &code.resource,
+                scopes: &code.scopes,
+                granted_by: &code.granted_by,
+                granted_device: code.granted_device.as_deref(),
+            };
+            let connection_id = create_connection(tx, &new, &tokens, t)?;
+            tx.execute("UPDATE authorization_codes SET used_at = ?2, connection_id = ?3 WHERE code_hash = ?1", params![code_hash, t, connection_id])?;
+            if let Some(connection_code) = &code.connection_code {
+                // So a replay of the connection code on the consent page revokes this too.
+                tx.execute("UPDATE connection_codes SET connection_id = ?2 WHERE code_hash = ?1", params![connection_code, connection_id])?;
+            }
+            tx.execute("UPDATE oauth_clients SET last_used_at = ?2 WHERE id = ?1", params![code.client_id, t])?;
+            Ok(Ok(super::connections::connection_record(tx, &code.store_id, &connection_id)?.ok_or(DbError::NotFound)?))
+        })
+        .await
+    }
+
+    /// Forgets authorization codes that expired more than a day ago. Returns how many.
+    pub async fn forget_expired_authorization_codes(&self) -> DbResult<usize> {
+        self.write(|tx| Ok(tx.execute("DELETE FROM authorization_codes WHERE expires_at < ?1", [now() - 24 * 3600])?)).await
+    }
+}

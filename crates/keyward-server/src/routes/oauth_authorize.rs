@@ -1,0 +1,243 @@
+//! `GET /oauth/authorize` shows the consent page for an app's authorization request;
+//! `POST /oauth/authorize` is the merchant's answer. Approve sends the browser back to the app
+//! with a one-minute code (303, with `code`, `state` and `iss`); Deny with `access_denied`.
+//! See [`crate::oauth::consent_page`] for the form's contract.
+
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use keyward_core::{Scopes, hashing};
+use serde::Deserialize;
+
+use crate::app::{AppState, PublicUrl};
+use crate::auth::client_address::ClientAddress;
+use crate::auth::throttle::Credential;
+use crate::auth::tokens;
+use crate::db::{NewAuthorizationCode, now};
+use crate::error::ApiError;
+use crate::oauth::authorization::{AuthorizationParams, Refusal, ValidRequest, with_query};
+use crate::oauth::consent_page::{self, ConsentView};
+use crate::oauth::csrf;
+
+/// What the consent form posts: the request's hidden inputs, the CSRF token, and the
+/// merchant's answer.
+#[derive(Debug, Default, Deserialize)]
+pub struct ConsentForm {
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    response_type: Option<String>,
+    state: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    resource: Option<String>,
+    csrf_token: Option<String>,
+    connection_code: Option<String>,
+    email: Option<String>,
+    password: Option<String>,
+    /// `read` or `write`, with email and password.
+    scope: Option<String>,
+    /// `approve` or `deny`.
+    decision: Option<String>,
+}
+
+impl ConsentForm {
+    fn request(&self) -> AuthorizationParams {
+        AuthorizationParams {
+            client_id: self.client_id.clone(),
+            redirect_uri: self.redirect_uri.clone(),
+            response_type: self.response_type.clone(),
+            state: self.state.clone(),
+            code_challenge: self.code_challenge.clone(),
+            code_challenge_method: self.code_challenge_method.clone(),
+            resource: self.resource.clone(),
+        }
+    }
+}
+
+fn see_other(location: &str) -> Response {
+    match axum::http::HeaderValue::from_str(location) {
+        Ok(value) => {
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            response.headers_mut().insert(header::LOCATION, value);
+            response.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(_) => page_error(StatusCode::BAD_REQUEST, "The app's redirect address cannot be used. Remove the connector in the app and add it again."),
+    }
+}
+
+fn page_error(status: StatusCode, message: &str) -> Response {
+    consent_page::respond(status, consent_page::error_page(message), None)
+}
+
+fn refused(refusal: Refusal, issuer: &str) -> Response {
+    match refusal {
+        Refusal::Page(message) => page_error(StatusCode::BAD_REQUEST, &message),
+        Refusal::Redirect(error) => see_other(&error.location(issuer)),
+    }
+}
+
+/// The consent page with a fresh CSRF token, and why the last try failed if it did.
+async fn consent(state: &AppState, status: StatusCode, request: &ValidRequest, error: Option<&str>, email: &str, write_selected: bool) -> Response {
+    let csrf_token = csrf::issue(state.db.consent_key(), &request.bound_values(), now());
+    let store_name = state.db.only_store_name().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "could not read the store's name for the consent page");
+        None
+    });
+    let view = ConsentView { request, csrf_token: &csrf_token, store_name: store_name.as_deref(), error, email, write_selected };
+    consent_page::respond(status, consent_page::render(&view), Some(&request.redirect_uri))
+}
+
+#[utoipa::path(get, path = "/oauth/authorize", tag = "oauth",
+    params(("client_id" = String, Query), ("redirect_uri" = String, Query), ("response_type" = String, Query, description = "code"),
+        ("state" = Option<String>, Query), ("code_challenge" = String, Query), ("code_challenge_method" = String, Query, description = "S256"),
+        ("scope" = Option<String>, Query, description = "Ignored: the merchant picks read or read & write"), ("resource" = Option<String>, Query, description = "This service's /mcp URL")),
+    responses((status = 200, description = "The consent page (HTML)"), (status = 303, description = "An OAuth error for the app, at its redirect URI"),
+        (status = 400, description = "A problem found before the redirect URI could be trusted, as a page")))]
+pub async fn authorize_page(State(state): State<AppState>, public: PublicUrl, query: Result<Query<AuthorizationParams>, QueryRejection>) -> Response {
+    let Ok(Query(params)) = query else {
+        return page_error(StatusCode::BAD_REQUEST, "The authorization request's address is malformed (a parameter is repeated or not text). Start the connection again from the app.");
+    };
+    match params.validate(&state.db, &public.mcp_resource()).await {
+        Ok(request) => consent(&state, StatusCode::OK, &request, None, "", false).await,
+        Err(refusal) => refused(refusal, &public.0),
+    }
+}
+
+/// Whether a POST came from a page of this service: browsers send `Origin` with a form post,
+/// and a cross-site one names the other site. Clients that send none (scripts) pass.
+fn same_origin(headers: &HeaderMap, public: &PublicUrl) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
+    if origin == public.0 {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let authority = origin.split_once("://").map(|(_, rest)| rest);
+    host.is_some() && authority == host
+}
+
+#[utoipa::path(post, path = "/oauth/authorize", tag = "oauth",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+        description = "The consent form: its hidden inputs and csrf_token, connection_code or email, password and scope (read|write), and decision (approve|deny)"),
+    responses((status = 303, description = "Back to the app: code, state and iss; or error=access_denied"),
+        (status = 400, description = "The consent page again with the reason (wrong code, expired form), or an error page"),
+        (status = 401, description = "The consent page again: wrong email or password"),
+        (status = 429, description = "The consent page again: too many wrong passwords")))]
+pub async fn authorize_decision(
+    State(state): State<AppState>,
+    public: PublicUrl,
+    address: ClientAddress,
+    headers: HeaderMap,
+    form: Result<Form<ConsentForm>, FormRejection>,
+) -> Response {
+    let issuer = public.0.clone();
+    let Ok(Form(form)) = form else {
+        return page_error(StatusCode::BAD_REQUEST, "The consent form could not be read (a field is repeated, or the form is too large or not form-encoded). Start the connection again from the app.");
+    };
+    if !same_origin(&headers, &public) {
+        return page_error(StatusCode::FORBIDDEN, "This approval was sent from another website, so nothing was approved. Open the connection from the app again and approve it on this page.");
+    }
+    let request = match form.request().validate(&state.db, &public.mcp_resource()).await {
+        Ok(request) => request,
+        Err(refusal) => return refused(refusal, &issuer),
+    };
+    let email = form.email.as_deref().unwrap_or("").trim();
+    let write_selected = form.scope.as_deref() == Some("write");
+    // The consent page again, with why the answer was not taken.
+    macro_rules! again {
+        ($status:expr, $message:expr) => {
+            consent(&state, $status, &request, Some($message), email, write_selected).await
+        };
+    }
+    let token = form.csrf_token.as_deref().unwrap_or("");
+    if !csrf::check(state.db.consent_key(), &request.bound_values(), token, now()) {
+        return again!(StatusCode::BAD_REQUEST, "This form had expired or was not made by this service, so nothing was approved. Check the details and answer again.");
+    }
+    match form.decision.as_deref() {
+        Some("deny") => {
+            let mut pairs = vec![("error", "access_denied"), ("error_description", "The merchant denied the request.")];
+            if let Some(s) = &request.state {
+                pairs.push(("state", s));
+            }
+            pairs.push(("iss", &issuer));
+            return see_other(&with_query(&request.redirect_uri, &pairs));
+        }
+        Some("approve") => {}
+        _ => return again!(StatusCode::BAD_REQUEST, "Choose Approve or Deny."),
+    }
+    let code = tokens::random_token(tokens::AUTHORIZATION_CODE_PREFIX);
+    let new = NewAuthorizationCode {
+        code_hash: tokens::digest(&code),
+        client_id: request.client.id.clone(),
+        app_name: request.client.name.clone(),
+        kind: request.client.kind.as_str(),
+        redirect_uri: request.redirect_uri.clone(),
+        code_challenge: request.code_challenge.clone(),
+        resource: request.resource.clone(),
+    };
+    let connection_code = form.connection_code.as_deref().map(str::trim).unwrap_or("");
+    let approved = if !connection_code.is_empty() {
+        match state.db.approve_with_connection_code(tokens::digest(connection_code), new).await {
+            Ok(Ok(approved)) => approved,
+            Ok(Err(why)) => {
+                state.throttle.note_failure(&address);
+                return again!(StatusCode::BAD_REQUEST, &why);
+            }
+            Err(e) => return internal(e.into()),
+        }
+    } else {
+        let scopes = match form.scope.as_deref() {
+            None | Some("read") => Scopes::read_only(),
+            Some("write") => Scopes::read_write(),
+            Some(_) => return again!(StatusCode::BAD_REQUEST, "Pick Read only or Read & write."),
+        };
+        let password = form.password.as_deref().unwrap_or("");
+        if email.is_empty() || password.is_empty() {
+            return again!(StatusCode::BAD_REQUEST, "Paste a connection code, or sign in with your email and password.");
+        }
+        match check_member(&state, &address, email, password).await {
+            Ok((user_id, store_id)) => match state.db.approve_as_member(user_id, store_id, scopes, new).await {
+                Ok(approved) => approved,
+                Err(e) => return internal(e.into()),
+            },
+            Err(ApiError::Internal(detail)) => return internal(ApiError::Internal(detail)),
+            Err(refusal) => {
+                let status = refusal.status();
+                return again!(status, &refusal.to_string());
+            }
+        }
+    };
+    tracing::info!(client = %request.client.id, store = %approved.store_id, scopes = %approved.scopes.to_db(), "authorization approved");
+    let mut pairs = vec![("code", code.as_str())];
+    if let Some(s) = &request.state {
+        pairs.push(("state", s));
+    }
+    pairs.push(("iss", &issuer));
+    see_other(&with_query(&request.redirect_uri, &pairs))
+}
+
+/// Checks a member's email and password as sign-in does (throttled, argon2 off the request
+/// path); returns the user and their store.
+async fn check_member(state: &AppState, address: &ClientAddress, email: &str, password: &str) -> Result<(String, String), ApiError> {
+    let candidate = state.db.login_candidate(email.to_owned()).await?;
+    let phc = candidate.as_ref().map_or_else(|| hashing::decoy_hash().to_owned(), |c| c.password_hash.clone());
+    let attempt = state.throttle.begin(address, Credential::Password { account: email })?;
+    let matched = attempt.verify(&state.hashes, password, &phc).await?;
+    let Some(candidate) = candidate.filter(|_| matched) else {
+        attempt.failed();
+        return Err(ApiError::unauthenticated("invalid_credentials", "The email or password is wrong. Check both and try again, or use a connection code."));
+    };
+    attempt.succeeded();
+    if candidate.store_uninstalled {
+        return Err(ApiError::forbidden("store_uninstalled", "This store has uninstalled Keyward. Reinstall it before connecting apps."));
+    }
+    Ok((candidate.user.id, candidate.store_id))
+}
+
+fn internal(error: ApiError) -> Response {
+    if let ApiError::Internal(detail) = &error {
+        tracing::error!(%detail, "consent failed");
+    }
+    page_error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong inside the key service, and nothing was approved. Try again; if it keeps happening, tell the operator.")
+}
