@@ -4,10 +4,8 @@
 
 use rusqlite::params;
 
-use super::DbError;
-use super::audit::{AuditEntry, record};
-
-use super::{Db, DbResult, OptionalExtension, now, random_id};
+use super::connections::revoke_without_actor;
+use super::{Db, DbError, DbResult, OptionalExtension, now, random_id};
 
 /// A client to register. The caller validated everything and holds the secret, if any.
 pub struct NewClient {
@@ -38,6 +36,18 @@ pub struct FoundClient {
     pub secret_hash: Option<Vec<u8>>,
 }
 
+/// A client from the first five columns of a row: id, name, redirect_uris, auth_method, created_at.
+fn client_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRecord> {
+    let uris: String = r.get(2)?;
+    Ok(ClientRecord {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        redirect_uris: serde_json::from_str(&uris).unwrap_or_default(),
+        auth_method: r.get(3)?,
+        created_at: r.get(4)?,
+    })
+}
+
 impl Db {
     pub async fn register_client(&self, new: NewClient) -> DbResult<ClientRecord> {
         self.write(move |tx| {
@@ -61,15 +71,8 @@ impl Db {
                     "SELECT id, name, redirect_uris, auth_method, created_at, kind, secret_hash FROM oauth_clients WHERE id = ?1",
                     [&id],
                     |r| {
-                        let uris: String = r.get(2)?;
                         Ok(FoundClient {
-                            record: ClientRecord {
-                                id: r.get(0)?,
-                                name: r.get(1)?,
-                                redirect_uris: serde_json::from_str(&uris).unwrap_or_default(),
-                                auth_method: r.get(3)?,
-                                created_at: r.get(4)?,
-                            },
+                            record: client_from_row(r)?,
                             partner: r.get::<_, String>(5)? == "partner",
                             secret_hash: r.get(6)?,
                         })
@@ -111,19 +114,7 @@ impl Db {
             let mut stmt = conn.prepare(
                 "SELECT id, name, redirect_uris, auth_method, created_at, last_used_at FROM oauth_clients WHERE kind = 'partner' ORDER BY created_at, id",
             )?;
-            let rows = stmt.query_map([], |r| {
-                let uris: String = r.get(2)?;
-                Ok(PartnerRecord {
-                    client: ClientRecord {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        redirect_uris: serde_json::from_str(&uris).unwrap_or_default(),
-                        auth_method: r.get(3)?,
-                        created_at: r.get(4)?,
-                    },
-                    last_used_at: r.get(5)?,
-                })
-            })?;
+            let rows = stmt.query_map([], |r| Ok(PartnerRecord { client: client_from_row(r)?, last_used_at: r.get(5)? }))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
@@ -135,25 +126,17 @@ impl Db {
     /// [`DbError::NotFound`] if there is no partner app with that id.
     pub async fn remove_partner(&self, id: String) -> DbResult<RemovedPartner> {
         self.write(move |tx| {
-            let name: String = match tx.query_row("SELECT name FROM oauth_clients WHERE id = ?1 AND kind = 'partner'", [&id], |r| r.get(0)) {
-                Err(rusqlite::Error::QueryReturnedNoRows) => return Err(DbError::NotFound),
-                found => found?,
-            };
-            let t = now();
-            let live: Vec<(String, String, String)> = tx
-                .prepare("SELECT id, store_id, app_name FROM connections WHERE client_id = ?1 AND revoked_at IS NULL")?
-                .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            let name: String = tx
+                .query_row("SELECT name FROM oauth_clients WHERE id = ?1 AND kind = 'partner'", [&id], |r| r.get(0))
+                .optional()?
+                .ok_or(DbError::NotFound)?;
+            let live: Vec<(String, String)> = tx
+                .prepare("SELECT id, store_id FROM connections WHERE client_id = ?1 AND revoked_at IS NULL")?
+                .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?;
-            for (connection_id, store_id, app) in &live {
-                tx.execute("UPDATE connections SET revoked_at = ?2 WHERE id = ?1", params![connection_id, t])?;
-                record(tx, AuditEntry {
-                    store_id,
-                    actor_user: None,
-                    actor_device: None,
-                    action: "connection.revoked",
-                    target_type: "connection",
-                    target_id: connection_id,
-                    summary: format!("Revoked the connection of \"{app}\": the operator removed the partner app"),
+            for (connection_id, store_id) in &live {
+                revoke_without_actor(tx, store_id, connection_id, |app| {
+                    format!("Revoked the connection of \"{app}\": the operator removed the partner app")
                 })?;
             }
             tx.execute("DELETE FROM authorization_codes WHERE client_id = ?1 AND used_at IS NULL", [&id])?;
