@@ -314,3 +314,174 @@ async fn the_server_binary_has_no_switch_to_turn_authentication_off() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("unexpected argument"));
     assert!(!db.exists(), "nothing was started");
 }
+
+/// `keyward-server ARGS --db DB` with the most verbose log, for commands expected to fail or
+/// whose log is inspected.
+async fn admin_output(db: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).args(["--db", db.to_str().unwrap()]).env("KEYWARD_LOG", "trace").output().await.unwrap()
+}
+
+/// A live connection of `store` to OAuth client `client`, with an access token, as an
+/// authorization would leave it. Returns the token.
+fn connect(db: &Path, store: &str, client: &str, connection_id: &str, app: &str) -> String {
+    use sha2::Digest;
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let owner: String = conn.query_row("SELECT id FROM users WHERE store_id = ?1", [store], |r| r.get(0)).unwrap();
+    conn.execute(
+        "INSERT INTO connections (id, store_id, app_name, scopes, granted_by, created_at, client_id, kind, redirect_host)
+         VALUES (?1, ?2, ?3, 'read', ?4, strftime('%s','now'), ?5, 'partner', 'sync.example')",
+        rusqlite::params![connection_id, store, app, owner, client],
+    )
+    .unwrap();
+    let token = format!("kwat_{:0<43}", connection_id.replace('_', ""));
+    conn.execute(
+        "INSERT INTO connection_tokens (token_hash, connection_id, kind, expires_at) VALUES (?1, ?2, 'access', strftime('%s','now') + 3600)",
+        rusqlite::params![sha2::Sha256::digest(token.as_bytes()).to_vec(), connection_id],
+    )
+    .unwrap();
+    token
+}
+
+#[tokio::test]
+async fn the_operator_adds_lists_and_removes_partner_apps_and_removal_revokes_their_connections() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    let acme = store_with_owner(&db).await;
+    let beta = admin(&db, &["store", "create", "--name", "Beta", "--owner-name", "Bo", "--owner-email", "bo@beta.test"]).await;
+
+    let added = admin_output(&db, &["partner", "add", "--name", " Acme Sync ", "--redirect-uri", "https://sync.example/cb", "--redirect-uri", "http://127.0.0.1:9000/cb"]).await;
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let stdout = String::from_utf8(added.stdout).unwrap();
+    let stderr = String::from_utf8(added.stderr).unwrap();
+    let value = |label: &str| stdout.lines().find_map(|l| l.strip_prefix(label)).unwrap_or_else(|| panic!("{label} in {stdout}")).trim().to_owned();
+    let (client_id, secret) = (value("client_id:"), value("client_secret:"));
+    assert!(client_id.starts_with("cli_"), "{stdout}");
+    assert!(secret.starts_with("kwcs_") && secret.len() > 40, "{stdout}");
+    assert!(stderr.contains("shown this once"), "{stderr}");
+    assert!(!stderr.contains(&secret), "the secret reached the log");
+
+    // Only the secret's digest is stored, with the partner's kind and authentication method.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (name, kind, method, uris, hash): (String, String, String, String, Vec<u8>) = conn
+        .query_row("SELECT name, kind, auth_method, redirect_uris, secret_hash FROM oauth_clients WHERE id = ?1", [&client_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap();
+    assert_eq!((name.as_str(), kind.as_str(), method.as_str()), ("Acme Sync", "partner", "client_secret_basic"));
+    assert_eq!(serde_json::from_str::<Vec<String>>(&uris).unwrap(), ["https://sync.example/cb", "http://127.0.0.1:9000/cb"]);
+    assert_eq!(hash, sha2::Sha256::digest(secret.as_bytes()).to_vec(), "the printed secret is the one whose digest is stored");
+    drop(conn);
+    for file in ["k.db", "k.db-wal"] {
+        let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "the secret is in {file}");
+    }
+
+    let other = admin(&db, &["partner", "add", "--name", "Other", "--redirect-uri", "https://other.example/cb"]).await;
+    let other_id = other.lines().next().unwrap().trim_start_matches("client_id:").trim().to_owned();
+    let list = admin(&db, &["partner", "list"]).await;
+    let line = list.lines().find(|l| l.starts_with(&client_id)).unwrap_or_else(|| panic!("{list}"));
+    assert!(line.contains("\tAcme Sync\thttps://sync.example/cb http://127.0.0.1:9000/cb\tcreated 20"), "{line}");
+    assert!(line.ends_with("never used"), "{line}");
+    assert!(list.contains(&other_id) && !list.contains("kwcs_"), "{list}");
+
+    // Two stores approved the partner; one of them had already revoked an older connection.
+    let acme_token = connect(&db, &acme, &client_id, "con_acme1", "Acme Sync");
+    let beta_token = connect(&db, &beta, &client_id, "con_beta1", "Acme Sync");
+    connect(&db, &acme, &client_id, "con_acme0", "Acme Sync");
+    connect(&db, &acme, &other_id, "con_other", "Other");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("UPDATE connections SET revoked_at = 1000 WHERE id = 'con_acme0'", []).unwrap();
+    drop(conn);
+    let server = Server::start("serve", &db, &dir.path().join("log"), "info").await;
+    for token in [&acme_token, &beta_token] {
+        let (status, body) = server.call(reqwest::Method::GET, "/v1/whoami", Some(token), None).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    // The printed secret authenticates the partner at /oauth/token (the grant itself is bogus).
+    let token_call = |secret: String| {
+        let (base, client_id) = (server.base.clone(), client_id.clone());
+        async move {
+            let response = reqwest::Client::new()
+                .post(format!("{base}/oauth/token"))
+                .basic_auth(client_id, Some(secret))
+                .form(&[("grant_type", "refresh_token"), ("refresh_token", "kwrt_not_a_real_one")])
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap();
+            (status, body["error"].as_str().unwrap_or_default().to_owned())
+        }
+    };
+    assert_eq!(token_call(secret.clone()).await, (400, "invalid_grant".to_owned()));
+    assert_eq!(token_call(format!("{secret}x")).await, (401, "invalid_client".to_owned()));
+
+    let removed = admin_output(&db, &["partner", "remove", &client_id]).await;
+    assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
+    assert_eq!(String::from_utf8_lossy(&removed.stdout).trim(), "Removed partner app \"Acme Sync\" and revoked 2 connections.");
+
+    // The live service sees it on the very next request.
+    for token in [&acme_token, &beta_token] {
+        let (status, body) = server.call(reqwest::Method::GET, "/v1/whoami", Some(token), None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (401, Some("connection_revoked")), "{body}");
+    }
+    assert_eq!(token_call(secret.clone()).await, (401, "invalid_client".to_owned()), "a removed partner cannot authenticate");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let clients: i64 = conn.query_row("SELECT COUNT(*) FROM oauth_clients WHERE id = ?1", [&client_id], |r| r.get(0)).unwrap();
+    assert_eq!(clients, 0);
+    let revoked_at = |id: &str| conn.query_row("SELECT revoked_at FROM connections WHERE id = ?1", [id], |r| r.get::<_, Option<i64>>(0)).unwrap();
+    assert!(revoked_at("con_acme1").is_some() && revoked_at("con_beta1").is_some());
+    assert_eq!(revoked_at("con_acme0"), Some(1000), "an already revoked connection keeps its date");
+    assert_eq!(revoked_at("con_other"), None, "another partner's connection is untouched");
+    let audit: Vec<(String, String, Option<String>, String)> = conn
+        .prepare("SELECT store_id, target_id, actor_user, summary FROM audit_events WHERE action = 'connection.revoked' ORDER BY target_id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let summary = "Revoked the connection of \"Acme Sync\": the operator removed the partner app".to_owned();
+    assert_eq!(audit, [(acme.clone(), "con_acme1".to_owned(), None, summary.clone()), (beta.clone(), "con_beta1".to_owned(), None, summary)]);
+    drop(conn);
+
+    let list = admin(&db, &["partner", "list"]).await;
+    assert!(!list.contains(&client_id) && list.contains(&other_id), "{list}");
+    let again = admin_output(&db, &["partner", "remove", &client_id]).await;
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains(&format!("There is no partner app {client_id}. `keyward-server partner list` shows their client ids.")));
+    server.kill().await;
+}
+
+#[tokio::test]
+async fn a_partner_app_with_a_bad_name_or_redirect_uri_is_refused_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    assert_eq!(admin(&db, &["partner", "list"]).await, "", "none yet");
+    let cases: &[(&str, &str, &str)] = &[
+        ("Sync", "http://sync.example/cb", "uses plain http:// on another machine"),
+        ("Sync", "ftp://sync.example/cb", "must use https://"),
+        ("Sync", "https://sync.example/cb#done", "has a fragment"),
+        ("Sync", "/cb", "is not an absolute URL"),
+        ("   ", "https://sync.example/cb", "The partner app name is empty"),
+        ("Sy\u{7}nc", "https://sync.example/cb", "control characters"),
+    ];
+    for (name, uri, says) in cases {
+        // A good URI first: one bad one refuses the whole registration.
+        let output = admin_output(&db, &["partner", "add", "--name", name, "--redirect-uri", "https://ok.example/cb", "--redirect-uri", uri]).await;
+        assert!(!output.status.success(), "{name} {uri}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{uri}: {stderr}");
+        assert!(!String::from_utf8_lossy(&output.stdout).contains("kwcs_"));
+    }
+    let missing = admin_output(&db, &["partner", "add", "--name", "Sync"]).await;
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("--redirect-uri"));
+    let stored: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM oauth_clients", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, 0);
+    assert_eq!(admin(&db, &["partner", "list"]).await, "");
+}
