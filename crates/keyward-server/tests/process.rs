@@ -199,19 +199,28 @@ async fn no_secret_ever_reaches_the_log() {
     secrets.push(rotated["replacement"]["key"].as_str().unwrap()[13..45].to_owned());
     let (_, code) = server.call(reqwest::Method::POST, "/api/connections/codes", Some(&session), Some(json!({}))).await;
     let code = code["code"].as_str().unwrap().to_owned();
-    let grant: Value = client.post(format!("{}/oauth/token", server.base)).form(&[("grant_type", "authorization_code"), ("code", code.as_str())]).send().await.unwrap().json().await.unwrap();
-    let access = grant["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(server.call(reqwest::Method::GET, "/v1/whoami", Some(&access), None).await.0, 200);
-    let mcp = client
-        .post(format!("{}/mcp", server.base))
-        .header("x-api-key", &key)
-        .header("accept", "application/json, text/event-stream")
-        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(mcp.status(), 200);
-    secrets.extend([code, access, grant["refresh_token"].as_str().unwrap().to_owned()]);
+    // An app connects through the consent page, once with the code and once with a sign-in.
+    let with_code = authorize_over_http(&server.base, &[("connection_code", &code), ("decision", "approve")]).await;
+    let with_password = authorize_over_http(&server.base, &[("email", "ada@acme.test"), ("password", PASSWORD), ("scope", "write"), ("decision", "approve")]).await;
+    // MCP with the key, then with the app's access token.
+    for credential in [key.clone(), format!("Bearer {}", with_code["access_token"].as_str().unwrap())] {
+        let header = if credential.starts_with("Bearer ") { "authorization" } else { "x-api-key" };
+        let mcp = client
+            .post(format!("{}/mcp", server.base))
+            .header(header, &credential)
+            .header("accept", "application/json, text/event-stream")
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(mcp.status(), 200);
+    }
+    secrets.push(code);
+    for grant in [&with_code, &with_password] {
+        for field in ["access_token", "refresh_token", "authorization_code", "csrf_token"] {
+            secrets.push(grant[field].as_str().unwrap().to_owned());
+        }
+    }
     let log_path = server.log.clone();
     server.kill().await;
 
@@ -220,6 +229,43 @@ async fn no_secret_ever_reaches_the_log() {
     for secret in &secrets {
         assert!(!log.contains(secret.as_str()), "a secret reached the log");
     }
+}
+
+/// An app registers, the merchant answers the consent page with `typed`, and the app trades
+/// the code: the tokens, with the authorization code and the form's CSRF token beside them.
+async fn authorize_over_http(base: &str, typed: &[(&str, &str)]) -> Value {
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let redirect = "http://127.0.0.1:9/callback";
+    let registered: Value = browser.post(format!("{base}/oauth/register")).json(&json!({"client_name": "Claude", "redirect_uris": [redirect]}))
+        .send().await.unwrap().json().await.unwrap();
+    let client_id = registered["client_id"].as_str().unwrap().to_owned();
+    let resource = format!("{base}/mcp");
+    let mut page_url = url::Url::parse(&format!("{base}/oauth/authorize")).unwrap();
+    page_url.query_pairs_mut().extend_pairs([("response_type", "code"), ("client_id", &client_id), ("redirect_uri", redirect), ("state", "s"),
+        ("code_challenge", CHALLENGE), ("code_challenge_method", "S256"), ("resource", &resource)]);
+    let page = browser.get(page_url).send().await.unwrap().text().await.unwrap();
+    let mut form: Vec<(String, String)> = page
+        .split("<input type=\"hidden\" ")
+        .skip(1)
+        .map(|input| {
+            let attribute = |name: &str| input.split(&format!("{name}=\"")).nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+            (attribute("name"), attribute("value"))
+        })
+        .collect();
+    let csrf_token = form.iter().find(|(k, _)| k == "csrf_token").unwrap().1.clone();
+    form.extend(typed.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let answer = browser.post(format!("{base}/oauth/authorize")).form(&form).send().await.unwrap();
+    assert_eq!(answer.status(), 303);
+    let location = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    let mut tokens: Value = browser.post(format!("{base}/oauth/token"))
+        .form(&[("grant_type", "authorization_code"), ("code", &code), ("code_verifier", VERIFIER), ("client_id", &client_id), ("redirect_uri", redirect), ("resource", &resource)])
+        .send().await.unwrap().json().await.unwrap();
+    tokens["authorization_code"] = json!(code);
+    tokens["csrf_token"] = json!(csrf_token);
+    tokens
 }
 
 /// One management call that may meet a dying server: `None` when no answer came.

@@ -1,68 +1,66 @@
-//! Web-chat connections: a code works once, its token works until the connection is revoked,
-//! and its refresh is refused afterwards: no silent reconnect.
+//! Connections: an app the merchant approved gets tokens that work until the connection is
+//! revoked, and its refresh is refused afterwards: no silent reconnect.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::common::{Reply, Service, read};
-
-async fn token(svc: &Service, form: &[(&str, &str)]) -> Reply {
-    read(svc.http.post(format!("{}/oauth/token", svc.base)).form(form).send().await.unwrap()).await
-}
-
-async fn new_code(svc: &Service, session: &str, body: Value) -> String {
-    let reply = svc.post("/api/connections/codes", session, body).await;
-    reply.assert_status(201)["code"].as_str().unwrap().to_owned()
-}
+use crate::common::{Service, read};
 
 #[tokio::test]
-async fn a_code_works_once_and_its_token_until_the_connection_is_revoked() {
+async fn an_approved_app_works_until_the_connection_is_revoked() {
     let svc = Service::start().await;
     let owner = svc.store("Acme").await;
     let session = svc.login(&owner, "laptop").await;
-    let code = new_code(&svc, &session, json!({"scopes": ["read"], "app_name": "Claude.ai"})).await;
+    let grant = svc.connect_app(&session, "Claude", json!({"scopes": ["read"]})).await;
+    assert_eq!(grant.scope, "read");
+    let access = grant.access.as_str();
 
-    let granted = token(&svc, &[("grant_type", "authorization_code"), ("code", &code)]).await;
-    let body = granted.assert_status(200).clone();
-    assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["scope"], "read");
-    let access = body["access_token"].as_str().unwrap();
-    let refresh = body["refresh_token"].as_str().unwrap();
-
-    let me = svc.get("/v1/whoami", access).await;
-    assert_eq!(me.assert_status(200)["store"]["name"], "Acme");
-    assert!(me.body["key_prefix"].as_str().unwrap().starts_with("connection:"));
-    let write = read(svc.http.post(format!("{}/v1/raw-materials", svc.base)).bearer_auth(access).json(&json!({"name": "x", "unit": "kg"})).send().await.unwrap()).await;
-    write.assert_error(403, "insufficient_scope");
+    // The token is for /mcp (the resource it was issued for), not the REST data plane.
+    svc.get("/v1/whoami", access).await.assert_error(401, "invalid_token");
+    let listed = crate::common::mcp(&svc, access, 1, "tools/list", json!({})).await;
+    let tools: Vec<String> = listed.assert_status(200)["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect();
+    assert!(tools.contains(&"list_raw_materials".to_owned()) && !tools.contains(&"set_stock".to_owned()), "{tools:?}");
 
     // Refresh rotates the pair while the connection lives.
-    let refreshed = token(&svc, &[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
+    let refreshed = svc.refresh(&grant.app, &grant.refresh).await;
     let access2 = refreshed.assert_status(200)["access_token"].as_str().unwrap().to_owned();
     let refresh2 = refreshed.body["refresh_token"].as_str().unwrap().to_owned();
+    crate::common::mcp(&svc, &access2, 2, "tools/list", json!({})).await.assert_status(200);
     // (A code or refresh token used twice revokes the connection: see security_review.rs.)
 
     let listed = svc.get("/api/connections", &session).await;
     let connection = listed.assert_status(200)["connections"][0].clone();
-    assert_eq!(connection["app_name"], "Claude.ai");
+    assert_eq!(connection["app_name"], "Claude");
+    assert_eq!(connection["kind"], "web_chat");
+    assert_eq!(connection["redirect_host"], "127.0.0.1");
     assert_eq!(connection["granted_by"]["email"], "owner@acme.test");
     assert_eq!(connection["scopes"], json!(["read"]));
+    assert!(connection["last_used_at"].is_string(), "the MCP calls count as use: {connection}");
     let id = connection["id"].as_str().unwrap();
 
     svc.delete(&format!("/api/connections/{id}"), &session).await.assert_status(200);
-    svc.get("/v1/whoami", &access2).await.assert_error(401, "connection_revoked");
-    svc.get("/v1/whoami", access).await.assert_error(401, "connection_revoked");
-    token(&svc, &[("grant_type", "refresh_token"), ("refresh_token", &refresh2)]).await.assert_error(400, "invalid_grant");
+    let after = crate::common::mcp(&svc, &access2, 3, "tools/list", json!({})).await;
+    after.assert_error(401, "connection_revoked");
+    assert!(after.header("www-authenticate").unwrap().contains("invalid_token"), "the app is told to authorize again");
+    svc.refresh(&grant.app, &refresh2).await.assert_oauth_error(400, "invalid_grant");
     let after = svc.get("/api/connections", &session).await;
     assert!(after.body["connections"][0]["revoked_at"].is_string());
 }
 
 #[tokio::test]
-async fn bad_grants_are_refused_with_a_sentence() {
+async fn bad_grants_are_refused_in_oauths_shape() {
     let svc = Service::start().await;
-    token(&svc, &[("grant_type", "authorization_code"), ("code", "kwcode_made_up")]).await.assert_error(400, "invalid_grant");
-    token(&svc, &[("grant_type", "password")]).await.assert_error(400, "unsupported_grant_type");
-    token(&svc, &[("grant_type", "refresh_token")]).await.assert_error(400, "invalid_request");
+    let app = svc.register_app("Claude").await;
+    let id = app.client_id.as_str();
+    svc.token_request(&[("grant_type", "authorization_code"), ("code", "kwac_made_up"), ("code_verifier", crate::browser::VERIFIER), ("client_id", id)])
+        .await
+        .assert_oauth_error(400, "invalid_grant");
+    svc.token_request(&[("grant_type", "password"), ("client_id", id)]).await.assert_oauth_error(400, "unsupported_grant_type");
+    svc.token_request(&[("grant_type", "refresh_token"), ("client_id", id)]).await.assert_oauth_error(400, "invalid_request");
+    svc.token_request(&[("grant_type", "authorization_code"), ("code", "kwac_x"), ("client_id", id)]).await.assert_oauth_error(400, "invalid_request");
+    svc.token_request(&[("grant_type", "refresh_token"), ("refresh_token", "kwrt_x")]).await.assert_oauth_error(401, "invalid_client");
+    svc.token_request(&[("grant_type", "refresh_token"), ("refresh_token", "kwrt_x"), ("client_id", "cli_unknown")]).await.assert_oauth_error(401, "invalid_client");
     let raw = read(svc.http.post(format!("{}/oauth/token", svc.base)).body("%%%").send().await.unwrap()).await;
-    assert!(raw.status.is_client_error());
+    raw.assert_oauth_error(400, "invalid_request");
     svc.get("/v1/whoami", "kwat_made_up").await.assert_error(401, "invalid_token");
 }
 
@@ -73,8 +71,7 @@ async fn a_connection_of_one_store_cannot_be_seen_or_revoked_by_another() {
     let b = svc.store("Store B").await;
     let session_a = svc.login(&a, "laptop").await;
     let session_b = svc.login(&b, "laptop").await;
-    let code = new_code(&svc, &session_a, json!({"app_name": "Chat"})).await;
-    token(&svc, &[("grant_type", "authorization_code"), ("code", &code)]).await.assert_status(200);
+    svc.connect_app(&session_a, "Chat", json!({})).await;
     let id = svc.get("/api/connections", &session_a).await.body["connections"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(svc.get("/api/connections", &session_b).await.body["connections"], json!([]));
     svc.delete(&format!("/api/connections/{id}"), &session_b).await.assert_error(404, "not_found");

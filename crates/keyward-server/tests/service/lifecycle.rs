@@ -30,19 +30,15 @@ async fn uninstall_invalidates_every_key_connection_and_session() {
     let other_session = svc.login(&other, "laptop").await;
     let (_, key) = svc.create_key(&session, json!({"name": "bot"})).await;
     let (_, other_key) = svc.create_key(&other_session, json!({"name": "bot"})).await;
-    let code = svc.post("/api/connections/codes", &session, json!({})).await.body["code"].as_str().unwrap().to_owned();
-    let grant = read(svc.http.post(format!("{}/oauth/token", svc.base)).form(&[("grant_type", "authorization_code"), ("code", code.as_str())]).send().await.unwrap()).await;
-    let access = grant.body["access_token"].as_str().unwrap().to_owned();
-    let refresh = grant.body["refresh_token"].as_str().unwrap().to_owned();
+    let grant = svc.connect_app(&session, "Claude", json!({})).await;
 
     svc.delete("/api/store", &staff_session).await.assert_error(403, "owner_only");
     svc.with_key("/v1/whoami", &key).await.assert_status(200);
     svc.delete("/api/store", &session).await.assert_status(204);
 
     svc.with_key("/v1/whoami", &key).await.assert_error(401, "store_uninstalled");
-    svc.get("/v1/whoami", &access).await.assert_error(401, "store_uninstalled");
-    let refreshed = read(svc.http.post(format!("{}/oauth/token", svc.base)).form(&[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())]).send().await.unwrap()).await;
-    refreshed.assert_error(400, "invalid_grant");
+    crate::common::mcp(&svc, &grant.access, 1, "tools/list", json!({})).await.assert_error(401, "store_uninstalled");
+    svc.refresh(&grant.app, &grant.refresh).await.assert_oauth_error(400, "invalid_grant");
     svc.get("/api/keys", &session).await.assert_error(401, "invalid_session");
     svc.get("/api/keys", &staff_session).await.assert_error(401, "invalid_session");
     let relogin = svc
@@ -62,7 +58,8 @@ async fn the_openapi_document_lists_every_route() {
     for path in [
         "/api/session", "/api/devices", "/api/devices/{id}", "/api/keys", "/api/keys/{id}", "/api/keys/{id}/rotate",
         "/api/audit", "/api/connections", "/api/connections/{id}", "/api/connections/codes", "/api/mirror", "/api/store",
-        "/oauth/token", "/v1/whoami", "/v1/raw-materials", "/v1/raw-materials/{id}", "/v1/boms", "/v1/boms/{id}",
+        "/oauth/token", "/oauth/authorize", "/oauth/revoke", "/oauth/register", "/.well-known/oauth-authorization-server",
+        "/v1/whoami", "/v1/raw-materials", "/v1/raw-materials/{id}", "/v1/boms", "/v1/boms/{id}",
     ] {
         assert!(paths.contains_key(path), "{path} is missing from /openapi.json");
     }

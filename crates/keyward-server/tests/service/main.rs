@@ -5,6 +5,7 @@ mod common;
 
 mod audit;
 mod bad_input;
+mod browser;
 mod connections;
 mod data_plane;
 mod keys;
@@ -12,6 +13,7 @@ mod hostile;
 mod lifecycle;
 mod mcp;
 mod mirror;
+mod oauth_consent;
 mod oauth_discovery;
 mod oauth_register;
 mod security_review;

@@ -48,3 +48,34 @@ async fn behind_a_proxy_the_public_url_is_the_one_named() {
     let bare = read(svc.http.post(format!("{}/mcp", svc.base)).send().await.unwrap()).await;
     assert!(bare.header("www-authenticate").unwrap().contains("https://keys.example.com/.well-known/oauth-protected-resource/mcp"));
 }
+
+#[tokio::test]
+async fn the_authorization_server_metadata_names_one_issuer_and_every_endpoint() {
+    let svc = Service::start().await;
+    let reply = read(svc.http.get(format!("{}/.well-known/oauth-authorization-server", svc.base)).send().await.unwrap()).await;
+    let doc = reply.assert_status(200);
+    assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
+    let issuer = doc["issuer"].as_str().unwrap();
+    assert_eq!(issuer, svc.base, "the issuer is the public URL exactly, no trailing slash");
+    let resource = read(svc.http.get(format!("{}/.well-known/oauth-protected-resource/mcp", svc.base)).send().await.unwrap()).await;
+    assert_eq!(resource.body["authorization_servers"], json!([issuer]), "the same string everywhere");
+    for (field, path) in [
+        ("authorization_endpoint", "/oauth/authorize"),
+        ("token_endpoint", "/oauth/token"),
+        ("registration_endpoint", "/oauth/register"),
+        ("revocation_endpoint", "/oauth/revoke"),
+    ] {
+        assert_eq!(doc[field], format!("{issuer}{path}"), "{field}");
+    }
+    assert_eq!(doc["response_types_supported"], json!(["code"]));
+    assert_eq!(doc["grant_types_supported"], json!(["authorization_code", "refresh_token"]));
+    assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(doc["token_endpoint_auth_methods_supported"], json!(["none", "client_secret_post", "client_secret_basic"]));
+    assert_eq!(doc["client_id_metadata_document_supported"], true);
+    assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+
+    let proxied = Service::start_with(|c| c.public_url = Some("https://keys.example.com/".into())).await;
+    let doc = read(proxied.http.get(format!("{}/.well-known/oauth-authorization-server", proxied.base)).send().await.unwrap()).await;
+    assert_eq!(doc.body["issuer"], "https://keys.example.com");
+    assert_eq!(doc.body["token_endpoint"], "https://keys.example.com/oauth/token");
+}

@@ -6,23 +6,29 @@ use serde_json::{Value, json};
 
 use keyward_server::auth::client_address::ClientAddress;
 
+use crate::browser::Grant;
 use crate::common::{PASSWORD, Reply, Service, forged, read};
-
-async fn token(svc: &Service, form: &[(&str, &str)]) -> Reply {
-    read(svc.http.post(format!("{}/oauth/token", svc.base)).form(form).send().await.unwrap()).await
-}
 
 async fn new_code(svc: &Service, session: &str) -> String {
     let reply = svc.post("/api/connections/codes", session, json!({"app_name": "Claude.ai"})).await;
     reply.assert_status(201)["code"].as_str().unwrap().to_owned()
 }
 
-/// Exchanges a new code from `session`; returns (access token, refresh token).
-async fn connect(svc: &Service, session: &str) -> (String, String) {
-    let code = new_code(svc, session).await;
-    let granted = token(svc, &[("grant_type", "authorization_code"), ("code", &code)]).await;
-    let body = granted.assert_status(200);
-    (body["access_token"].as_str().unwrap().to_owned(), body["refresh_token"].as_str().unwrap().to_owned())
+/// An app approved with a new code from `session`, with its tokens.
+async fn connect(svc: &Service, session: &str) -> Grant {
+    svc.connect_app(session, "Claude.ai", json!({})).await
+}
+
+/// A call an app makes with its access token: `tools/list` on `/mcp`.
+async fn app_call(svc: &Service, access: &str) -> Reply {
+    crate::common::mcp(svc, access, 1, "tools/list", json!({})).await
+}
+
+/// Moves every refresh token's use back a minute, past the window in which a retry of the
+/// same refresh is answered again instead of treated as a replay.
+fn age_refresh_uses(svc: &Service) {
+    let conn = rusqlite::Connection::open(svc.db_path()).unwrap();
+    conn.execute("UPDATE connection_tokens SET used_at = used_at - 60 WHERE used_at IS NOT NULL", []).unwrap();
 }
 
 async fn sign_in(svc: &Service, email: &str, password: &str, forwarded_for: Option<&str>) -> Reply {
@@ -66,13 +72,18 @@ async fn f1_failures_from_a_shared_address_never_refuse_valid_credentials() {
     let (_, used_key) = svc.create_key(&session, json!({"name": "used"})).await;
     let (_, fresh_key) = svc.create_key(&session, json!({"name": "never used yet"})).await;
     svc.with_key("/v1/whoami", &used_key).await.assert_status(200);
+    let app = svc.register_app("Claude.ai").await;
     let code = new_code(&svc, &session).await;
 
     // Everything an attacker behind the same proxy address can send, well past the limit of 30.
     for i in 0..40 {
         svc.with_key("/v1/whoami", "asmk_garbage").await;
         svc.get("/api/keys", &format!("kwsess_made_up_{i}")).await;
-        token(&svc, &[("grant_type", "authorization_code"), ("code", &format!("kwcode_made_up_{i}"))]).await;
+        svc.exchange(&app, &format!("kwac_made_up_{i}")).await.assert_oauth_error(400, "invalid_grant");
+        if i % 4 == 0 {
+            let wrong = svc.consent(&app, &[("connection_code", &format!("kwcode_made_up_{i}")), ("decision", "approve")]).await;
+            assert_eq!(wrong.status.as_u16(), 400, "{}", wrong.text);
+        }
     }
     for _ in 0..12 {
         sign_in(&svc, "someone-else@acme.test", "wrong password", None).await;
@@ -82,7 +93,8 @@ async fn f1_failures_from_a_shared_address_never_refuse_valid_credentials() {
     svc.with_key("/v1/whoami", &fresh_key).await.assert_status(200);
     svc.get("/api/keys", &session).await.assert_status(200);
     sign_in(&svc, &owner.email, PASSWORD, None).await.assert_status(201);
-    token(&svc, &[("grant_type", "authorization_code"), ("code", &code)]).await.assert_status(200);
+    let approved = svc.consent(&app, &[("connection_code", &code), ("decision", "approve")]).await;
+    svc.exchange(&app, &approved.redirect_param("code").unwrap()).await.assert_status(200);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -312,25 +324,28 @@ async fn f5_signing_out_a_lost_device_revokes_the_connections_it_granted() {
     let owner = svc.store("Acme").await;
     let laptop = svc.login(&owner, "Lost laptop").await;
     let desktop = svc.login(&owner, "Desktop").await;
-    let (laptop_access, laptop_refresh) = connect(&svc, &laptop).await;
-    let (desktop_access, _) = connect(&svc, &desktop).await;
-    svc.get("/v1/whoami", &laptop_access).await.assert_status(200);
+    let laptop_grant = connect(&svc, &laptop).await;
+    let desktop_grant = connect(&svc, &desktop).await;
+    app_call(&svc, &laptop_grant.access).await.assert_status(200);
 
     let devices = svc.get("/api/devices", &desktop).await.body["devices"].clone();
     let lost = id_of(&devices, "name", "Lost laptop");
     let done = svc.delete(&format!("/api/devices/{lost}?revoke_keys=true"), &desktop).await;
     assert_eq!(done.assert_status(200)["revoked_connections"], 1);
 
-    svc.get("/v1/whoami", &laptop_access).await.assert_error(401, "connection_revoked");
-    token(&svc, &[("grant_type", "refresh_token"), ("refresh_token", &laptop_refresh)]).await.assert_error(400, "invalid_grant");
-    svc.get("/v1/whoami", &desktop_access).await.assert_status(200);
+    app_call(&svc, &laptop_grant.access).await.assert_error(401, "connection_revoked");
+    svc.refresh(&laptop_grant.app, &laptop_grant.refresh).await.assert_oauth_error(400, "invalid_grant");
+    app_call(&svc, &desktop_grant.access).await.assert_status(200);
 
     // A code the lost laptop made but had not used yet no longer works either.
     let thief = svc.login(&owner, "Thief's laptop").await;
     let pending = new_code(&svc, &thief).await;
     let devices = svc.get("/api/devices", &desktop).await.body["devices"].clone();
     svc.delete(&format!("/api/devices/{}?revoke_keys=true", id_of(&devices, "name", "Thief's laptop")), &desktop).await.assert_status(200);
-    token(&svc, &[("grant_type", "authorization_code"), ("code", &pending)]).await.assert_error(400, "invalid_grant");
+    let app = svc.register_app("Claude.ai").await;
+    let refused = svc.consent(&app, &[("connection_code", &pending), ("decision", "approve")]).await;
+    assert_eq!(refused.status.as_u16(), 400, "{}", refused.text);
+    assert!(refused.text.contains("signed out or removed since"), "{}", refused.text);
 }
 
 // Finding 8: argon2 could exhaust memory and stall the database.
@@ -413,22 +428,23 @@ async fn f9_a_replayed_code_or_refresh_token_revokes_everything_it_issued() {
     let owner = svc.store("Acme").await;
     let session = svc.login(&owner, "laptop").await;
 
-    let code = new_code(&svc, &session).await;
-    let first = token(&svc, &[("grant_type", "authorization_code"), ("code", &code)]).await;
+    let app = svc.register_app("Claude.ai").await;
+    let code = svc.approve_with_new_code(&app, &session, json!({})).await;
+    let first = svc.exchange(&app, &code).await;
     let access = first.assert_status(200)["access_token"].as_str().unwrap().to_owned();
-    svc.get("/v1/whoami", &access).await.assert_status(200);
-    let replay = token(&svc, &[("grant_type", "authorization_code"), ("code", &code)]).await;
-    replay.assert_error(400, "invalid_grant");
-    svc.get("/v1/whoami", &access).await.assert_error(401, "connection_revoked");
+    app_call(&svc, &access).await.assert_status(200);
+    svc.exchange(&app, &code).await.assert_oauth_error(400, "invalid_grant");
+    app_call(&svc, &access).await.assert_error(401, "connection_revoked");
 
-    let (access, refresh) = connect(&svc, &session).await;
-    let refreshed = token(&svc, &[("grant_type", "refresh_token"), ("refresh_token", &refresh)]).await;
+    let grant = connect(&svc, &session).await;
+    let refreshed = svc.refresh(&grant.app, &grant.refresh).await;
     let access2 = refreshed.assert_status(200)["access_token"].as_str().unwrap().to_owned();
     let refresh2 = refreshed.body["refresh_token"].as_str().unwrap().to_owned();
-    token(&svc, &[("grant_type", "refresh_token"), ("refresh_token", &refresh)]).await.assert_error(400, "invalid_grant");
-    svc.get("/v1/whoami", &access).await.assert_error(401, "connection_revoked");
-    svc.get("/v1/whoami", &access2).await.assert_error(401, "connection_revoked");
-    token(&svc, &[("grant_type", "refresh_token"), ("refresh_token", &refresh2)]).await.assert_error(400, "invalid_grant");
+    age_refresh_uses(&svc);
+    svc.refresh(&grant.app, &grant.refresh).await.assert_oauth_error(400, "invalid_grant");
+    app_call(&svc, &grant.access).await.assert_error(401, "connection_revoked");
+    app_call(&svc, &access2).await.assert_error(401, "connection_revoked");
+    svc.refresh(&grant.app, &refresh2).await.assert_oauth_error(400, "invalid_grant");
     let audit = svc.get("/api/audit", &session).await;
     assert!(audit.text.contains("may have been stolen"), "{}", audit.text);
 }

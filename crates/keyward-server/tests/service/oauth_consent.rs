@@ -1,0 +1,387 @@
+//! Authorization with consent (issue 10, parts 3 to 5): the consent page, what approving and
+//! denying send back to the app, the code and token rules, and every refusal — each a clear
+//! page or an OAuth error, with nothing changed in the database.
+
+use serde_json::json;
+
+use crate::browser::{REDIRECT, VERIFIER, browser, hidden_inputs};
+use crate::common::{PASSWORD, Reply, Service, mcp, read};
+
+/// Asserts a page (not a redirect) that says `words`, and that nothing was stored.
+#[track_caller]
+fn assert_page(reply: &Reply, status: u16, words: &str) {
+    assert_eq!(reply.status.as_u16(), status, "{}", reply.text);
+    assert!(reply.header("location").is_none(), "a page, never a redirect");
+    assert!(reply.header("content-type").unwrap().starts_with("text/html"));
+    assert!(reply.text.contains(words), "the page should say {words:?}: {}", reply.text);
+}
+
+#[tokio::test]
+async fn the_consent_page_names_the_app_its_host_and_the_store_and_cannot_be_framed() {
+    let svc = Service::start().await;
+    svc.store("Acme Candles").await;
+    let app = svc.register_app("Claude").await;
+    let page = svc.open_consent(&svc.authorization_params(&app, &[])).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.header("content-type").unwrap().starts_with("text/html"));
+    let policy = page.header("content-security-policy").unwrap();
+    for directive in ["default-src 'none'", "frame-ancestors 'none'", "form-action 'self' http://127.0.0.1:9"] {
+        assert!(policy.contains(directive), "{policy}");
+    }
+    assert!(!policy.contains("script-src") && !page.text.contains("<script"), "works without JavaScript");
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    for words in ["Claude", "127.0.0.1", "Acme Candles", "Read only", "Read &amp; write", "name=\"connection_code\"", "name=\"email\"",
+        "name=\"password\"", "name=\"decision\" value=\"approve\"", "name=\"decision\" value=\"deny\""] {
+        assert!(page.text.contains(words), "{words}: {}", page.text);
+    }
+    assert!(page.text.contains("value=\"read\" checked"), "Read only is preselected");
+    let hidden = hidden_inputs(&page.text);
+    let names: Vec<&str> = hidden.iter().map(|(k, _)| k.as_str()).collect();
+    for name in ["client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method", "resource", "csrf_token"] {
+        assert!(names.contains(&name), "hidden input {name}: {names:?}");
+    }
+}
+
+#[tokio::test]
+async fn approving_with_a_sign_in_sends_a_code_state_and_issuer_and_the_merchant_picks_the_scope() {
+    let svc = Service::start().await;
+    let owner = svc.store("Acme").await;
+    let app = svc.register_app("Claude").await;
+    // mcp-remote asks for OIDC scopes, others for offline_access: ignored, not refused.
+    let page = svc.open_consent(&svc.authorization_params(&app, &[("scope", "openid email profile offline_access")])).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let answer = svc
+        .post_consent(&hidden_inputs(&page.text), &[("email", &owner.email), ("password", PASSWORD), ("scope", "write"), ("decision", "approve")])
+        .await;
+    let location = answer.header("location").unwrap().to_owned();
+    assert!(location.starts_with(&format!("{REDIRECT}?")), "{location}");
+    assert_eq!(answer.redirect_param("state").as_deref(), Some("state-123"));
+    assert_eq!(answer.redirect_param("iss").as_deref(), Some(svc.base.as_str()));
+    let code = answer.redirect_param("code").unwrap();
+    let tokens = svc.exchange(&app, &code).await;
+    assert_eq!(tokens.assert_status(200)["scope"], "read write");
+    assert_eq!(tokens.header("cache-control"), Some("no-store"));
+    assert_eq!(tokens.body["token_type"], "Bearer");
+    let access = tokens.body["access_token"].as_str().unwrap();
+    let tools = mcp(&svc, access, 1, "tools/list", json!({})).await;
+    assert!(tools.text.contains("set_stock"), "read & write sees the write tools");
+
+    let read_code = svc.approve_as(&app, &owner, "read").await;
+    assert_eq!(svc.exchange(&app, &read_code).await.assert_status(200)["scope"], "read");
+}
+
+#[tokio::test]
+async fn a_read_only_connection_cannot_see_or_call_write_tools() {
+    let svc = Service::start().await;
+    let owner = svc.store("Acme").await;
+    let session = svc.login(&owner, "laptop").await;
+    let grant = svc.connect_app(&session, "Claude", json!({"scopes": ["read"]})).await;
+    let tools = mcp(&svc, &grant.access, 1, "tools/list", json!({})).await;
+    assert!(!tools.assert_status(200).to_string().contains("set_stock"));
+    let before = svc.snapshot();
+    let call = mcp(&svc, &grant.access, 2, "tools/call", json!({"name": "set_stock", "arguments": {"id": 1, "stock": 5}})).await;
+    call.assert_error(403, "insufficient_scope");
+    assert_eq!(call.header("www-authenticate"), Some("Bearer error=\"insufficient_scope\", scope=\"read write\""));
+    let rest = read(svc.http.post(format!("{}/v1/raw-materials", svc.base)).bearer_auth(&grant.access).json(&json!({"name": "x", "unit": "kg"})).send().await.unwrap()).await;
+    assert_eq!(rest.status, 401, "and the token is for /mcp only: {}", rest.text);
+    assert_eq!(svc.snapshot().lines().filter(|l| l.starts_with("raw_materials")).count(), before.lines().filter(|l| l.starts_with("raw_materials")).count());
+    mcp(&svc, &grant.access, 3, "tools/call", json!({"name": "list_raw_materials", "arguments": {}})).await.assert_status(200);
+}
+
+#[tokio::test]
+async fn deny_sends_access_denied_with_state_and_issuer_and_stores_nothing() {
+    let svc = Service::start().await;
+    svc.store("Acme").await;
+    let app = svc.register_app("Claude").await;
+    let before = svc.snapshot();
+    let answer = svc.consent(&app, &[("decision", "deny")]).await;
+    assert_eq!(answer.redirect_param("error").as_deref(), Some("access_denied"));
+    assert_eq!(answer.redirect_param("state").as_deref(), Some("state-123"));
+    assert_eq!(answer.redirect_param("iss").as_deref(), Some(svc.base.as_str()));
+    assert!(answer.redirect_param("code").is_none());
+    assert_eq!(svc.snapshot(), before);
+}
+
+#[tokio::test]
+async fn problems_before_the_redirect_uri_is_trusted_are_pages_never_redirects() {
+    let svc = Service::start().await;
+    let app = svc.register_app("Claude").await;
+    let before = svc.snapshot();
+    let evil = svc.open_consent(&svc.authorization_params(&app, &[("redirect_uri", "https://evil.example/cb")])).await;
+    assert_page(&evil, 400, "did not register");
+    let unknown = svc.open_consent(&svc.authorization_params(&app, &[("client_id", "cli_nobody")])).await;
+    assert_page(&unknown, 400, "not registered");
+    let missing = svc.open_consent(&svc.authorization_params(&app, &[("client_id", "")])).await;
+    assert_page(&missing, 400, "client_id");
+    let private = svc.open_consent(&svc.authorization_params(&app, &[("client_id", "https://127.0.0.1/client.json")])).await;
+    assert_eq!(private.status, 400, "a metadata document on this machine is not fetched: {}", private.text);
+    assert!(private.header("location").is_none());
+    assert_eq!(svc.snapshot(), before);
+}
+
+#[tokio::test]
+async fn problems_after_the_redirect_uri_is_trusted_go_back_to_the_app() {
+    let svc = Service::start().await;
+    let app = svc.register_app("Claude").await;
+    let before = svc.snapshot();
+    for (changes, error) in [
+        (vec![("code_challenge_method", "plain")], "invalid_request"),
+        (vec![("code_challenge_method", ""), ("code_challenge", "")], "invalid_request"),
+        (vec![("code_challenge", "too-short")], "invalid_request"),
+        (vec![("response_type", "token")], "unsupported_response_type"),
+        (vec![("resource", "https://elsewhere.example/mcp")], "invalid_target"),
+    ] {
+        let reply = read(browser().get(format!("{}/oauth/authorize", svc.base)).send().await.unwrap()).await;
+        assert_eq!(reply.status, 400, "no parameters at all: a page");
+        let mut url = url::Url::parse(&format!("{}/oauth/authorize", svc.base)).unwrap();
+        url.query_pairs_mut().extend_pairs(svc.authorization_params(&app, &changes));
+        let reply = read(browser().get(url).send().await.unwrap()).await;
+        assert_eq!(reply.redirect_param("error").as_deref(), Some(error), "{changes:?}");
+        assert_eq!(reply.redirect_param("state").as_deref(), Some("state-123"));
+        assert!(reply.redirect_param("error_description").unwrap().ends_with('.'));
+        assert!(reply.header("location").unwrap().starts_with(REDIRECT));
+    }
+    assert_eq!(svc.snapshot(), before);
+}
+
+#[tokio::test]
+async fn a_wrong_code_or_password_shows_the_page_again_with_the_reason_and_approves_nothing() {
+    let svc = Service::start().await;
+    let owner = svc.store("Acme").await;
+    let app = svc.register_app("Claude").await;
+    let before = svc.snapshot();
+    let wrong_code = svc.consent(&app, &[("connection_code", "kwcode_made_up"), ("decision", "approve")]).await;
+    assert_page(&wrong_code, 400, "connection code is not valid");
+    assert!(wrong_code.text.contains("<form method=\"post\""), "the form is shown again");
+    let wrong_password = svc.consent(&app, &[("email", &owner.email), ("password", "wrong wrong"), ("decision", "approve")]).await;
+    assert_page(&wrong_password, 401, "email or password is wrong");
+    assert!(wrong_password.text.contains(&format!("value=\"{}\"", owner.email)), "the email is kept");
+    assert!(!wrong_password.text.contains("wrong wrong"), "the password is not");
+    let nothing = svc.consent(&app, &[("decision", "approve")]).await;
+    assert_page(&nothing, 400, "Paste a connection code, or sign in");
+    let bad_scope = svc.consent(&app, &[("email", &owner.email), ("password", PASSWORD), ("scope", "admin"), ("decision", "approve")]).await;
+    assert_page(&bad_scope, 400, "Read only or Read &amp; write");
+    assert_eq!(svc.snapshot(), before);
+}
+
+#[tokio::test]
+async fn a_forged_or_tampered_form_approves_nothing() {
+    let svc = Service::start().await;
+    let owner = svc.store("Acme").await;
+    let app = svc.register_app("Claude").await;
+    let page = svc.open_consent(&svc.authorization_params(&app, &[])).await;
+    let hidden = hidden_inputs(&page.text);
+    let signed_in = [("email", owner.email.as_str()), ("password", PASSWORD), ("decision", "approve")];
+    let before = svc.snapshot();
+
+    let forged: Vec<(String, String)> = hidden.iter().map(|(k, v)| if k == "csrf_token" { (k.clone(), "9999999999.Zm9yZ2Vk".into()) } else { (k.clone(), v.clone()) }).collect();
+    assert_page(&svc.post_consent(&forged, &signed_in).await, 400, "not made by this service");
+    let without: Vec<(String, String)> = hidden.iter().filter(|(k, _)| k != "csrf_token").cloned().collect();
+    assert_page(&svc.post_consent(&without, &signed_in).await, 400, "not made by this service");
+    // The token is bound to the request: another PKCE challenge (an attacker's) does not fit.
+    let swapped: Vec<(String, String)> = hidden.iter().map(|(k, v)| if k == "code_challenge" { (k.clone(), "A".repeat(43)) } else { (k.clone(), v.clone()) }).collect();
+    assert_page(&svc.post_consent(&swapped, &signed_in).await, 400, "not made by this service");
+    // A cross-site post, as a browser labels it.
+    let mut form = hidden.clone();
+    form.extend(signed_in.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let cross = read(browser().post(format!("{}/oauth/authorize", svc.base)).header("origin", "https://evil.example").form(&form).send().await.unwrap()).await;
+    assert_page(&cross, 403, "another website");
+    // Malformed and oversized forms.
+    let repeated = read(browser().post(format!("{}/oauth/authorize", svc.base)).header("content-type", "application/x-www-form-urlencoded").body("client_id=a&client_id=b").send().await.unwrap()).await;
+    assert_page(&repeated, 400, "could not be read");
+    let huge = read(browser().post(format!("{}/oauth/authorize", svc.base)).form(&[("state", "x".repeat(100_000))]).send().await.unwrap()).await;
+    assert_eq!(huge.status, 413, "{}", huge.text);
+    assert_eq!(svc.snapshot(), before);
+
+    // The genuine form still works.
+    let answer = svc.post_consent(&hidden, &signed_in).await;
+    assert!(answer.redirect_param("code").is_some());
+}
+
+#[tokio::test]
+async fn a_code_is_bound_to_its_verifier_client_redirect_and_resource() {
+    let svc = Service::start().await;
+    let owner = svc.store("Acme").await;
+    let app = svc.register_app("Claude").await;
+    let other = svc.register_app("Other").await;
+    let code = svc.approve_as(&app, &owner, "read").await;
+    let resource = svc.resource();
+    let before = svc.snapshot();
+    let attempt = |verifier: &'static str, client: String, redirect: &'static str, resource: String| {
+        let code = code.clone();
+        let svc = &svc;
+        async move {
+            svc.token_request(&[("grant_type", "authorization_code"), ("code", &code), ("code_verifier", verifier), ("client_id", &client),
+                ("redirect_uri", redirect), ("resource", &resource)]).await
+        }
+    };
+    attempt("wrong-verifier-wrong-verifier-wrong-verifier-wrong", app.client_id.clone(), REDIRECT, resource.clone()).await.assert_oauth_error(400, "invalid_grant");
+    attempt(VERIFIER, other.client_id.clone(), REDIRECT, resource.clone()).await.assert_oauth_error(400, "invalid_grant");
+    attempt(VERIFIER, app.client_id.clone(), "http://127.0.0.1:9/elsewhere", resource.clone()).await.assert_oauth_error(400, "invalid_grant");
+    attempt(VERIFIER, app.client_id.clone(), REDIRECT, "https://elsewhere.example/mcp".into()).await.assert_oauth_error(400, "invalid_target");
+    assert_eq!(svc.snapshot(), before, "a refused exchange changes nothing (the code still works)");
+    svc.exchange(&app, &code).await.assert_status(200);
+}
+
+#[tokio::test]
+async fn a_code_expires_after_a_minute() {
+    let svc = Service::start().await;
+    let owner = svc.store("Acme").await;
+    let app = svc.register_app("Claude").await;
+    let code = svc.approve_as(&app, &owner, "read").await;
+    let conn = rusqlite::Connection::open(svc.db_path()).unwrap();
+    let lifetime: i64 = conn.query_row("SELECT expires_at - (SELECT MAX(created_at) FROM oauth_clients) FROM authorization_codes", [], |r| r.get(0)).unwrap();
+    assert!(lifetime <= 61, "codes live at most 60 seconds: {lifetime}");
+    conn.execute("UPDATE authorization_codes SET expires_at = expires_at - 61", []).unwrap();
+    let before = svc.snapshot();
+    let expired = svc.exchange(&app, &code).await;
+    expired.assert_oauth_error(400, "invalid_grant");
+    assert!(expired.body["error_description"].as_str().unwrap().contains("expired"));
+    assert_eq!(svc.snapshot(), before);
+}
+
+#[tokio::test]
+async fn a_connection_code_used_twice_on_the_consent_page_revokes_what_it_made() {
+    let svc = Service::start().await;
+    let owner = svc.store("Acme").await;
+    let session = svc.login(&owner, "laptop").await;
+    let app = svc.register_app("Claude").await;
+    let connection_code = svc.post("/api/connections/codes", &session, json!({})).await.body["code"].as_str().unwrap().to_owned();
+    let first = svc.consent(&app, &[("connection_code", &connection_code), ("decision", "approve")]).await;
+    let tokens = svc.exchange(&app, &first.redirect_param("code").unwrap()).await;
+    let access = tokens.assert_status(200)["access_token"].as_str().unwrap().to_owned();
+    mcp(&svc, &access, 1, "tools/list", json!({})).await.assert_status(200);
+    let again = svc.consent(&app, &[("connection_code", &connection_code), ("decision", "approve")]).await;
+    assert_page(&again, 400, "already used");
+    mcp(&svc, &access, 2, "tools/list", json!({})).await.assert_error(401, "connection_revoked");
+}
+
+#[tokio::test]
+async fn a_token_reaches_only_the_store_that_approved_it() {
+    let svc = Service::start().await;
+    let a = svc.store("Store A").await;
+    let b = svc.store("Store B").await;
+    let session_b = svc.login(&b, "laptop").await;
+    svc.post("/v1/raw-materials", &svc.create_key(&session_b, json!({"name": "w", "scopes": ["read", "write"]})).await.1, json!({"name": "B's secret flour", "unit": "kg"})).await;
+    let app = svc.register_app("Claude").await;
+    let code = svc.approve_as(&app, &a, "write").await;
+    let access = svc.exchange(&app, &code).await.body["access_token"].as_str().unwrap().to_owned();
+    let listed = mcp(&svc, &access, 1, "tools/call", json!({"name": "list_raw_materials", "arguments": {}})).await;
+    assert!(!listed.assert_status(200).to_string().contains("B's secret flour"));
+    let b_id: i64 = rusqlite::Connection::open(svc.db_path()).unwrap().query_row("SELECT id FROM raw_materials WHERE store_id = ?1", [&b.store_id], |r| r.get(0)).unwrap();
+    let reached = mcp(&svc, &access, 2, "tools/call", json!({"name": "set_stock", "arguments": {"id": b_id, "stock": 0}})).await;
+    assert_eq!(reached.body["result"]["isError"], true, "{}", reached.text);
+}
+
+#[tokio::test]
+async fn a_retried_refresh_is_answered_again_and_no_other_client_may_use_it() {
+    let svc = Service::start().await;
+    let owner = svc.store("Acme").await;
+    let session = svc.login(&owner, "laptop").await;
+    let grant = svc.connect_app(&session, "Claude", json!({})).await;
+    let first = svc.refresh(&grant.app, &grant.refresh).await;
+    first.assert_status(200);
+    // The answer was lost on the way; the app retries at once with the same token.
+    let retry = svc.refresh(&grant.app, &grant.refresh).await;
+    let access = retry.assert_status(200)["access_token"].as_str().unwrap().to_owned();
+    assert_ne!(access, first.body["access_token"].as_str().unwrap());
+    mcp(&svc, &access, 1, "tools/list", json!({})).await.assert_status(200);
+    // Another client cannot use the token at all.
+    let other = svc.register_app("Other").await;
+    let next = retry.body["refresh_token"].as_str().unwrap();
+    svc.refresh(&other, next).await.assert_oauth_error(400, "invalid_grant");
+}
+
+#[tokio::test]
+async fn a_confidential_client_must_authenticate_and_may_use_basic_or_the_form() {
+    let svc = Service::start().await;
+    let owner = svc.store("Acme").await;
+    let registered = read(svc.http.post(format!("{}/oauth/register", svc.base))
+        .json(&json!({"client_name": "Claude", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "client_secret_post"}))
+        .send().await.unwrap()).await;
+    let id = registered.assert_status(201)["client_id"].as_str().unwrap().to_owned();
+    let secret = registered.body["client_secret"].as_str().unwrap().to_owned();
+    let app = crate::browser::App { client_id: id.clone(), redirect_uri: REDIRECT.into() };
+    let code = svc.approve_as(&app, &owner, "read").await;
+    let resource = svc.resource();
+    let exchange = |auth: Option<(&str, &str)>, form_secret: Option<&str>| {
+        let mut form = vec![("grant_type", "authorization_code".to_owned()), ("code", code.clone()), ("code_verifier", VERIFIER.to_owned()),
+            ("redirect_uri", REDIRECT.to_owned()), ("resource", resource.clone())];
+        if let Some(secret) = form_secret {
+            form.push(("client_id", id.clone()));
+            form.push(("client_secret", secret.to_owned()));
+        }
+        let mut request = svc.http.post(format!("{}/oauth/token", svc.base));
+        match auth {
+            Some((user, password)) => request = request.basic_auth(user, Some(password)),
+            None if form_secret.is_none() => form.push(("client_id", id.clone())),
+            None => {}
+        }
+        async move { read(request.form(&form).send().await.unwrap()).await }
+    };
+    let before = svc.snapshot();
+    exchange(None, None).await.assert_oauth_error(401, "invalid_client");
+    exchange(None, Some("kwcs_wrong")).await.assert_oauth_error(401, "invalid_client");
+    let basic_wrong = exchange(Some((&id, "kwcs_wrong")), None).await;
+    basic_wrong.assert_oauth_error(401, "invalid_client");
+    assert_eq!(basic_wrong.header("www-authenticate"), Some("Basic realm=\"keyward\""));
+    exchange(Some((&id, &secret)), Some(&secret)).await.assert_oauth_error(400, "invalid_request");
+    assert_eq!(svc.snapshot(), before);
+    let tokens = exchange(Some((&id, &secret)), None).await;
+    tokens.assert_status(200);
+    let refresh = tokens.body["refresh_token"].as_str().unwrap();
+    let refreshed = read(svc.http.post(format!("{}/oauth/token", svc.base))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh), ("client_id", &id), ("client_secret", &secret)])
+        .send().await.unwrap()).await;
+    refreshed.assert_status(200);
+}
+
+#[tokio::test]
+async fn an_app_can_give_its_tokens_back() {
+    let svc = Service::start().await;
+    let owner = svc.store("Acme").await;
+    let session = svc.login(&owner, "laptop").await;
+    let grant = svc.connect_app(&session, "Claude", json!({})).await;
+    let revoke = |token: String, client: String| {
+        let svc = &svc;
+        async move { read(svc.http.post(format!("{}/oauth/revoke", svc.base)).form(&[("token", token), ("client_id", client)]).send().await.unwrap()).await }
+    };
+    // Another client's revocation of this token does nothing.
+    let other = svc.register_app("Other").await;
+    assert_eq!(revoke(grant.refresh.clone(), other.client_id.clone()).await.status, 200);
+    mcp(&svc, &grant.access, 1, "tools/list", json!({})).await.assert_status(200);
+    // An unknown token: 200, nothing happens.
+    assert_eq!(revoke("kwrt_unknown".into(), grant.app.client_id.clone()).await.status, 200);
+    // The access token alone.
+    assert_eq!(revoke(grant.access.clone(), grant.app.client_id.clone()).await.status, 200);
+    mcp(&svc, &grant.access, 2, "tools/list", json!({})).await.assert_status(401);
+    let refreshed = svc.refresh(&grant.app, &grant.refresh).await;
+    let access = refreshed.assert_status(200)["access_token"].as_str().unwrap().to_owned();
+    let refresh = refreshed.body["refresh_token"].as_str().unwrap().to_owned();
+    // The refresh token ends the connection.
+    assert_eq!(revoke(refresh.clone(), grant.app.client_id.clone()).await.status, 200);
+    mcp(&svc, &access, 3, "tools/list", json!({})).await.assert_error(401, "connection_revoked");
+    svc.refresh(&grant.app, &refresh).await.assert_oauth_error(400, "invalid_grant");
+    let listed = svc.get("/api/connections", &session).await;
+    assert!(listed.body["connections"][0]["revoked_at"].is_string());
+    read(svc.http.post(format!("{}/oauth/revoke", svc.base)).form(&[("token", "x")]).send().await.unwrap()).await.assert_oauth_error(401, "invalid_client");
+}
+
+#[tokio::test]
+async fn claude_ai_and_chatgpt_are_known_without_fetching_their_documents() {
+    let svc = Service::start().await;
+    svc.store("Acme").await;
+    for (client_id, redirect, name) in [
+        ("https://claude.ai/oauth/mcp-oauth-client-metadata", "https://claude.ai/api/mcp/auth_callback", "Claude"),
+        ("https://claude.ai/oauth/mcp-oauth-client-metadata", "https://claude.com/api/mcp/auth_callback", "Claude"),
+        ("https://chatgpt.com/oauth/client.json", "https://chatgpt.com/connector_platform_oauth_redirect", "ChatGPT"),
+    ] {
+        let app = crate::browser::App { client_id: client_id.into(), redirect_uri: redirect.into() };
+        let page = svc.open_consent(&svc.authorization_params(&app, &[])).await;
+        assert_eq!(page.status, 200, "{client_id}: {}", page.text);
+        assert!(page.text.contains(name) && page.text.contains(url::Url::parse(redirect).unwrap().host_str().unwrap()));
+        let elsewhere = svc.open_consent(&svc.authorization_params(&app, &[("redirect_uri", "https://evil.example/callback")])).await;
+        assert_page(&elsewhere, 400, "did not register");
+    }
+}
