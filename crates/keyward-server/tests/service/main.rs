@@ -12,6 +12,7 @@ mod keys;
 mod hostile;
 mod lifecycle;
 mod mcp;
+mod mcp_oauth_client;
 mod mirror;
 mod oauth_consent;
 mod oauth_discovery;
