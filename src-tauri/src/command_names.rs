@@ -17,6 +17,7 @@ pub const COMMANDS: &[&str] = &[
     "list_connections",
     "revoke_connection",
     "new_connection_code",
+    "mcp_url",
     "list_devices",
     "sign_out_device",
     "audit_page",

@@ -197,7 +197,14 @@ pub async fn revoke_connection(manager: State<'_, Manager>, id: String) -> Resul
     Ok(manager.revoke_connection(&id).await?)
 }
 
-/// A one-time code a web-chat app exchanges for a connection.
+/// The store's MCP URL, to add as a custom connector in claude.ai or ChatGPT.
+#[tauri::command]
+#[specta::specta]
+pub async fn mcp_url(manager: State<'_, Manager>) -> Result<String> {
+    Ok(manager.mcp_url().await?)
+}
+
+/// A one-time code the merchant pastes on the consent page instead of signing in there.
 #[tauri::command]
 #[specta::specta]
 pub async fn new_connection_code(manager: State<'_, Manager>, write: bool, app_name: Option<String>) -> Result<ConnectionCode> {

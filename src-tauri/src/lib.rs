@@ -59,6 +59,7 @@ pub fn commands() -> tauri_specta::Builder<tauri::Wry> {
             list_connections,
             revoke_connection,
             new_connection_code,
+            mcp_url,
             list_devices,
             sign_out_device,
             audit_page,

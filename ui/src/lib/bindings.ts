@@ -29,8 +29,10 @@ export const commands = {
 	disconnectAgent: (agent: Agent, keyId: string) => __TAURI_INVOKE<boolean>("disconnect_agent", { agent, keyId }),
 	listConnections: () => __TAURI_INVOKE<Connection[]>("list_connections"),
 	revokeConnection: (id: string) => __TAURI_INVOKE<Connection>("revoke_connection", { id }),
-	/**  A one-time code a web-chat app exchanges for a connection. */
+	/**  A one-time code the merchant pastes on the consent page instead of signing in there. */
 	newConnectionCode: (write: boolean, appName: string | null) => __TAURI_INVOKE<ConnectionCode>("new_connection_code", { write, appName }),
+	/**  The store's MCP URL, to add as a custom connector in claude.ai or ChatGPT. */
+	mcpUrl: () => __TAURI_INVOKE<string>("mcp_url"),
 	listDevices: () => __TAURI_INVOKE<Device[]>("list_devices"),
 	/**  Signs a device out, optionally revoking every key created from it (the lost laptop). */
 	signOutDevice: (id: string, revokeKeys: boolean) => __TAURI_INVOKE<SignedOutDevice>("sign_out_device", { id, revokeKeys }),
@@ -121,13 +123,21 @@ export type Connected = {
 	replaced: boolean,
 };
 
-/**  A web-chat app the store is connected to. */
+/**  An app the store is connected to through OAuth: a web-chat app or a partner integration. */
 export type Connection = {
 	id: string,
 	app_name: string,
+	kind: ConnectionKind,
+	/**
+	 *  The host the app's redirect URI points at (`claude.ai`), so the merchant can tell a
+	 *  real app from one that borrowed its name. `None` for connections made before it was kept.
+	 */
+	redirect_host?: string | null,
 	granted_by: Person,
 	created_at: string,
 	scopes: Scopes,
+	/**  The last request the app made with one of its tokens. */
+	last_used_at?: string | null,
 	revoked_at: string | null,
 };
 
@@ -138,6 +148,12 @@ export type ConnectionCode = {
 	app_name: string,
 	expires_at: string,
 };
+
+/**
+ *  What kind of app a connection is: a web-chat app the merchant added as a custom connector
+ *  (claude.ai, ChatGPT), or a partner integration the operator registered.
+ */
+export type ConnectionKind = "web_chat" | "partner";
 
 /**  A new key for the one-time reveal: the record and the whole key, this once. */
 export type CreatedKey = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { age, agentName, expiryFromInput, scopeLabel, status, when } from "./format";
+import { age, agentName, expiryFromInput, kindLabel, scopeLabel, status, when } from "./format";
 import type { KeyRecord } from "./bindings";
 
 const base: KeyRecord = {
@@ -52,5 +52,12 @@ describe("ages and expiry", () => {
   it("names every assistant", () => {
     expect(agentName("claude-desktop")).toBe("Claude Desktop");
     expect(agentName("codex")).toBe("Codex");
+  });
+});
+
+describe("connection kind", () => {
+  it("reads as people say it", () => {
+    expect(kindLabel("web_chat")).toBe("web chat");
+    expect(kindLabel("partner")).toBe("partner");
   });
 });

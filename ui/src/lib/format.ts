@@ -1,5 +1,5 @@
 // Small, pure helpers the screens share; tested by format.test.ts.
-import type { Agent, KeyRecord, Scopes } from "./bindings";
+import type { Agent, ConnectionKind, KeyRecord, Scopes } from "./bindings";
 
 export function when(iso: string | null, now: Date = new Date()): string {
   if (!iso) return "—";
@@ -32,6 +32,11 @@ export function status(key: KeyRecord, now: Date = new Date()): Status {
 
 export function scopeLabel(scopes: Scopes): string {
   return scopes.includes("write") ? "Read & write" : "Read only";
+}
+
+/** A connection's kind for people: a web-chat app (claude.ai, ChatGPT) or a partner app. */
+export function kindLabel(kind: ConnectionKind): string {
+  return kind === "partner" ? "partner" : "web chat";
 }
 
 export const AGENTS: { agent: Agent; name: string }[] = [
