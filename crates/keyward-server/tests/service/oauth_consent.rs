@@ -385,3 +385,37 @@ async fn claude_ai_and_chatgpt_are_known_without_fetching_their_documents() {
         assert_page(&elsewhere, 400, "did not register");
     }
 }
+
+#[tokio::test]
+async fn a_partner_gets_a_per_store_token_through_the_same_consent_and_is_listed_as_a_partner() {
+    let svc = Service::start().await;
+    let a = svc.store("Store A").await;
+    let b = svc.store("Store B").await;
+    let session_a = svc.login(&a, "laptop").await;
+    let session_b = svc.login(&b, "laptop").await;
+    let (_, key_b) = svc.create_key(&session_b, json!({"name": "w", "scopes": ["read", "write"]})).await;
+    svc.post("/v1/raw-materials", &key_b, json!({"name": "B's flour", "unit": "kg"})).await.assert_status(201);
+    let secret = "kwcs_partner_secret_for_the_test_0123456789abcdef";
+    let partner = svc.state.db.register_partner("Acme Analytics".into(), vec![REDIRECT.into()], keyward_server::auth::tokens::digest(secret)).await.unwrap();
+    let app = crate::browser::App { client_id: partner.id.clone(), redirect_uri: REDIRECT.into() };
+
+    let page = svc.open_consent(&svc.authorization_params(&app, &[])).await;
+    assert!(page.text.contains("a partner app registered by the operator"), "{}", page.text);
+    let code = svc.approve_as(&app, &a, "write").await;
+    let resource = svc.resource();
+    let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("code_verifier", VERIFIER), ("redirect_uri", REDIRECT), ("resource", resource.as_str())];
+    let no_secret = svc.token_request(&[form.as_slice(), &[("client_id", partner.id.as_str())]].concat()).await;
+    no_secret.assert_oauth_error(401, "invalid_client");
+    let tokens = read(svc.http.post(format!("{}/oauth/token", svc.base)).basic_auth(&partner.id, Some(secret)).form(&form).send().await.unwrap()).await;
+    let access = tokens.assert_status(200)["access_token"].as_str().unwrap().to_owned();
+
+    let listed = mcp(&svc, &access, 1, "tools/call", json!({"name": "list_raw_materials", "arguments": {}})).await;
+    assert!(!listed.assert_status(200).to_string().contains("B's flour"), "store A's token sees only store A");
+    let connection = svc.get("/api/connections", &session_a).await.body["connections"][0].clone();
+    assert_eq!(connection["app_name"], "Acme Analytics");
+    assert_eq!(connection["kind"], "partner");
+    assert_eq!(connection["redirect_host"], "127.0.0.1");
+    assert_eq!(svc.get("/api/connections", &session_b).await.body["connections"], json!([]));
+    svc.delete(&format!("/api/connections/{}", connection["id"].as_str().unwrap()), &session_a).await.assert_status(200);
+    mcp(&svc, &access, 2, "tools/list", json!({})).await.assert_error(401, "connection_revoked");
+}
