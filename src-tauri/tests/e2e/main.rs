@@ -4,8 +4,12 @@
 //! Every test saves PNG screenshots of its key moments; the folder is printed.
 
 mod harness;
+// The web-chat app's side of the OAuth flow, shared with the CLI's tests.
+#[path = "../../../crates/keyward/tests/client/oauth.rs"]
+mod oauth;
 
 mod assistants;
+mod connections;
 mod devices;
 mod keys;
 mod offline;

@@ -4,22 +4,8 @@
 
 use serde_json::json;
 
-/// The web-chat app's side: exchanges a connection code for an access token.
-async fn exchange(server: &str, code: &str) -> String {
-    let grant: serde_json::Value = reqwest::Client::new()
-        .post(format!("{server}/oauth/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("grant_type=authorization_code&code={code}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    grant["access_token"].as_str().expect("the code is exchanged for a token").to_owned()
-}
-
 use crate::common::{Bridge, Device, Service, initialize, keychain_turn};
+use crate::oauth::{self, Approval};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn another_device_signs_the_laptop_out_and_revokes_its_keys() {
@@ -33,18 +19,17 @@ async fn another_device_signs_the_laptop_out_and_revokes_its_keys() {
     let mut bridge = Bridge::start(&laptop, &id);
     initialize(&mut bridge).await;
     assert!(bridge.request(2, "tools/list", json!({})).await["result"].is_object());
-    // A web-chat app connected from the laptop, with a code it made.
-    let code = laptop.json(&["connections", "code", "--app", "Claude on the web"]).await;
-    let access = exchange(&laptop.server, code["code"].as_str().unwrap()).await;
-    let api = keyward::client::ApiClient::new(&laptop.server).unwrap();
-    assert!(api.whoami(&access).await.is_ok(), "the connection works");
+    // A web-chat app connected with a code the laptop made, pasted on the consent page.
+    let code = laptop.json(&["connections", "code", "--app", "Claude"]).await;
+    let access = oauth::connect(&laptop.server, "Claude", Approval::Code(code["code"].as_str().unwrap())).await.access_token;
+    assert_eq!(oauth::mcp_status(&laptop.server, &access).await, 200, "the connection works");
 
     desktop.login("Office desktop").await;
     let devices = desktop.json(&["devices"]).await;
     let lost = devices.as_array().unwrap().iter().find(|d| d["name"] == "Lost laptop").unwrap();
     let out = desktop.ok(&["devices", "sign-out", lost["id"].as_str().unwrap(), "--revoke-keys"]).await;
     assert!(out.contains("1 key(s) created and 1 web-chat connection(s) granted from it were revoked"), "{out}");
-    assert!(api.whoami(&access).await.is_err(), "the connection granted from the laptop is refused");
+    assert_eq!(oauth::mcp_status(&laptop.server, &access).await, 401, "the connection granted from the laptop is refused");
 
     let refused = bridge.request(3, "tools/list", json!({})).await;
     let message = refused["error"]["message"].as_str().unwrap();

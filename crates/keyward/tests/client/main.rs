@@ -3,9 +3,11 @@
 //! by `./dev test`), and every file in temporary folders.
 
 mod common;
+mod oauth;
 
 mod accounts;
 mod config_path;
+mod connections;
 mod lost_laptop;
 mod no_keychain;
 mod offline;
