@@ -18,7 +18,7 @@ use crate::db::{NewAuthorizationCode, now};
 use crate::error::ApiError;
 use crate::oauth::authorization::{AuthorizationParams, Refusal, ValidRequest, with_query};
 use crate::oauth::consent_page::{self, ConsentView};
-use crate::oauth::csrf;
+use crate::oauth::{client_metadata, csrf};
 
 /// What the consent form posts: the request's hidden inputs, the CSRF token, and the
 /// merchant's answer.
@@ -71,6 +71,18 @@ fn page_error(status: StatusCode, message: &str) -> Response {
     consent_page::respond(status, consent_page::error_page(message), None)
 }
 
+/// A client id that is a metadata document this service would fetch counts against the same
+/// per-address budget as a registration, so nobody can make it fetch URLs in bulk.
+fn may_fetch_client_document(state: &AppState, address: &ClientAddress, client_id: Option<&str>) -> Result<(), Response> {
+    if !client_id.is_some_and(|id| client_metadata::is_metadata_url(id) && client_metadata::pinned(id).is_none()) {
+        return Ok(());
+    }
+    state.registration_limiter.hit(&address.0).map(|_| ()).map_err(|quota| {
+        let message = format!("Too many apps were looked up from this address. Wait {} minutes, then start the connection again from the app.", quota.reset.div_ceil(60));
+        page_error(StatusCode::TOO_MANY_REQUESTS, &message)
+    })
+}
+
 fn refused(refusal: Refusal, issuer: &str) -> Response {
     match refusal {
         Refusal::Page(message) => page_error(StatusCode::BAD_REQUEST, &message),
@@ -95,10 +107,18 @@ async fn consent(state: &AppState, status: StatusCode, request: &ValidRequest, e
         ("scope" = Option<String>, Query, description = "Ignored: the merchant picks read or read & write"), ("resource" = Option<String>, Query, description = "This service's /mcp URL")),
     responses((status = 200, description = "The consent page (HTML)"), (status = 303, description = "An OAuth error for the app, at its redirect URI"),
         (status = 400, description = "A problem found before the redirect URI could be trusted, as a page")))]
-pub async fn authorize_page(State(state): State<AppState>, public: PublicUrl, query: Result<Query<AuthorizationParams>, QueryRejection>) -> Response {
+pub async fn authorize_page(
+    State(state): State<AppState>,
+    public: PublicUrl,
+    address: ClientAddress,
+    query: Result<Query<AuthorizationParams>, QueryRejection>,
+) -> Response {
     let Ok(Query(params)) = query else {
         return page_error(StatusCode::BAD_REQUEST, "The authorization request's address is malformed (a parameter is repeated or not text). Start the connection again from the app.");
     };
+    if let Err(refused) = may_fetch_client_document(&state, &address, params.client_id.as_deref()) {
+        return refused;
+    }
     match params.validate(&state.db, &public.mcp_resource()).await {
         Ok(request) => consent(&state, StatusCode::OK, &request, None, "", false).await,
         Err(refusal) => refused(refusal, &public.0),
@@ -137,6 +157,9 @@ pub async fn authorize_decision(
     };
     if !same_origin(&headers, &public) {
         return page_error(StatusCode::FORBIDDEN, "This approval was sent from another website, so nothing was approved. Open the connection from the app again and approve it on this page.");
+    }
+    if let Err(refused) = may_fetch_client_document(&state, &address, form.client_id.as_deref()) {
+        return refused;
     }
     let request = match form.request().validate(&state.db, &public.mcp_resource()).await {
         Ok(request) => request,

@@ -194,8 +194,13 @@ async fn a_forged_or_tampered_form_approves_nothing() {
     assert_eq!(huge.status, 413, "{}", huge.text);
     assert_eq!(svc.snapshot(), before);
 
-    // The genuine form still works.
-    let answer = svc.post_consent(&hidden, &signed_in).await;
+    let sandboxed = read(browser().post(format!("{}/oauth/authorize", svc.base)).header("origin", "null").form(&form).send().await.unwrap()).await;
+    assert_page(&sandboxed, 403, "another website");
+    assert_eq!(svc.snapshot(), before);
+
+    // The genuine form still works, as a browser posts it from the page (its own origin).
+    assert_eq!(page.header("referrer-policy"), Some("same-origin"), "so the browser sends the page's origin with the post");
+    let answer = read(browser().post(format!("{}/oauth/authorize", svc.base)).header("origin", &svc.base).form(&form).send().await.unwrap()).await;
     assert!(answer.redirect_param("code").is_some());
 }
 
@@ -418,4 +423,18 @@ async fn a_partner_gets_a_per_store_token_through_the_same_consent_and_is_listed
     assert_eq!(svc.get("/api/connections", &session_b).await.body["connections"], json!([]));
     svc.delete(&format!("/api/connections/{}", connection["id"].as_str().unwrap()), &session_a).await.assert_status(200);
     mcp(&svc, &access, 2, "tools/list", json!({})).await.assert_error(401, "connection_revoked");
+}
+
+#[tokio::test]
+async fn one_address_cannot_make_the_service_fetch_client_documents_in_bulk() {
+    let svc = Service::start().await;
+    let app = crate::browser::App { client_id: "https://10.0.0.1/client.json".into(), redirect_uri: "https://app.example/cb".into() };
+    for _ in 0..20 {
+        let refused = svc.open_consent(&svc.authorization_params(&app, &[])).await;
+        assert_page(&refused, 400, "");
+    }
+    assert_page(&svc.open_consent(&svc.authorization_params(&app, &[])).await, 429, "Too many apps were looked up from this address");
+    // Pinned clients are never fetched, so they are not limited.
+    let claude = crate::browser::App { client_id: "https://claude.ai/oauth/mcp-oauth-client-metadata".into(), redirect_uri: "https://claude.ai/api/mcp/auth_callback".into() };
+    assert_eq!(svc.open_consent(&svc.authorization_params(&claude, &[])).await.status, 200);
 }
