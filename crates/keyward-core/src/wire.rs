@@ -275,10 +275,12 @@ pub struct DeviceList {
 }
 
 /// What kind of app a connection is: a web-chat app the merchant added as a custom connector
-/// (claude.ai, ChatGPT), or a partner integration the operator registered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// (claude.ai, ChatGPT), or a partner integration the operator registered. A service older
+/// than this field sends none, which reads as a web-chat app.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionKind {
+    #[default]
     WebChat,
     Partner,
 }
@@ -288,12 +290,17 @@ pub enum ConnectionKind {
 pub struct Connection {
     pub id: String,
     pub app_name: String,
+    #[serde(default)]
     pub kind: ConnectionKind,
     /// The host the app's redirect URI points at (`claude.ai`), so the merchant can tell a
     /// real app from one that borrowed its name. `None` for connections made before it was kept.
     #[serde(default)]
     pub redirect_host: Option<String>,
     pub granted_by: Person,
+    /// The signed-in device whose connection code approved it; `None` when the merchant signed
+    /// in on the consent page instead.
+    #[serde(default)]
+    pub granted_device: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "specta", specta(type = String))]
     pub created_at: OffsetDateTime,

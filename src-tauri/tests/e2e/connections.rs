@@ -75,12 +75,14 @@ async fn apps_connected_through_consent_are_listed_and_revoked() {
     assert_eq!(world.text(&format!("{claude_row} td.host")).await, "127.0.0.1");
     assert_eq!(world.text(&format!("{claude_row} td.scope")).await, "Read only");
     assert!(world.text(&claude_row).await.contains("Olivia Owner"), "granted by the owner");
+    assert!(world.text(&format!("{claude_row} .granted-from")).await.starts_with("with a code from "), "approved with a code made on a device");
     assert_eq!(world.text(&format!("{claude_row} .status")).await, "active");
     let last_used = wait_until_set(&world, &format!("{claude_row} td.last-used")).await;
     assert_eq!(last_used, "just now");
     let chatgpt_row = row_of(&world, "ChatGPT").await;
     assert_eq!(world.text(&format!("{chatgpt_row} td.scope")).await, "Read & write");
     assert_eq!(world.text(&format!("{chatgpt_row} td.kind")).await, "web chat");
+    assert_eq!(world.text(&format!("{chatgpt_row} .granted-from")).await, "signed in on the consent page");
     world.screenshot("listed").await;
 
     world.click(&format!("{claude_row} [data-testid=revoke-connection]")).await;

@@ -127,13 +127,18 @@ export type Connected = {
 export type Connection = {
 	id: string,
 	app_name: string,
-	kind: ConnectionKind,
+	kind?: ConnectionKind,
 	/**
 	 *  The host the app's redirect URI points at (`claude.ai`), so the merchant can tell a
 	 *  real app from one that borrowed its name. `None` for connections made before it was kept.
 	 */
 	redirect_host?: string | null,
 	granted_by: Person,
+	/**
+	 *  The signed-in device whose connection code approved it; `None` when the merchant signed
+	 *  in on the consent page instead.
+	 */
+	granted_device?: string | null,
 	created_at: string,
 	scopes: Scopes,
 	/**  The last request the app made with one of its tokens. */
@@ -151,7 +156,8 @@ export type ConnectionCode = {
 
 /**
  *  What kind of app a connection is: a web-chat app the merchant added as a custom connector
- *  (claude.ai, ChatGPT), or a partner integration the operator registered.
+ *  (claude.ai, ChatGPT), or a partner integration the operator registered. A service older
+ *  than this field sends none, which reads as a web-chat app.
  */
 export type ConnectionKind = "web_chat" | "partner";
 

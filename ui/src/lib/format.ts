@@ -35,7 +35,7 @@ export function scopeLabel(scopes: Scopes): string {
 }
 
 /** A connection's kind for people: a web-chat app (claude.ai, ChatGPT) or a partner app. */
-export function kindLabel(kind: ConnectionKind): string {
+export function kindLabel(kind?: ConnectionKind): string {
   return kind === "partner" ? "partner" : "web chat";
 }
 

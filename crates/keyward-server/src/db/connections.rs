@@ -205,7 +205,8 @@ pub(super) fn connection_record(conn: &Connection, store_id: &str, id: &str) -> 
 
 /// The columns [`row_to_connection`] reads, from `connections c JOIN users u`.
 const CONNECTION_COLUMNS: &str =
-    "c.id, c.app_name, u.name, u.email, c.created_at, c.scopes, c.revoked_at, c.kind, c.redirect_host, c.last_used_at";
+    "c.id, c.app_name, u.name, u.email, c.created_at, c.scopes, c.revoked_at, c.kind, c.redirect_host, c.last_used_at,
+     (SELECT d.name FROM devices d WHERE d.id = c.granted_device)";
 
 fn row_to_connection(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConnectionRecord> {
     let scopes: String = r.get(5)?;
@@ -216,6 +217,7 @@ fn row_to_connection(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConnectionRecord
         kind: ConnectionKind::from_db(&kind),
         redirect_host: r.get(8)?,
         granted_by: Person { name: r.get(2)?, email: r.get(3)? },
+        granted_device: r.get(10)?,
         created_at: to_time(r.get(4)?),
         scopes: Scopes::from_db(&scopes).unwrap_or_else(Scopes::read_only),
         last_used_at: to_time_opt(r.get(9)?),

@@ -33,6 +33,7 @@ async fn an_approved_app_works_until_the_connection_is_revoked() {
     assert_eq!(connection["kind"], "web_chat");
     assert_eq!(connection["redirect_host"], "127.0.0.1");
     assert_eq!(connection["granted_by"]["email"], "owner@acme.test");
+    assert_eq!(connection["granted_device"], "laptop", "approved with a code made on the laptop");
     assert_eq!(connection["scopes"], json!(["read"]));
     assert!(connection["last_used_at"].is_string(), "the MCP calls count as use: {connection}");
     let id = connection["id"].as_str().unwrap();

@@ -289,6 +289,7 @@ impl Out {
                     c.kind.label().to_owned(),
                     c.redirect_host.clone().unwrap_or_else(|| "—".into()),
                     format!("{} <{}>", c.granted_by.name, c.granted_by.email),
+                    c.granted_device.clone().unwrap_or_else(|| "consent page sign-in".into()),
                     when(Some(c.created_at)),
                     c.scopes.label().to_owned(),
                     when(c.last_used_at),
@@ -296,7 +297,7 @@ impl Out {
                 ]
             })
             .collect();
-        table(&["ID", "APP", "KIND", "REDIRECT HOST", "GRANTED BY", "WHEN", "SCOPE", "LAST USED", "STATUS"], rows);
+        table(&["ID", "APP", "KIND", "REDIRECT HOST", "GRANTED BY", "FROM", "WHEN", "SCOPE", "LAST USED", "STATUS"], rows);
     }
 
     /// The store's MCP URL: alone on its line, so `$(keyward connections url)` is the URL.

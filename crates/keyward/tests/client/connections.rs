@@ -54,13 +54,15 @@ async fn apps_connected_through_consent_are_listed_and_revoked() {
     assert_eq!(claude_row["kind"], "web_chat", "{claude_row}");
     assert_eq!(claude_row["redirect_host"], "127.0.0.1", "{claude_row}");
     assert_eq!(claude_row["granted_by"]["email"], EMAIL, "{claude_row}");
+    assert_eq!(claude_row["granted_device"], "laptop", "the device whose code approved it: {claude_row}");
+    assert!(chatgpt_row["granted_device"].is_null(), "signed in on the consent page: {chatgpt_row}");
     assert_eq!(claude_row["scopes"], serde_json::json!(["read"]), "{claude_row}");
     assert!(claude_row["last_used_at"].is_string(), "Claude's token was used: {claude_row}");
     assert_eq!(chatgpt_row["scopes"], serde_json::json!(["read", "write"]), "{chatgpt_row}");
 
     let table = laptop.ok(&["connections"]).await;
     let line = table.lines().find(|l| l.contains("Claude")).unwrap_or_else(|| panic!("{table}"));
-    for column in ["KIND", "REDIRECT HOST", "GRANTED BY", "SCOPE", "LAST USED", "STATUS"] {
+    for column in ["KIND", "REDIRECT HOST", "GRANTED BY", "FROM", "SCOPE", "LAST USED", "STATUS"] {
         assert!(table.contains(column), "{column}: {table}");
     }
     assert!(line.contains("web chat") && line.contains("127.0.0.1") && line.contains("Ada Owner") && line.contains("Read only") && line.contains("connected"), "{line}");
