@@ -38,3 +38,10 @@ CREATE TABLE service_secrets (
     name   TEXT PRIMARY KEY,
     value  BLOB NOT NULL
 );
+
+-- Refresh rotation: each token remembers the refresh token whose use minted it, so a retry of
+-- that refresh within a few seconds can retire the pair the first answer gave (superseded:
+-- any later use of it counts as a replay) instead of leaving two live chains.
+ALTER TABLE connection_tokens ADD COLUMN issued_from BLOB;
+ALTER TABLE connection_tokens ADD COLUMN superseded_at INTEGER;
+CREATE INDEX connection_tokens_by_parent ON connection_tokens(issued_from);

@@ -64,12 +64,18 @@ struct StoredRefresh {
     used_at: Option<i64>,
     connection_revoked: bool,
     store_uninstalled: bool,
+    /// A retry of the refresh that minted it retired it.
+    superseded: bool,
+    /// The refresh token this one's use minted has been used in turn.
+    successor_used: bool,
 }
 
-/// A refresh token used again within this many seconds of its first use gets a new pair
-/// instead of revoking the connection: the first answer may have been lost on the way (a
-/// timeout, a crashed tab), and the app retries. Past it, a second use means two parties hold
-/// the token.
+/// A refresh token used again within this many seconds of its first use, while the refresh
+/// token that first use returned is still unused, gets a new pair instead of revoking the
+/// connection: the first answer may have been lost on the way (a timeout, a crashed tab), and
+/// the app retries. The pair the first answer carried is retired at that moment, so there is
+/// never more than one live chain, and a later use of it counts as a replay. Past the window,
+/// or once the chain moved on, a second use means two parties hold the token.
 pub const REFRESH_RETRY_SECONDS: i64 = 10;
 
 /// Why a token request is refused: the OAuth error code and a sentence.
@@ -165,7 +171,7 @@ pub(super) fn create_connection(conn: &Connection, new: &NewConnection<'_>, toke
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![id, new.store_id, new.app_name, new.scopes, new.granted_by, new.granted_device, t, new.client_id, new.kind, new.redirect_host, new.resource],
     )?;
-    insert_tokens(conn, &id, tokens, t)?;
+    insert_tokens(conn, &id, tokens, None, t)?;
     record(conn, AuditEntry {
         store_id: new.store_id,
         actor_user: Some(new.granted_by),
@@ -225,12 +231,13 @@ fn row_to_connection(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConnectionRecord
     })
 }
 
-fn insert_tokens(conn: &Connection, connection_id: &str, tokens: &IssuedTokens, t: i64) -> DbResult<()> {
+/// Stores a new pair; `issued_from` is the refresh token whose use minted it, if any.
+fn insert_tokens(conn: &Connection, connection_id: &str, tokens: &IssuedTokens, issued_from: Option<&[u8]>, t: i64) -> DbResult<()> {
     let mut stmt = conn.prepare_cached(
-        "INSERT INTO connection_tokens (token_hash, connection_id, kind, expires_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO connection_tokens (token_hash, connection_id, kind, expires_at, issued_from) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    stmt.execute(params![tokens.access_hash, connection_id, "access", t + ACCESS_TOKEN_SECONDS])?;
-    stmt.execute(params![tokens.refresh_hash, connection_id, "refresh", t + REFRESH_TOKEN_SECONDS])?;
+    stmt.execute(params![tokens.access_hash, connection_id, "access", t + ACCESS_TOKEN_SECONDS, issued_from])?;
+    stmt.execute(params![tokens.refresh_hash, connection_id, "refresh", t + REFRESH_TOKEN_SECONDS, issued_from])?;
     Ok(())
 }
 
@@ -303,7 +310,8 @@ impl Db {
             let row = tx
                 .query_row(
                     "SELECT t.connection_id, c.store_id, c.client_id, c.resource, t.expires_at, t.used_at, c.revoked_at IS NOT NULL,
-                            s.uninstalled_at IS NOT NULL
+                            s.uninstalled_at IS NOT NULL, t.superseded_at IS NOT NULL,
+                            EXISTS (SELECT 1 FROM connection_tokens n WHERE n.issued_from = t.token_hash AND n.kind = 'refresh' AND n.used_at IS NOT NULL)
                      FROM connection_tokens t JOIN connections c ON c.id = t.connection_id JOIN stores s ON s.id = c.store_id
                      WHERE t.token_hash = ?1 AND t.kind = 'refresh'",
                     [&refresh_hash],
@@ -317,6 +325,8 @@ impl Db {
                             used_at: r.get(5)?,
                             connection_revoked: r.get(6)?,
                             store_uninstalled: r.get(7)?,
+                            superseded: r.get(8)?,
+                            successor_used: r.get(9)?,
                         })
                     },
                 )
@@ -341,20 +351,27 @@ impl Db {
             if refresh.store_uninstalled {
                 return Ok(Err(GrantRefusal::invalid_grant("The store uninstalled Keyward, so this connection ended. Connect again after it is reinstalled.")));
             }
-            if let Some(used_at) = refresh.used_at {
-                if used_at + REFRESH_RETRY_SECONDS < t {
-                    // Refresh tokens rotate: each is used once. A second use means two parties
-                    // hold it; every token of the connection is cut off rather than guess which
-                    // is the app.
-                    revoke_for_replay(tx, &refresh.store_id, &refresh.connection_id, "one of its refresh tokens was used a second time")?;
-                    return Ok(Err(GrantRefusal::invalid_grant("The refresh token was already used, so the connection was revoked in case the token was stolen. Connect the app to the store again.")));
-                }
+            let retry = refresh.used_at.is_some_and(|used_at| t <= used_at + REFRESH_RETRY_SECONDS) && !refresh.successor_used;
+            if refresh.superseded || (refresh.used_at.is_some() && !retry) {
+                // Refresh tokens rotate: each is used once. A second use means two parties
+                // hold it; every token of the connection is cut off rather than guess which is
+                // the app.
+                revoke_for_replay(tx, &refresh.store_id, &refresh.connection_id, "one of its refresh tokens was used a second time")?;
+                return Ok(Err(GrantRefusal::invalid_grant("The refresh token was already used, so the connection was revoked in case the token was stolen. Connect the app to the store again.")));
+            }
+            if retry {
+                // Retire what the first answer carried: its access token stops now, and its
+                // refresh token becomes a replay if it is ever used.
+                tx.execute(
+                    "UPDATE connection_tokens SET superseded_at = ?2, expires_at = MIN(expires_at, ?2) WHERE issued_from = ?1",
+                    params![refresh_hash, t],
+                )?;
             } else if refresh.expires_at <= t {
                 return Ok(Err(GrantRefusal::invalid_grant("The refresh token has expired. Connect the app to the store again.")));
             } else {
                 tx.execute("UPDATE connection_tokens SET used_at = ?2 WHERE token_hash = ?1", params![refresh_hash, t])?;
             }
-            insert_tokens(tx, &refresh.connection_id, &tokens, t)?;
+            insert_tokens(tx, &refresh.connection_id, &tokens, Some(&refresh_hash), t)?;
             Ok(Ok(connection_record(tx, &refresh.store_id, &refresh.connection_id)?.ok_or(DbError::NotFound)?))
         })
         .await

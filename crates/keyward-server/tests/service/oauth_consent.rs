@@ -280,22 +280,36 @@ async fn a_token_reaches_only_the_store_that_approved_it() {
 }
 
 #[tokio::test]
-async fn a_retried_refresh_is_answered_again_and_no_other_client_may_use_it() {
+async fn a_retried_refresh_is_answered_again_and_retires_the_first_answer_so_one_chain_lives() {
     let svc = Service::start().await;
     let owner = svc.store("Acme").await;
     let session = svc.login(&owner, "laptop").await;
     let grant = svc.connect_app(&session, "Claude", json!({})).await;
     let first = svc.refresh(&grant.app, &grant.refresh).await;
-    first.assert_status(200);
+    let (first_access, first_refresh) = (first.assert_status(200)["access_token"].as_str().unwrap().to_owned(), first.body["refresh_token"].as_str().unwrap().to_owned());
     // The answer was lost on the way; the app retries at once with the same token.
     let retry = svc.refresh(&grant.app, &grant.refresh).await;
     let access = retry.assert_status(200)["access_token"].as_str().unwrap().to_owned();
-    assert_ne!(access, first.body["access_token"].as_str().unwrap());
+    let next = retry.body["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(access, first_access);
     mcp(&svc, &access, 1, "tools/list", json!({})).await.assert_status(200);
-    // Another client cannot use the token at all.
+    mcp(&svc, &first_access, 2, "tools/list", json!({})).await.assert_status(401);
+    // Another client cannot use the live token at all (and does not end the connection).
     let other = svc.register_app("Other").await;
-    let next = retry.body["refresh_token"].as_str().unwrap();
-    svc.refresh(&other, next).await.assert_oauth_error(400, "invalid_grant");
+    svc.refresh(&other, &next).await.assert_oauth_error(400, "invalid_grant");
+    mcp(&svc, &access, 3, "tools/list", json!({})).await.assert_status(200);
+    // Whoever holds the first answer's refresh token holds a retired one: using it is a
+    // replay, and the connection ends.
+    svc.refresh(&grant.app, &first_refresh).await.assert_oauth_error(400, "invalid_grant");
+    mcp(&svc, &access, 4, "tools/list", json!({})).await.assert_error(401, "connection_revoked");
+
+    // Once the chain has moved on, the old token is a replay even inside the window.
+    let grant = svc.connect_app(&session, "Claude", json!({})).await;
+    let moved = svc.refresh(&grant.app, &grant.refresh).await;
+    let moved_on = svc.refresh(&grant.app, moved.body["refresh_token"].as_str().unwrap()).await;
+    let latest = moved_on.assert_status(200)["access_token"].as_str().unwrap().to_owned();
+    svc.refresh(&grant.app, &grant.refresh).await.assert_oauth_error(400, "invalid_grant");
+    mcp(&svc, &latest, 5, "tools/list", json!({})).await.assert_error(401, "connection_revoked");
 }
 
 #[tokio::test]
