@@ -109,9 +109,26 @@ impl Db {
     }
 
     /// Approval by a member of the store who signed in on the consent page, with the scopes
-    /// they picked. The caller checked the password.
-    pub async fn approve_as_member(&self, user_id: String, store_id: String, scopes: Scopes, code: NewAuthorizationCode) -> DbResult<Approved> {
+    /// they picked. The caller checked the password against `checked_password`: if it changed,
+    /// or the member was removed, while it was being checked, nothing is approved
+    /// ([`DbError::CredentialsChanged`]), as with signing in.
+    pub async fn approve_as_member(
+        &self,
+        user_id: String,
+        checked_password: String,
+        store_id: String,
+        scopes: Scopes,
+        code: NewAuthorizationCode,
+    ) -> DbResult<Approved> {
         self.write(move |tx| {
+            let still: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND store_id = ?2 AND removed_at IS NULL AND password_hash = ?3)",
+                params![user_id, store_id, checked_password],
+                |r| r.get(0),
+            )?;
+            if !still {
+                return Err(DbError::CredentialsChanged);
+            }
             insert_code(tx, &code, (&store_id, &scopes.to_db(), &user_id, None), None, now())?;
             Ok(Approved { store_id, scopes })
         })

@@ -141,8 +141,7 @@ fn same_origin(headers: &HeaderMap, public: &PublicUrl) -> bool {
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
         description = "The consent form: its hidden inputs and csrf_token, connection_code or email, password and scope (read|write), and decision (approve|deny)"),
     responses((status = 303, description = "Back to the app: code, state and iss; or error=access_denied"),
-        (status = 400, description = "The consent page again with the reason (wrong code, expired form), or an error page"),
-        (status = 401, description = "The consent page again: wrong email or password"),
+        (status = 400, description = "The consent page again with the reason (wrong code or password, expired form), or an error page"),
         (status = 429, description = "The consent page again: too many wrong passwords")))]
 pub async fn authorize_decision(
     State(state): State<AppState>,
@@ -219,14 +218,16 @@ pub async fn authorize_decision(
         if email.is_empty() || password.is_empty() {
             return again!(StatusCode::BAD_REQUEST, "Paste a connection code, or sign in with your email and password.");
         }
-        match check_member(&state, &address, email, password).await {
-            Ok((user_id, store_id)) => match state.db.approve_as_member(user_id, store_id, scopes, new).await {
-                Ok(approved) => approved,
-                Err(e) => return internal(e.into()),
-            },
+        let approval = match check_member(&state, &address, email, password).await {
+            Ok(member) => state.db.approve_as_member(member.user_id, member.password_hash, member.store_id, scopes, new).await.map_err(ApiError::from),
+            Err(refusal) => Err(refusal),
+        };
+        match approval {
+            Ok(approved) => approved,
             Err(ApiError::Internal(detail)) => return internal(ApiError::Internal(detail)),
             Err(refusal) => {
-                let status = refusal.status();
+                // A page, not an HTTP authentication challenge: 401 would need WWW-Authenticate.
+                let status = if refusal.status() == StatusCode::UNAUTHORIZED { StatusCode::BAD_REQUEST } else { refusal.status() };
                 return again!(status, &refusal.to_string());
             }
         }
@@ -240,9 +241,17 @@ pub async fn authorize_decision(
     see_other(&with_query(&request.redirect_uri, &pairs))
 }
 
+/// A member whose password matched.
+struct Member {
+    user_id: String,
+    store_id: String,
+    /// The hash the password matched, so the approval can tell if it changed meanwhile.
+    password_hash: String,
+}
+
 /// Checks a member's email and password as sign-in does (throttled, argon2 off the request
-/// path); returns the user and their store.
-async fn check_member(state: &AppState, address: &ClientAddress, email: &str, password: &str) -> Result<(String, String), ApiError> {
+/// path).
+async fn check_member(state: &AppState, address: &ClientAddress, email: &str, password: &str) -> Result<Member, ApiError> {
     let candidate = state.db.login_candidate(email.to_owned()).await?;
     let phc = candidate.as_ref().map_or_else(|| hashing::decoy_hash().to_owned(), |c| c.password_hash.clone());
     let attempt = state.throttle.begin(address, Credential::Password { account: email })?;
@@ -255,7 +264,7 @@ async fn check_member(state: &AppState, address: &ClientAddress, email: &str, pa
     if candidate.store_uninstalled {
         return Err(ApiError::forbidden("store_uninstalled", "This store has uninstalled Keyward. Reinstall it before connecting apps."));
     }
-    Ok((candidate.user.id, candidate.store_id))
+    Ok(Member { user_id: candidate.user.id, store_id: candidate.store_id, password_hash: candidate.password_hash })
 }
 
 fn internal(error: ApiError) -> Response {

@@ -155,7 +155,7 @@ async fn a_wrong_code_or_password_shows_the_page_again_with_the_reason_and_appro
     assert_page(&wrong_code, 400, "connection code is not valid");
     assert!(wrong_code.text.contains("<form method=\"post\""), "the form is shown again");
     let wrong_password = svc.consent(&app, &[("email", &owner.email), ("password", "wrong wrong"), ("decision", "approve")]).await;
-    assert_page(&wrong_password, 401, "email or password is wrong");
+    assert_page(&wrong_password, 400, "email or password is wrong");
     assert!(wrong_password.text.contains(&format!("value=\"{}\"", owner.email)), "the email is kept");
     assert!(!wrong_password.text.contains("wrong wrong"), "the password is not");
     let nothing = svc.consent(&app, &[("decision", "approve")]).await;
@@ -451,4 +451,35 @@ async fn one_address_cannot_make_the_service_fetch_client_documents_in_bulk() {
     // Pinned clients are never fetched, so they are not limited.
     let claude = crate::browser::App { client_id: "https://claude.ai/oauth/mcp-oauth-client-metadata".into(), redirect_uri: "https://claude.ai/api/mcp/auth_callback".into() };
     assert_eq!(svc.open_consent(&svc.authorization_params(&claude, &[])).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_sign_in_approval_made_stale_by_a_password_change_or_removal_approves_nothing() {
+    let svc = Service::start().await;
+    let owner = svc.store("Acme").await;
+    let staff = svc.staff(&owner, "Sam Staff").await;
+    let conn = rusqlite::Connection::open(svc.db_path()).unwrap();
+    let (staff_id, checked): (String, String) =
+        conn.query_row("SELECT id, password_hash FROM users WHERE email = ?1", [&staff.email], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let code = |n: u8| keyward_server::db::NewAuthorizationCode {
+        code_hash: vec![n; 32],
+        client_id: "cli_x".into(),
+        app_name: "Claude".into(),
+        kind: "web_chat",
+        redirect_uri: REDIRECT.into(),
+        code_challenge: crate::browser::CHALLENGE.into(),
+        resource: svc.resource(),
+    };
+    let approve = |hash: String, n: u8| svc.state.db.approve_as_member(staff_id.clone(), hash, owner.store_id.clone(), keyward_core::Scopes::read_write(), code(n));
+    // The password changed while the one typed on the consent page was being checked.
+    let stale = approve("$argon2id$v=19$m=19456,t=2,p=1$b2xk$b2xk".into(), 1).await;
+    assert!(matches!(stale, Err(keyward_server::db::DbError::CredentialsChanged)), "{stale:?}");
+    // The member was removed meanwhile.
+    conn.execute("UPDATE users SET removed_at = 1 WHERE id = ?1", [&staff_id]).unwrap();
+    let removed = approve(checked.clone(), 2).await;
+    assert!(matches!(removed, Err(keyward_server::db::DbError::CredentialsChanged)), "{removed:?}");
+    let codes: i64 = conn.query_row("SELECT COUNT(*) FROM authorization_codes", [], |r| r.get(0)).unwrap();
+    assert_eq!(codes, 0, "nothing was approved");
+    conn.execute("UPDATE users SET removed_at = NULL WHERE id = ?1", [&staff_id]).unwrap();
+    approve(checked, 3).await.unwrap();
 }
