@@ -59,6 +59,9 @@ pub struct ErrorRedirect {
     pub state: Option<String>,
     pub error: &'static str,
     pub description: String,
+    /// The client is verified, so the browser may be sent back at once; otherwise the
+    /// merchant sees the error and a link back (see [`Client::verified`]).
+    pub automatic: bool,
 }
 
 impl AuthorizationParams {
@@ -87,8 +90,9 @@ impl AuthorizationParams {
             None => return Err(Refusal::Page("The request has no redirect_uri, and the app registered several. Start the connection again from the app.".into())),
         };
         let state = self.state.filter(|s| !s.is_empty());
+        let automatic = client.verified;
         let refuse = |error: &'static str, description: String| {
-            Err(Refusal::Redirect(ErrorRedirect { redirect_uri: redirect_uri.clone(), state: state.clone(), error, description }))
+            Err(Refusal::Redirect(ErrorRedirect { redirect_uri: redirect_uri.clone(), state: state.clone(), error, description, automatic }))
         };
         if state.as_ref().is_some_and(|s| s.chars().count() > MAX_STATE_CHARS) {
             return refuse("invalid_request", format!("The state parameter is longer than {MAX_STATE_CHARS} characters. Send a shorter one."));

@@ -24,6 +24,11 @@ pub struct Client {
     pub kind: ConnectionKind,
     /// Exact URIs: a redirect is allowed only if it equals one of them.
     pub redirect_uris: Vec<String>,
+    /// Someone vouches for who this is: claude.ai's and ChatGPT's pinned documents, or a partner
+    /// the operator registered. Anyone can register a client or publish a document, with any
+    /// name and any redirect URI, so those are shown as unverified and are never redirected to
+    /// without the merchant's click (RFC 9700 §4.11.2: no open redirector).
+    pub verified: bool,
 }
 
 /// Why a client id could not be used; shown on the consent page (never redirected, since the
@@ -41,15 +46,16 @@ pub enum ClientError {
 /// Finds the client a `client_id` names.
 pub async fn resolve(db: &Db, client_id: &str) -> Result<Client, ClientError> {
     if client_metadata::is_metadata_url(client_id) {
-        let document = match client_metadata::pinned(client_id) {
-            Some(document) => document,
-            None => client_metadata::fetch(client_id).await?,
+        let (document, verified) = match client_metadata::pinned(client_id) {
+            Some(document) => (document, true),
+            None => (client_metadata::fetch(client_id).await?, false),
         };
         return Ok(Client {
             id: document.client_id,
             name: document.client_name,
             kind: ConnectionKind::WebChat,
             redirect_uris: document.redirect_uris,
+            verified,
         });
     }
     let found = db.find_client(client_id.to_owned()).await?.ok_or(ClientError::Unknown)?;
@@ -58,6 +64,7 @@ pub async fn resolve(db: &Db, client_id: &str) -> Result<Client, ClientError> {
         name: found.record.name,
         kind: if found.partner { ConnectionKind::Partner } else { ConnectionKind::WebChat },
         redirect_uris: found.record.redirect_uris,
+        verified: found.partner,
     })
 }
 

@@ -20,7 +20,8 @@ const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:34rem;mar
 h1{font-size:1.4rem}fieldset{border:1px solid #ccc;border-radius:8px;margin:1rem 0;padding:.5rem 1rem 1rem}\
 legend{font-weight:600}label{display:block;margin:.5rem 0 .2rem}input[type=text],input[type=email],input[type=password]{width:100%;box-sizing:border-box;padding:.4rem;font:inherit}\
 .choice{display:flex;gap:.5rem;align-items:center;margin:.3rem 0}.choice label{margin:0;display:inline}\
-.error{background:#fde8e8;border:1px solid #e0a0a0;border-radius:8px;padding:.5rem 1rem}.muted{color:#555;font-size:.9rem}\
+.error{background:#fde8e8;border:1px solid #e0a0a0;border-radius:8px;padding:.5rem 1rem}\
+.warning{background:#fff6dd;border:1px solid #e0c060;border-radius:8px;padding:.5rem 1rem}.muted{color:#555;font-size:.9rem}\
 .buttons{display:flex;gap:1rem;margin-top:1rem}button{font:inherit;padding:.5rem 1.2rem;border-radius:6px;border:1px solid #888;background:#fff}\
 button[value=approve]{background:#1a5fd0;color:#fff;border-color:#1a5fd0}code{background:#f2f2f2;padding:0 .2rem}";
 
@@ -94,6 +95,12 @@ After you approve, you are sent back to <strong>{host}</strong>.</p>\n\
 With <strong>Read &amp; write</strong> it can also add raw materials, set stock and create bills of materials. \
 You can see and revoke it any time under Connected apps in Keyward.</p>\n"
     );
+    if !request.client.verified {
+        body.push_str(&format!(
+            "<p class=\"warning\"><strong>Unverified app.</strong> It registered itself with this service, so the name {app} is its own claim. \
+Approve only if you started connecting from <strong>{host}</strong> just now.</p>\n"
+        ));
+    }
     if let Some(error) = view.error {
         body.push_str(&format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape(error)));
     }
@@ -136,6 +143,21 @@ pub fn error_page(message: &str) -> String {
     document(
         "Cannot connect the app",
         &format!("<h1>This connection cannot go ahead</h1>\n<p class=\"error\" role=\"alert\">{}</p>\n", escape(message)),
+    )
+}
+
+/// A problem with the request of an unverified app: said to the merchant, with a link that
+/// takes the error back to the app if they choose to follow it.
+pub fn error_page_with_return(message: &str, location: &str, redirect_uri: &str) -> String {
+    document(
+        "Cannot connect the app",
+        &format!(
+            "<h1>This connection cannot go ahead</h1>\n<p class=\"error\" role=\"alert\">{}</p>\n<p>Nothing was approved.</p>\n\
+<p><a href=\"{}\" rel=\"noreferrer\">Return to {}</a></p>\n",
+            escape(message),
+            escape(location),
+            escape(&redirect_host(redirect_uri))
+        ),
     )
 }
 

@@ -86,7 +86,11 @@ fn may_fetch_client_document(state: &AppState, address: &ClientAddress, client_i
 fn refused(refusal: Refusal, issuer: &str) -> Response {
     match refusal {
         Refusal::Page(message) => page_error(StatusCode::BAD_REQUEST, &message),
-        Refusal::Redirect(error) => see_other(&error.location(issuer)),
+        Refusal::Redirect(error) if error.automatic => see_other(&error.location(issuer)),
+        Refusal::Redirect(error) => {
+            let page = consent_page::error_page_with_return(&error.description, &error.location(issuer), &error.redirect_uri);
+            consent_page::respond(StatusCode::BAD_REQUEST, page, None)
+        }
     }
 }
 

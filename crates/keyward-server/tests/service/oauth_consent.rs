@@ -36,6 +36,7 @@ async fn the_consent_page_names_the_app_its_host_and_the_store_and_cannot_be_fra
         assert!(page.text.contains(words), "{words}: {}", page.text);
     }
     assert!(page.text.contains("value=\"read\" checked"), "Read only is preselected");
+    assert!(page.text.contains("Unverified app"), "a self-registered name is only a claim");
     let hidden = hidden_inputs(&page.text);
     let names: Vec<&str> = hidden.iter().map(|(k, _)| k.as_str()).collect();
     for name in ["client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method", "resource", "csrf_token"] {
@@ -121,10 +122,15 @@ async fn problems_before_the_redirect_uri_is_trusted_are_pages_never_redirects()
 }
 
 #[tokio::test]
-async fn problems_after_the_redirect_uri_is_trusted_go_back_to_the_app() {
+async fn problems_after_the_redirect_uri_is_trusted_go_back_to_the_app_at_once_only_if_it_is_verified() {
     let svc = Service::start().await;
-    let app = svc.register_app("Claude").await;
+    let registered = svc.register_app("Claude").await;
+    let secret_hash = keyward_server::auth::tokens::digest("kwcs_unused");
+    let partner = svc.state.db.register_partner("Acme Analytics".into(), vec![REDIRECT.into()], secret_hash).await.unwrap();
+    let partner = crate::browser::App { client_id: partner.id, redirect_uri: REDIRECT.into() };
     let before = svc.snapshot();
+    let reply = read(browser().get(format!("{}/oauth/authorize", svc.base)).send().await.unwrap()).await;
+    assert_page(&reply, 400, "client_id");
     for (changes, error) in [
         (vec![("code_challenge_method", "plain")], "invalid_request"),
         (vec![("code_challenge_method", ""), ("code_challenge", "")], "invalid_request"),
@@ -132,15 +138,19 @@ async fn problems_after_the_redirect_uri_is_trusted_go_back_to_the_app() {
         (vec![("response_type", "token")], "unsupported_response_type"),
         (vec![("resource", "https://elsewhere.example/mcp")], "invalid_target"),
     ] {
-        let reply = read(browser().get(format!("{}/oauth/authorize", svc.base)).send().await.unwrap()).await;
-        assert_eq!(reply.status, 400, "no parameters at all: a page");
-        let mut url = url::Url::parse(&format!("{}/oauth/authorize", svc.base)).unwrap();
-        url.query_pairs_mut().extend_pairs(svc.authorization_params(&app, &changes));
-        let reply = read(browser().get(url).send().await.unwrap()).await;
+        // A partner the operator registered is sent the error at once (RFC 6749 §4.1.2.1).
+        let reply = svc.open_consent(&svc.authorization_params(&partner, &changes)).await;
         assert_eq!(reply.redirect_param("error").as_deref(), Some(error), "{changes:?}");
         assert_eq!(reply.redirect_param("state").as_deref(), Some("state-123"));
+        assert_eq!(reply.redirect_param("iss").as_deref(), Some(svc.base.as_str()));
         assert!(reply.redirect_param("error_description").unwrap().ends_with('.'));
         assert!(reply.header("location").unwrap().starts_with(REDIRECT));
+        // A self-registered client could point anywhere: the merchant sees the error and a
+        // link back, so the service is no open redirector.
+        let page = svc.open_consent(&svc.authorization_params(&registered, &changes)).await;
+        assert_page(&page, 400, "Nothing was approved");
+        let link = page.text.split("<a href=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+        assert!(link.starts_with(REDIRECT) && link.contains(&format!("error={error}")) && link.contains("state=state-123"), "{link}");
     }
     assert_eq!(svc.snapshot(), before);
 }
@@ -400,6 +410,7 @@ async fn claude_ai_and_chatgpt_are_known_without_fetching_their_documents() {
         let page = svc.open_consent(&svc.authorization_params(&app, &[])).await;
         assert_eq!(page.status, 200, "{client_id}: {}", page.text);
         assert!(page.text.contains(name) && page.text.contains(url::Url::parse(redirect).unwrap().host_str().unwrap()));
+        assert!(!page.text.contains("Unverified app"), "pinned clients are who they say");
         let elsewhere = svc.open_consent(&svc.authorization_params(&app, &[("redirect_uri", "https://evil.example/callback")])).await;
         assert_page(&elsewhere, 400, "did not register");
     }
