@@ -173,6 +173,7 @@ pub fn router(state: AppState) -> Router {
     .layer(DefaultBodyLimit::max(BODY_LIMIT))
     .layer(axum::middleware::from_fn(refuse_oversized_bodies))
     .layer(RequestBodyTimeoutLayer::new(state.config.body_timeout))
+    .layer(crate::routes::cors_for_oauth_clients())
     .layer(axum::middleware::from_fn_with_state(state.clone(), crate::host_check::check_host))
     .layer(TraceLayer::new_for_http())
     .with_state(state)

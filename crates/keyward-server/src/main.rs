@@ -226,12 +226,22 @@ async fn run_server(args: ServeArgs, demo_mode: bool) -> anyhow::Result<()> {
     if args.session_lifetime_hours < args.session_idle_hours {
         bail!("--session-lifetime-hours ({}) is shorter than --session-idle-hours ({}). Make the lifetime at least as long as the idle time.", args.session_lifetime_hours, args.session_idle_hours);
     }
-    if let Some(url) = &args.public_url {
-        let ok = (url.starts_with("https://") || url.starts_with("http://")) && !url.contains(['?', '#', ' ']);
-        if !ok {
-            bail!("--public-url must be an http:// or https:// address such as https://keys.example.com, with no query. Give the address clients use.");
+    // One exact string names this service everywhere (the OAuth issuer, `iss`, the resource),
+    // so the public URL is kept as its origin: lowercase, no default port, no trailing slash.
+    // A path is refused: the endpoints live at the root of the origin.
+    let public_url = match &args.public_url {
+        None => None,
+        Some(given) => {
+            let parsed = url::Url::parse(given).ok().filter(|u| {
+                matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.username().is_empty() && u.password().is_none()
+                    && u.path() == "/" && u.query().is_none() && u.fragment().is_none()
+            });
+            let Some(parsed) = parsed else {
+                bail!("--public-url must be an http:// or https:// origin such as https://keys.example.com, with no path, query or credentials. Give the address clients use; the service answers at its root.");
+            };
+            Some(parsed.origin().ascii_serialization())
         }
-    }
+    };
     let db = open_db(&args.db)?;
     db.ensure_brand(brand.as_str()).await?;
     let demo_store = if demo_mode { Some(demo::ensure_demo_store(&db).await?) } else { None };
@@ -240,7 +250,7 @@ async fn run_server(args: ServeArgs, demo_mode: bool) -> anyhow::Result<()> {
     config.failed_auth_per_minute = args.failed_auth_limit;
     config.verified_cache = !args.no_verified_cache;
     config.allowed_hosts = args.allowed_hosts;
-    config.public_url = args.public_url;
+    config.public_url = public_url;
     config.proxies = ProxyPolicy { trusted: args.trusted_proxies, header: args.client_ip_header.to_ascii_lowercase() };
     config.session_idle = Duration::from_secs(args.session_idle_hours.saturating_mul(3600));
     config.session_lifetime = Duration::from_secs(args.session_lifetime_hours.saturating_mul(3600));

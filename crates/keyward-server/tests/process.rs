@@ -361,6 +361,20 @@ async fn the_server_binary_has_no_switch_to_turn_authentication_off() {
     assert!(!db.exists(), "nothing was started");
 }
 
+#[tokio::test]
+async fn a_public_url_with_a_path_or_credentials_is_refused_before_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keyward.db");
+    for bad in ["https://keys.example.com/keyward", "https://user:pw@keys.example.com", "ftp://keys.example.com", "https://keys.example.com/?x=1"] {
+        let run = Command::new(BIN).args(["serve", "--db", db.to_str().unwrap(), "--listen", "127.0.0.1:0", "--public-url", bad]).kill_on_drop(true).output();
+        let output = tokio::time::timeout(std::time::Duration::from_secs(10), run).await.expect("it refused instead of serving").unwrap();
+        assert!(!output.status.success(), "{bad}");
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(said.contains("--public-url must be an http:// or https:// origin"), "{bad}: {said}");
+    }
+    assert!(!db.exists(), "nothing was started");
+}
+
 /// `keyward-server ARGS --db DB` with the most verbose log, for commands expected to fail or
 /// whose log is inspected.
 async fn admin_output(db: &Path, args: &[&str]) -> std::process::Output {

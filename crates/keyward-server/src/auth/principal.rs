@@ -125,7 +125,28 @@ pub async fn require_principal(State(state): State<AppState>, mut request: Reque
     request.extensions_mut().insert(principal);
     let mut response = next.run(request).await;
     add_quota_headers(response.headers_mut(), quota);
+    name_metadata_in_scope_challenge(&mut response, &public);
     response
+}
+
+/// A 403 `insufficient_scope` challenge also names the resource metadata, as the 401 does, so
+/// a client stepping up its scope knows where to start (MCP authorization, scope challenges).
+fn name_metadata_in_scope_challenge(response: &mut Response, public: &PublicUrl) {
+    let headers = response.headers_mut();
+    let scope_challenge = headers
+        .get(axum::http::header::WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("error=\"insufficient_scope\""));
+    if !scope_challenge {
+        return;
+    }
+    let value = format!(
+        "Bearer error=\"insufficient_scope\", scope=\"read write\", resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+        public.0
+    );
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert(axum::http::header::WWW_AUTHENTICATE, value);
+    }
 }
 
 /// A refusal of the data plane, with the challenge the MCP authorization specification asks for:

@@ -72,15 +72,15 @@ fn page_error(status: StatusCode, message: &str) -> Response {
 }
 
 /// A client id that is a metadata document this service would fetch counts against the same
-/// per-address budget as a registration, so nobody can make it fetch URLs in bulk.
-fn may_fetch_client_document(state: &AppState, address: &ClientAddress, client_id: Option<&str>) -> Result<(), Response> {
+/// per-address budget as a registration, so nobody can make it fetch URLs in bulk. `Some`:
+/// the refusal to answer with.
+fn refuse_bulk_fetches(state: &AppState, address: &ClientAddress, client_id: Option<&str>) -> Option<Response> {
     if !client_id.is_some_and(|id| client_metadata::is_metadata_url(id) && client_metadata::pinned(id).is_none()) {
-        return Ok(());
+        return None;
     }
-    state.registration_limiter.hit(&address.0).map(|_| ()).map_err(|quota| {
-        let message = format!("Too many apps were looked up from this address. Wait {} minutes, then start the connection again from the app.", quota.reset.div_ceil(60));
-        page_error(StatusCode::TOO_MANY_REQUESTS, &message)
-    })
+    let quota = state.registration_limiter.hit(&address.0).err()?;
+    let message = format!("Too many apps were looked up from this address. Wait {} minutes, then start the connection again from the app.", quota.reset.div_ceil(60));
+    Some(page_error(StatusCode::TOO_MANY_REQUESTS, &message))
 }
 
 fn refused(refusal: Refusal, issuer: &str) -> Response {
@@ -120,7 +120,7 @@ pub async fn authorize_page(
     let Ok(Query(params)) = query else {
         return page_error(StatusCode::BAD_REQUEST, "The authorization request's address is malformed (a parameter is repeated or not text). Start the connection again from the app.");
     };
-    if let Err(refused) = may_fetch_client_document(&state, &address, params.client_id.as_deref()) {
+    if let Some(refused) = refuse_bulk_fetches(&state, &address, params.client_id.as_deref()) {
         return refused;
     }
     match params.validate(&state.db, &public.mcp_resource()).await {
@@ -133,7 +133,8 @@ pub async fn authorize_page(
 /// and a cross-site one names the other site. Clients that send none (scripts) pass.
 fn same_origin(headers: &HeaderMap, public: &PublicUrl) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
-    if origin == public.0 {
+    let ours = url::Url::parse(&public.0).map(|u| u.origin().ascii_serialization());
+    if ours.is_ok_and(|ours| ours.eq_ignore_ascii_case(origin)) {
         return true;
     }
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
@@ -161,7 +162,7 @@ pub async fn authorize_decision(
     if !same_origin(&headers, &public) {
         return page_error(StatusCode::FORBIDDEN, "This approval was sent from another website, so nothing was approved. Open the connection from the app again and approve it on this page.");
     }
-    if let Err(refused) = may_fetch_client_document(&state, &address, form.client_id.as_deref()) {
+    if let Some(refused) = refuse_bulk_fetches(&state, &address, form.client_id.as_deref()) {
         return refused;
     }
     let request = match form.request().validate(&state.db, &public.mcp_resource()).await {

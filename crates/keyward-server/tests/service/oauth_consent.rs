@@ -83,7 +83,8 @@ async fn a_read_only_connection_cannot_see_or_call_write_tools() {
     let before = svc.snapshot();
     let call = mcp(&svc, &grant.access, 2, "tools/call", json!({"name": "set_stock", "arguments": {"id": 1, "stock": 5}})).await;
     call.assert_error(403, "insufficient_scope");
-    assert_eq!(call.header("www-authenticate"), Some("Bearer error=\"insufficient_scope\", scope=\"read write\""));
+    let challenge = format!("Bearer error=\"insufficient_scope\", scope=\"read write\", resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"", svc.base);
+    assert_eq!(call.header("www-authenticate"), Some(challenge.as_str()));
     let rest = read(svc.http.post(format!("{}/v1/raw-materials", svc.base)).bearer_auth(&grant.access).json(&json!({"name": "x", "unit": "kg"})).send().await.unwrap()).await;
     assert_eq!(rest.status, 401, "and the token is for /mcp only: {}", rest.text);
     assert_eq!(svc.snapshot().lines().filter(|l| l.starts_with("raw_materials")).count(), before.lines().filter(|l| l.starts_with("raw_materials")).count());

@@ -79,3 +79,27 @@ async fn the_authorization_server_metadata_names_one_issuer_and_every_endpoint()
     assert_eq!(doc.body["issuer"], "https://keys.example.com");
     assert_eq!(doc.body["token_endpoint"], "https://keys.example.com/oauth/token");
 }
+
+#[tokio::test]
+async fn a_browser_based_client_may_discover_register_and_get_tokens_from_its_own_origin() {
+    let svc = Service::start().await;
+    for path in ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-authorization-server", "/oauth/register", "/oauth/token", "/oauth/revoke"] {
+        let preflight = svc
+            .http
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", svc.base))
+            .header("origin", "https://inspector.example")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type, mcp-protocol-version")
+            .send()
+            .await
+            .unwrap();
+        assert!(preflight.status().is_success(), "{path}: {}", preflight.status());
+        assert_eq!(preflight.headers().get_all("access-control-allow-origin").iter().count(), 1, "{path}");
+    }
+    let metadata = svc.http.get(format!("{}/.well-known/oauth-authorization-server", svc.base)).header("origin", "https://inspector.example").send().await.unwrap();
+    let origins: Vec<_> = metadata.headers().get_all("access-control-allow-origin").iter().collect();
+    assert_eq!(origins, ["*"], "exactly one value, or browsers refuse it");
+    // The consent page is not for other origins.
+    let page = svc.http.get(format!("{}/oauth/authorize", svc.base)).header("origin", "https://inspector.example").send().await.unwrap();
+    assert!(page.headers().get("access-control-allow-origin").is_none());
+}
