@@ -78,6 +78,16 @@ struct StoredRefresh {
 /// or once the chain moved on, a second use means two parties hold the token.
 pub const REFRESH_RETRY_SECONDS: i64 = 10;
 
+/// What `Db::revoke_token` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRevocation {
+    Revoked,
+    /// Unknown, or its connection already ended.
+    NothingToRevoke,
+    /// The token belongs to another client.
+    AnotherClients,
+}
+
 /// Why a token request is refused: the OAuth error code and a sentence.
 #[derive(Debug)]
 pub struct GrantRefusal {
@@ -445,27 +455,30 @@ impl Db {
     }
 
     /// RFC 7009: a client gives back one of its tokens. A refresh token ends the whole
-    /// connection (the grant); an access token stops working alone. Tokens of other clients,
-    /// and unknown ones, are left alone: the answer is the same either way, so a client learns
-    /// nothing about tokens it does not hold. Returns whether anything was revoked.
-    pub async fn revoke_token(&self, client_id: String, token_hash: Vec<u8>) -> DbResult<bool> {
+    /// connection (the grant); an access token stops working alone. An unknown, expired or
+    /// already revoked token is no error (§2.2); another client's token is refused (§2.1) and
+    /// left alone.
+    pub async fn revoke_token(&self, client_id: String, token_hash: Vec<u8>) -> DbResult<TokenRevocation> {
         self.write(move |tx| {
             let t = now();
-            let row: Option<(String, String, String)> = tx
+            let row: Option<(String, String, String, Option<String>)> = tx
                 .query_row(
-                    "SELECT tk.kind, c.id, c.store_id FROM connection_tokens tk
-                     JOIN connections c ON c.id = tk.connection_id WHERE tk.token_hash = ?1 AND c.client_id = ?2 AND c.revoked_at IS NULL",
-                    params![token_hash, client_id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    "SELECT tk.kind, c.id, c.store_id, c.client_id FROM connection_tokens tk
+                     JOIN connections c ON c.id = tk.connection_id WHERE tk.token_hash = ?1 AND c.revoked_at IS NULL",
+                    params![token_hash],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()?;
-            let Some((kind, connection_id, store_id)) = row else { return Ok(false) };
+            let Some((kind, connection_id, store_id, owner)) = row else { return Ok(TokenRevocation::NothingToRevoke) };
+            if owner.as_deref() != Some(client_id.as_str()) {
+                return Ok(TokenRevocation::AnotherClients);
+            }
             if kind == "access" {
                 tx.execute("UPDATE connection_tokens SET expires_at = MIN(expires_at, ?2) WHERE token_hash = ?1", params![token_hash, t])?;
-                return Ok(true);
+            } else {
+                revoke_without_actor(tx, &store_id, &connection_id, |app| format!("\"{app}\" disconnected itself (it gave its refresh token back)"))?;
             }
-            revoke_without_actor(tx, &store_id, &connection_id, |app| format!("\"{app}\" disconnected itself (it gave its refresh token back)"))?;
-            Ok(true)
+            Ok(TokenRevocation::Revoked)
         })
         .await
     }

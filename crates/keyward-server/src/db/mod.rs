@@ -25,7 +25,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use audit::AuditEntry;
 pub use authorization::{AUTHORIZATION_CODE_SECONDS, Approved, NewAuthorizationCode, PresentedCode};
-pub use connections::{ACCESS_TOKEN_SECONDS, ConnectionTokenStatus, GrantRefusal, IssuedTokens, NewConnectionCode, REFRESH_RETRY_SECONDS, TokenClient};
+pub use connections::{ACCESS_TOKEN_SECONDS, ConnectionTokenStatus, GrantRefusal, IssuedTokens, NewConnectionCode, REFRESH_RETRY_SECONDS, TokenClient, TokenRevocation};
 pub use keys::{KeyAuthRow, KeyChange, NewKey};
 pub use oauth_clients::{ClientRecord, FoundClient, NewClient, PartnerRecord, RemovedPartner};
 pub use sessions::{SessionRow, SignedOut};

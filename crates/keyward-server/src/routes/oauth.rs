@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::auth::client_address::ClientAddress;
 use crate::auth::tokens;
-use crate::db::{ACCESS_TOKEN_SECONDS, IssuedTokens, PresentedCode, TokenClient};
+use crate::db::{ACCESS_TOKEN_SECONDS, IssuedTokens, PresentedCode, TokenClient, TokenRevocation};
 use crate::error::OAuthError;
 use crate::error::extract::OAuthForm;
 use crate::oauth::clients::Presented;
@@ -88,10 +88,11 @@ pub struct RevocationRequest {
 }
 
 /// Give a token back. A refresh token ends the connection; an access token stops working.
-/// The answer is 200 whether or not the token was known (RFC 7009 §2.2).
+/// An unknown or already revoked token is answered 200 too (RFC 7009 §2.2); another client's
+/// token is refused (§2.1).
 #[utoipa::path(post, path = "/oauth/revoke", tag = "oauth",
     request_body(content = RevocationRequest, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Revoked, or was not a token of this client"), (status = 401, description = "invalid_client")))]
+    responses((status = 200, description = "Revoked, or nothing to revoke"), (status = 400, description = "unauthorized_client: another client's token"), (status = 401, description = "invalid_client")))]
 pub async fn revoke(
     State(state): State<AppState>,
     address: ClientAddress,
@@ -100,8 +101,12 @@ pub async fn revoke(
 ) -> Result<Response, OAuthError> {
     let presented = Presented::from_request(&headers, request.client_id.as_deref(), request.client_secret.as_deref())?;
     let client_id = presented.authenticate(&state.db).await.inspect_err(|_| state.throttle.note_failure(&address))?;
-    if state.db.revoke_token(client_id.clone(), tokens::digest(&request.token)).await? {
-        tracing::info!(client = %client_id, "a client revoked one of its tokens");
+    match state.db.revoke_token(client_id.clone(), tokens::digest(&request.token)).await? {
+        TokenRevocation::Revoked => tracing::info!(client = %client_id, "a client revoked one of its tokens"),
+        TokenRevocation::NothingToRevoke => {}
+        TokenRevocation::AnotherClients => {
+            return Err(OAuthError::bad_request("unauthorized_client", "That token was issued to another client. A client may revoke only its own tokens."));
+        }
     }
     Ok(no_store(StatusCode::OK))
 }

@@ -377,9 +377,9 @@ async fn an_app_can_give_its_tokens_back() {
         let svc = &svc;
         async move { read(svc.http.post(format!("{}/oauth/revoke", svc.base)).form(&[("token", token), ("client_id", client)]).send().await.unwrap()).await }
     };
-    // Another client's revocation of this token does nothing.
+    // Another client's revocation of this token is refused and does nothing.
     let other = svc.register_app("Other").await;
-    assert_eq!(revoke(grant.refresh.clone(), other.client_id.clone()).await.status, 200);
+    revoke(grant.refresh.clone(), other.client_id.clone()).await.assert_oauth_error(400, "unauthorized_client");
     mcp(&svc, &grant.access, 1, "tools/list", json!({})).await.assert_status(200);
     // An unknown token: 200, nothing happens.
     assert_eq!(revoke("kwrt_unknown".into(), grant.app.client_id.clone()).await.status, 200);
