@@ -60,6 +60,9 @@ struct StoredAuthorization {
     used: bool,
     connection_id: Option<String>,
     store_uninstalled: bool,
+    /// Whoever approved was removed from the staff, or the device whose code approved was
+    /// signed out, in the minute since.
+    approver_gone: bool,
 }
 
 fn insert_code(
@@ -148,7 +151,9 @@ impl Db {
                 .query_row(
                     "SELECT a.client_id, a.app_name, a.kind, a.redirect_uri, a.code_challenge, a.resource, a.store_id, a.scopes,
                             a.granted_by, a.granted_device, a.connection_code, a.expires_at, a.used_at IS NOT NULL, a.connection_id,
-                            s.uninstalled_at IS NOT NULL
+                            s.uninstalled_at IS NOT NULL,
+                            EXISTS (SELECT 1 FROM devices d WHERE d.id = a.granted_device AND d.signed_out_at IS NOT NULL)
+                              OR EXISTS (SELECT 1 FROM users u WHERE u.id = a.granted_by AND u.removed_at IS NOT NULL)
                      FROM authorization_codes a JOIN stores s ON s.id = a.store_id WHERE a.code_hash = ?1",
                     [&code_hash],
                     |r| {
@@ -168,6 +173,7 @@ impl Db {
                             used: r.get(12)?,
                             connection_id: r.get(13)?,
                             store_uninstalled: r.get(14)?,
+                            approver_gone: r.get(15)?,
                         })
                     },
                 )
@@ -201,6 +207,9 @@ impl Db {
             }
             if code.store_uninstalled {
                 return Ok(Err(GrantRefusal::invalid_grant("The store uninstalled Keyward. The merchant must reinstall it first.")));
+            }
+            if code.approver_gone {
+                return Ok(Err(GrantRefusal::invalid_grant("The person or device that approved this was removed or signed out since. Send the merchant through authorization again.")));
             }
             let host = redirect_host(&code.redirect_uri);
             let new = NewConnection {

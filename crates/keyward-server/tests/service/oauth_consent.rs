@@ -495,3 +495,29 @@ async fn a_sign_in_approval_made_stale_by_a_password_change_or_removal_approves_
     conn.execute("UPDATE users SET removed_at = NULL WHERE id = ?1", [&staff_id]).unwrap();
     approve(checked, 3).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_code_approved_by_a_device_or_person_gone_before_the_exchange_is_refused() {
+    let svc = Service::start().await;
+    let owner = svc.store("Acme").await;
+    let staff = svc.staff(&owner, "Sam Staff").await;
+    let laptop = svc.login(&owner, "Lost laptop").await;
+    let desktop = svc.login(&owner, "Desktop").await;
+    let app = svc.register_app("Claude").await;
+
+    // Approved with a code the laptop made; the laptop is signed out (lost) before the app trades it.
+    let code = svc.approve_with_new_code(&app, &laptop, json!({})).await;
+    let devices = svc.get("/api/devices", &desktop).await.body["devices"].clone();
+    let lost = devices.as_array().unwrap().iter().find(|d| d["name"] == "Lost laptop").unwrap()["id"].as_str().unwrap().to_owned();
+    svc.delete(&format!("/api/devices/{lost}?revoke_keys=true"), &desktop).await.assert_status(200);
+    svc.exchange(&app, &code).await.assert_oauth_error(400, "invalid_grant");
+
+    // Approved by a member who signed in on the page, then was removed from the staff.
+    let code = svc.approve_as(&app, &staff, "read").await;
+    let members = svc.get("/api/staff", &desktop).await.body.clone();
+    let sam = members.to_string();
+    let sam_id = members["staff"].as_array().unwrap().iter().find(|m| m["email"] == staff.email).unwrap_or_else(|| panic!("{sam}"))["id"].as_str().unwrap().to_owned();
+    svc.delete(&format!("/api/staff/{sam_id}"), &desktop).await.assert_status(200);
+    svc.exchange(&app, &code).await.assert_oauth_error(400, "invalid_grant");
+    assert_eq!(svc.get("/api/connections", &desktop).await.body["connections"], json!([]), "nothing was connected");
+}
