@@ -5,18 +5,21 @@ use serde_json::json;
 use crate::common::{Service, read};
 
 #[tokio::test]
-async fn an_inactive_subscription_gets_403_until_renewed() {
+async fn an_inactive_subscription_stops_keys_and_connected_apps_with_403_until_renewed() {
     let svc = Service::start().await;
     let owner = svc.store("Acme").await;
     let session = svc.login(&owner, "laptop").await;
     let (_, key) = svc.create_key(&session, json!({"name": "bot"})).await;
+    let app = svc.connect_app(&session, "Claude", json!({})).await;
     svc.with_key("/v1/whoami", &key).await.assert_status(200);
     svc.state.db.set_subscription(owner.store_id.clone(), false).await.unwrap();
     svc.with_key("/v1/raw-materials", &key).await.assert_error(403, "subscription_inactive");
+    crate::common::mcp(&svc, &app.access, 1, "tools/list", json!({})).await.assert_error(403, "subscription_inactive");
     // Managing keys still works, so a merchant can clean up while renewing.
     svc.get("/api/keys", &session).await.assert_status(200);
     svc.state.db.set_subscription(owner.store_id.clone(), true).await.unwrap();
     svc.with_key("/v1/whoami", &key).await.assert_status(200);
+    crate::common::mcp(&svc, &app.access, 2, "tools/list", json!({})).await.assert_status(200);
 }
 
 #[tokio::test]
