@@ -128,10 +128,15 @@ pub struct AppState {
     pub registration_limiter: Arc<WindowLimiter>,
     /// Every argon2 run (key secrets, passwords) happens here, never on the database's threads.
     pub hashes: Arc<HashPool>,
+    pub metrics: crate::metrics::Metrics,
+    /// Set when shutdown begins: `/readyz` then answers 503 so the load balancer moves on.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {
     pub fn new(db: Db, config: Config) -> Self {
+        let hashes = HashPool::for_this_machine();
+        let metrics = crate::metrics::Metrics::new(db.metrics(), hashes.verification_counter());
         AppState {
             verified: Arc::new(VerifiedCache::new(config.verified_cache)),
             usage: Arc::new(UsageTracker::default()),
@@ -141,7 +146,9 @@ impl AppState {
                 password_failures_per_client: config.password_failures_per_client,
                 password_failures_per_account: config.password_failures_per_account,
             })),
-            hashes: Arc::new(HashPool::for_this_machine()),
+            hashes: Arc::new(hashes),
+            metrics,
+            draining: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             registration_limiter: Arc::new(WindowLimiter::new(20, Duration::from_secs(3600))),
             config: Arc::new(config),
             db,
@@ -161,6 +168,7 @@ pub fn router(state: AppState) -> Router {
             async move { axum::Json((*openapi).clone()) }
         }),
     )
+    .route_layer(axum::middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::count_requests))
     .fallback(|| async { ApiError::NotFound("There is nothing at this address. See /openapi.json for the API.".into()) })
     .method_not_allowed_fallback(|| async {
         let mut response = axum::response::IntoResponse::into_response(ApiError::bad_request(
@@ -219,7 +227,10 @@ pub async fn serve(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = &mut shutdown => {
+                state.draining.store(true, std::sync::atomic::Ordering::Relaxed);
+                break;
+            }
         };
         let app = app.clone();
         // The address this connection reached, not the one listened on: bound to 0.0.0.0, a

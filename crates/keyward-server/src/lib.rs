@@ -12,12 +12,14 @@
 //! - [`catalog`]: the store's data as keys may use it, shared by REST and MCP.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod db;
 pub mod demo;
 pub mod error;
 pub mod host_check;
+pub mod metrics;
 pub mod oauth;
 pub mod routes;
 pub mod usage;

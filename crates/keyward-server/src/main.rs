@@ -62,6 +62,10 @@ struct ServeArgs {
     /// A dashboard session ends this many hours after sign-in.
     #[arg(long, default_value_t = 90 * 24, value_name = "HOURS", value_parser = clap::value_parser!(u64).range(1..))]
     session_lifetime_hours: u64,
+    /// Where Prometheus scrapes `/metrics`, apart from the API. Default: the --listen address
+    /// with the next port (127.0.0.1:8421), or a free port when --listen picks one.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Subcommand)]
@@ -265,9 +269,24 @@ async fn run_server(args: ServeArgs, demo_mode: bool) -> anyhow::Result<()> {
         println!("  staff: {} / {}", demo::STAFF_EMAIL, demo::PASSWORD);
         println!("API document: http://{addr}/openapi.json   Stop with Ctrl-C.");
     }
+    let state = AppState::new(db, config);
+    let metrics_at = args.metrics_listen.unwrap_or_else(|| {
+        let port = if args.listen.port() == 0 { 0 } else { args.listen.port().saturating_add(1) };
+        SocketAddr::new(args.listen.ip(), port)
+    });
+    let metrics_listener = tokio::net::TcpListener::bind(metrics_at)
+        .await
+        .with_context(|| format!("could not listen on {metrics_at} for /metrics; is another service using that port? Pick another with --metrics-listen"))?;
+    println!("Metrics for Prometheus at http://{}/metrics", metrics_listener.local_addr()?);
+    let metrics = keyward_server::metrics::router(state.metrics.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(metrics_listener, metrics).await {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
+    });
     use std::io::Write;
     std::io::stdout().flush()?;
-    keyward_server::serve(listener, AppState::new(db, config), shutdown_signal()).await
+    keyward_server::serve(listener, state, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

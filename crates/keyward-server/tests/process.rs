@@ -375,6 +375,57 @@ async fn a_public_url_with_a_path_or_credentials_is_refused_before_serving() {
     assert!(!db.exists(), "nothing was started");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_have_their_own_address_and_sigterm_finishes_every_accepted_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    store_with_owner(&db).await;
+    let mut child = Command::new(BIN)
+        .args(["serve", "--db", db.to_str().unwrap(), "--listen", "127.0.0.1:0", "--brand", "asmk"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = lines.next_line().await.unwrap().unwrap().rsplit(' ').next().unwrap().to_owned();
+    let metrics_line = lines.next_line().await.unwrap().unwrap();
+    let metrics_url = metrics_line.split(' ').find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("{metrics_line}")).to_owned();
+    assert!(metrics_url.ends_with("/metrics") && !metrics_url.starts_with(&base), "{metrics_url} is apart from {base}");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(format!("{base}/readyz")).send().await.unwrap().status(), 200);
+    let scraped = http.get(&metrics_url).send().await.unwrap().text().await.unwrap();
+    assert!(scraped.contains(r#"keyward_http_requests_total{route="/readyz",method="GET",status="200"} 1"#), "{scraped}");
+
+    // Sign-ins (argon2, tens of milliseconds each) in flight when SIGTERM arrives: each one
+    // the service accepted is answered; the rest are refused at connect, never cut off.
+    let sign_in = json!({"email": "ada@acme.test", "password": PASSWORD, "device_name": "laptop"});
+    let requests: Vec<_> = (0..16)
+        .map(|_| {
+            let (http, url, body) = (reqwest::Client::new(), format!("{base}/api/session"), sign_in.clone());
+            tokio::spawn(async move { http.post(url).json(&body).send().await })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    let pid = child.id().unwrap().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().await.unwrap().success());
+    let mut answered = 0;
+    for request in requests {
+        match request.await.unwrap() {
+            Ok(response) => {
+                // Signed in, or told the argon2 queue is full (429): either way, answered.
+                assert!(matches!(response.status().as_u16(), 201 | 429), "{}", response.status());
+                answered += 1;
+            }
+            Err(e) => assert!(e.is_connect(), "an accepted request was dropped: {e:?}"),
+        }
+    }
+    assert!(answered > 0, "some sign-ins were in flight");
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait()).await.expect("it drained and exited").unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
 /// `keyward-server ARGS --db DB` with the most verbose log, for commands expected to fail or
 /// whose log is inspected.
 async fn admin_output(db: &Path, args: &[&str]) -> std::process::Output {

@@ -10,7 +10,7 @@
 //! true answer (a valid key behind a busy proxy works), but together they can occupy at most one
 //! of the threads, so everyone else's first use of a key or sign-in keeps its pace.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
@@ -46,7 +46,8 @@ pub struct HashPool {
     queue: Arc<Semaphore>,
     suspect_lane: Arc<Semaphore>,
     suspect_waiting: AtomicUsize,
-    runs: AtomicU64,
+    /// Verifications run, shared with `/metrics`.
+    runs: prometheus_client::metrics::counter::Counter,
     running: Arc<AtomicUsize>,
     peak: Arc<AtomicUsize>,
 }
@@ -86,7 +87,7 @@ impl HashPool {
             queue: Arc::new(Semaphore::new(threads * QUEUE_PER_THREAD)),
             suspect_lane: Arc::new(Semaphore::new(1)),
             suspect_waiting: AtomicUsize::new(0),
-            runs: AtomicU64::new(0),
+            runs: Default::default(),
             running: Arc::new(AtomicUsize::new(0)),
             peak: Arc::new(AtomicUsize::new(0)),
         }
@@ -130,7 +131,7 @@ impl HashPool {
         } else {
             None
         };
-        self.runs.fetch_add(1, Ordering::Relaxed);
+        self.runs.inc();
         let (secret, phc) = (secret.to_owned(), phc.to_owned());
         self.run(move || hashing::verify_secret(&secret, &phc)).await
     }
@@ -143,7 +144,12 @@ impl HashPool {
 
     /// How many verifications have run since start.
     pub fn verifications(&self) -> u64 {
-        self.runs.load(Ordering::Relaxed)
+        self.runs.get()
+    }
+
+    /// The verification counter, to register with `/metrics`.
+    pub fn verification_counter(&self) -> prometheus_client::metrics::counter::Counter {
+        self.runs.clone()
     }
 
     /// The most argon2 runs that were ever in progress at once; never more than [`Self::threads`].

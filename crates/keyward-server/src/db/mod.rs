@@ -23,7 +23,6 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use audit::AuditEntry;
 pub use authorization::{AUTHORIZATION_CODE_SECONDS, Approved, NewAuthorizationCode, PresentedCode};
 pub use connections::{ACCESS_TOKEN_SECONDS, ConnectionTokenStatus, GrantRefusal, IssuedTokens, NewConnectionCode, REFRESH_RETRY_SECONDS, TokenClient, TokenRevocation};
 pub use keys::{KeyAuthRow, KeyChange, NewKey};
@@ -91,6 +90,7 @@ struct Inner {
     key_lookups: std::sync::atomic::AtomicU64,
     /// The key the consent form's CSRF token is signed with (see [`crate::oauth::csrf`]).
     consent_key: Vec<u8>,
+    metrics: crate::metrics::DbMetrics,
 }
 
 /// A 256-bit secret of the service by name, made on first use and kept in the database so
@@ -101,6 +101,27 @@ fn service_secret(conn: &Connection, name: &str) -> DbResult<Vec<u8>> {
     rand::rand_core::UnwrapErr(rand::rngs::SysRng).fill(&mut fresh);
     conn.execute("INSERT OR IGNORE INTO service_secrets (name, value) VALUES (?1, ?2)", rusqlite::params![name, fresh.to_vec()])?;
     Ok(conn.query_row("SELECT value FROM service_secrets WHERE name = ?1", [name], |r| r.get(0))?)
+}
+
+/// A database call in progress: counted as in use until dropped, then timed.
+struct Timed<'a> {
+    metrics: &'a crate::metrics::DbMetrics,
+    kind: &'static str,
+    started: std::time::Instant,
+}
+
+impl<'a> Timed<'a> {
+    fn start(metrics: &'a crate::metrics::DbMetrics, kind: &'static str) -> Self {
+        metrics.in_use.inc();
+        Timed { metrics, kind, started: std::time::Instant::now() }
+    }
+}
+
+impl Drop for Timed<'_> {
+    fn drop(&mut self) {
+        self.metrics.in_use.dec();
+        self.metrics.observe(self.kind, self.started.elapsed());
+    }
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -135,6 +156,7 @@ impl Db {
                 next_reader: AtomicUsize::new(0),
                 key_lookups: std::sync::atomic::AtomicU64::new(0),
                 consent_key,
+                metrics: crate::metrics::DbMetrics::default(),
             }),
         })
     }
@@ -144,6 +166,18 @@ impl Db {
         &self.inner.consent_key
     }
 
+    /// Latency and connections in use, for `/metrics`. Reads and writes are timed, queueing
+    /// included; a point lookup that finds an idle reader (the authentication fast path) is not,
+    /// to keep that path free of locks.
+    pub fn metrics(&self) -> &crate::metrics::DbMetrics {
+        &self.inner.metrics
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> DbResult<()> {
+        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await
+    }
+
     /// Runs `f` on a reader connection on the blocking pool.
     pub(crate) async fn read<T, F>(&self, f: F) -> DbResult<T>
     where
@@ -151,6 +185,7 @@ impl Db {
         F: FnOnce(&Connection) -> DbResult<T> + Send + 'static,
     {
         let inner = self.inner.clone();
+        let _timer = Timed::start(&self.inner.metrics, "read");
         tokio::task::spawn_blocking(move || {
             let start = inner.next_reader.fetch_add(1, Ordering::Relaxed);
             // Take the first idle reader, else wait for the one it is our turn for.
@@ -194,6 +229,7 @@ impl Db {
         F: FnOnce(&rusqlite::Transaction<'_>) -> DbResult<T> + Send + 'static,
     {
         let inner = self.inner.clone();
+        let _timer = Timed::start(&self.inner.metrics, "write");
         tokio::task::spawn_blocking(move || {
             let mut conn = inner.writer.lock().map_err(|e| DbError::Worker(e.to_string()))?;
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

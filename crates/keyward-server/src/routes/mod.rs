@@ -6,6 +6,7 @@ mod audit;
 mod connections;
 mod data;
 mod devices;
+mod health;
 mod keys;
 mod me;
 pub use me::MIN_PASSWORD_CHARS;
@@ -75,7 +76,9 @@ pub fn api_router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(oauth_register::register))
         .routes(routes!(well_known::protected_resource))
         .routes(routes!(well_known::protected_resource_mcp))
-        .routes(routes!(well_known::authorization_server));
+        .routes(routes!(well_known::authorization_server))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz));
     let data_plane = OpenApiRouter::new()
         .routes(routes!(data::whoami))
         .routes(routes!(data::list_raw_materials, data::create_raw_material))

@@ -14,6 +14,7 @@ mod lifecycle;
 mod mcp;
 mod mcp_oauth_client;
 mod mirror;
+mod operations;
 mod oauth_consent;
 mod oauth_discovery;
 mod oauth_register;
