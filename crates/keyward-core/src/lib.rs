@@ -5,6 +5,8 @@
 //!   and the `key_prefix` that is the only form shown to people after creation.
 //! - [`hashing`]: argon2id hashing (OWASP parameters) and constant-time verification.
 //! - [`scope`]: the `read` and `write` scopes.
+//! - [`status`]: a key's status (active, rotating out, deactivated, expired, revoked), decided
+//!   by [`KeyStatus::of`] for the key service, the mirror, the CLI and the app alike.
 //! - [`wire`]: the JSON types both sides of the HTTP API speak.
 //!
 //! Nothing here does I/O, so every part is cheap to test and to fuzz.
@@ -13,7 +15,9 @@ pub mod base62;
 pub mod hashing;
 pub mod key;
 pub mod scope;
+pub mod status;
 pub mod wire;
 
 pub use key::{ApiKey, Brand, KeyError, KeyId, ParsedKey};
 pub use scope::{Scope, Scopes};
+pub use status::{KeyFacts, KeyStatus};
