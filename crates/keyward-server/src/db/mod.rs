@@ -14,6 +14,7 @@ mod catalog;
 mod connections;
 mod keys;
 mod oauth_clients;
+pub mod postgres;
 mod sessions;
 mod stores;
 
