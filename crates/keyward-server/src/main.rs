@@ -92,6 +92,14 @@ enum Command {
     /// approving them on the consent page.
     #[command(subcommand)]
     Partner(PartnerCommand),
+    /// Bring a database's schema up to date: a SQLite file, or PostgreSQL (postgres://…).
+    /// Instances started together on one PostgreSQL take turns; a schema newer than this
+    /// build knows is refused and left alone.
+    Migrate {
+        /// A SQLite file path, or a postgres:// URL.
+        #[arg(long, env = "KEYWARD_DATABASE_URL", default_value = "keyward.db", value_name = "PATH_OR_URL", hide_env_values = true)]
+        database: String,
+    },
     /// Turn a store's subscription on or off (off: the data plane answers 403).
     Subscription {
         #[arg(long, default_value = "keyward.db")]
@@ -221,6 +229,24 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<()> {
     }
 }
 
+/// `keyward-server migrate`.
+async fn migrate(database: &str) -> anyhow::Result<()> {
+    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        use keyward_server::db::postgres;
+        let pool = postgres::connect(database).await?;
+        let done = postgres::migrate(&pool).await?;
+        if done.from == done.to {
+            println!("The PostgreSQL schema is up to date (version {}).", done.to);
+        } else {
+            println!("Brought the PostgreSQL schema from version {} to {}.", done.from, done.to);
+        }
+        return Ok(());
+    }
+    open_db(Path::new(database))?;
+    println!("The SQLite database {database} is up to date.");
+    Ok(())
+}
+
 fn open_db(path: &Path) -> anyhow::Result<Db> {
     Db::open(path).with_context(|| format!("could not open the database {}", path.display()))
 }
@@ -313,6 +339,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => run_server(args, false).await,
+        Command::Migrate { database } => migrate(&database).await,
         Command::Demo(args) => run_server(args, true).await,
         Command::Store(StoreCommand::Create { db, name, owner_name, owner_email }) => {
             let password = read_password()?;

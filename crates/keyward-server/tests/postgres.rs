@@ -73,3 +73,29 @@ async fn an_unreachable_or_malformed_address_is_a_clear_error() {
     let malformed = connect("postgres://[not a host").await.unwrap_err();
     assert!(matches!(malformed, PgError::BadUrl(_)), "{malformed:?}");
 }
+
+#[tokio::test]
+async fn keyward_server_migrate_brings_a_database_up_to_date_once() {
+    let url = fresh_database().await;
+    let run = || tokio::process::Command::new(env!("CARGO_BIN_EXE_keyward-server")).args(["migrate", "--database", &url]).output();
+    let (a, b) = tokio::join!(run(), run());
+    let mut said: Vec<String> = [a.unwrap(), b.unwrap()]
+        .into_iter()
+        .map(|out| {
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        })
+        .collect();
+    said.sort();
+    assert_eq!(said, ["Brought the PostgreSQL schema from version 0 to 1.\n", "The PostgreSQL schema is up to date (version 1).\n"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let down = tokio::process::Command::new(env!("CARGO_BIN_EXE_keyward-server"))
+        .args(["migrate"])
+        .env("KEYWARD_DATABASE_URL", format!("postgres://keyward:hunter22@127.0.0.1:{port}/keyward"))
+        .output()
+        .await
+        .unwrap();
+    assert!(!down.status.success());
+    let stderr = String::from_utf8_lossy(&down.stderr);
+    assert!(stderr.contains("does not answer") && !stderr.contains("hunter22"), "{stderr}");
+}
