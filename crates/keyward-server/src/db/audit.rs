@@ -2,53 +2,28 @@
 //! Entries are written in the same transaction as the change they describe, so the trail
 //! can never miss a change or record one that did not happen.
 
-use keyward_core::wire::{AuditEvent, AuditPage, Person};
+use keyward_core::wire::{self, AuditPage, Person};
 use rusqlite::{Connection, params};
 
 use super::{Actor, Db, DbResult, now, to_time};
+use crate::audit::AuditEvent;
 
-/// One entry to record. `actor_user` is `None` for what the service does on its own.
-pub struct AuditEntry<'a> {
-    pub store_id: &'a str,
-    pub actor_user: Option<&'a str>,
-    pub actor_device: Option<&'a str>,
-    pub action: &'a str,
-    pub target_type: &'a str,
-    pub target_id: &'a str,
-    pub summary: String,
-}
-
-impl<'a> AuditEntry<'a> {
-    /// An entry for a change a person made through the management API.
-    pub fn by(actor: &'a Actor, action: &'a str, (target_type, target_id): (&'a str, &'a str), summary: String) -> Self {
-        AuditEntry {
-            store_id: &actor.store_id,
-            actor_user: Some(&actor.user_id),
-            actor_device: Some(&actor.device_id),
-            action,
-            target_type,
-            target_id,
-            summary,
-        }
-    }
-}
-
-pub(crate) fn record(conn: &Connection, entry: AuditEntry<'_>) -> DbResult<()> {
+/// Records `event` in the store's trail: by `user` on `device`, or by nobody in the store
+/// (`None`: the service, the operator or an app did it on its own). The action, target and
+/// sentence are the event's own; storage adds only who and when.
+pub(crate) fn record(conn: &Connection, store_id: &str, user: Option<&str>, device: Option<&str>, event: &AuditEvent<'_>) -> DbResult<()> {
+    let (target_type, target_id) = event.target();
     conn.execute(
         "INSERT INTO audit_events (store_id, at, actor_user, actor_device, action, target_type, target_id, summary)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            entry.store_id,
-            now(),
-            entry.actor_user,
-            entry.actor_device,
-            entry.action,
-            entry.target_type,
-            entry.target_id,
-            entry.summary
-        ],
+        params![store_id, now(), user, device, event.action(), target_type, target_id, event.summary()],
     )?;
     Ok(())
+}
+
+/// Records `event` as a change a person made through the management API, in their store.
+pub(crate) fn record_by(conn: &Connection, actor: &Actor, event: &AuditEvent<'_>) -> DbResult<()> {
+    record(conn, &actor.store_id, Some(&actor.user_id), Some(&actor.device_id), event)
 }
 
 impl Db {
@@ -65,7 +40,7 @@ impl Db {
                 .query_map(params![store_id, before.unwrap_or(i64::MAX), i64::from(limit) + 1], |r| {
                     let name: Option<String> = r.get(2)?;
                     let email: Option<String> = r.get(3)?;
-                    Ok(AuditEvent {
+                    Ok(wire::AuditEvent {
                         id: r.get(0)?,
                         at: to_time(r.get(1)?),
                         actor: name.zip(email).map(|(name, email)| Person { name, email }),

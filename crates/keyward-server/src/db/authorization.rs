@@ -11,6 +11,7 @@ use rusqlite::params;
 
 use super::connections::{GrantRefusal, NewConnection, TokenClient, create_connection, redeem_connection_code, revoke_for_replay};
 use super::{Db, DbError, DbResult, IssuedTokens, OptionalExtension, now};
+use crate::audit::OneTimeCredential;
 use crate::oauth::pkce;
 
 /// How long an authorization code works.
@@ -186,7 +187,7 @@ impl Db {
             }
             if code.used {
                 if let Some(connection_id) = &code.connection_id {
-                    revoke_for_replay(tx, &code.store_id, connection_id, "its authorization code was used a second time")?;
+                    revoke_for_replay(tx, &code.store_id, connection_id, OneTimeCredential::AuthorizationCode)?;
                 }
                 return Ok(Err(GrantRefusal::invalid_grant("The authorization code was already used, so the connection it made was revoked in case the code was stolen. Send the merchant through authorization again.")));
             }

@@ -10,7 +10,8 @@ use keyward_core::Scopes;
 use keyward_core::wire::{Connection as ConnectionRecord, ConnectionKind, Person};
 use rusqlite::{Connection, params};
 
-use super::audit::{AuditEntry, record};
+use super::audit::{record, record_by};
+use crate::audit::{AuditEvent, ConnectionRevokeReason, OneTimeCredential};
 use super::{Actor, Db, DbError, DbResult, OptionalExtension, now, random_id, to_time, to_time_opt};
 
 /// Access tokens live an hour, refresh tokens thirty days (each used once).
@@ -156,7 +157,7 @@ pub(super) fn redeem_connection_code(conn: &Connection, code_hash: &[u8], t: i64
         // A code is used once. A second use means someone else has it too, so what the first
         // use made is revoked: nobody can tell which of the two was the merchant.
         if let Some(connection_id) = &code.connection_id {
-            revoke_for_replay(conn, &code.store_id, connection_id, "its connection code was used a second time")?;
+            revoke_for_replay(conn, &code.store_id, connection_id, OneTimeCredential::ConnectionCode)?;
         }
         return Ok(Err("That connection code was already used, so the connection it made was revoked in case the code was stolen. Make a new code in Keyward.".into()));
     }
@@ -182,15 +183,13 @@ pub(super) fn create_connection(conn: &Connection, new: &NewConnection<'_>, toke
         params![id, new.store_id, new.app_name, new.scopes, new.granted_by, new.granted_device, t, new.client_id, new.kind, new.redirect_host, new.resource],
     )?;
     insert_tokens(conn, &id, tokens, None, t)?;
-    record(conn, AuditEntry {
-        store_id: new.store_id,
-        actor_user: Some(new.granted_by),
-        actor_device: new.granted_device,
-        action: "connection.created",
-        target_type: "connection",
-        target_id: &id,
-        summary: format!("Connected \"{}\" ({}, {})", new.app_name, ConnectionKind::from_db(new.kind).label(), new.redirect_host.unwrap_or("no redirect host")),
-    })?;
+    let event = AuditEvent::ConnectionCreated {
+        connection_id: &id,
+        app: new.app_name,
+        kind: ConnectionKind::from_db(new.kind),
+        redirect_host: new.redirect_host,
+    };
+    record(conn, new.store_id, Some(new.granted_by), new.granted_device, &event)?;
     Ok(id)
 }
 
@@ -252,30 +251,22 @@ fn insert_tokens(conn: &Connection, connection_id: &str, tokens: &IssuedTokens, 
 }
 
 /// Revokes a live connection on nobody's behalf in the store (the service, the operator, or
-/// the app itself), with the audit line `summary(app name)`. Returns whether it was live.
-pub(super) fn revoke_without_actor(conn: &Connection, store_id: &str, connection_id: &str, summary: impl FnOnce(&str) -> String) -> DbResult<bool> {
+/// the app itself), recording why. Returns whether it was live.
+pub(super) fn revoke_without_actor(conn: &Connection, store_id: &str, connection_id: &str, why: ConnectionRevokeReason) -> DbResult<bool> {
     let changed = conn.execute(
         "UPDATE connections SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
         params![connection_id, now()],
     )?;
     if changed > 0 {
         let app: String = conn.query_row("SELECT app_name FROM connections WHERE id = ?1", [connection_id], |r| r.get(0))?;
-        record(conn, AuditEntry {
-            store_id,
-            actor_user: None,
-            actor_device: None,
-            action: "connection.revoked",
-            target_type: "connection",
-            target_id: connection_id,
-            summary: summary(&app),
-        })?;
+        record(conn, store_id, None, None, &AuditEvent::ConnectionRevoked { connection_id, app: &app, why })?;
     }
     Ok(changed > 0)
 }
 
 /// Revokes a connection because one of its one-time credentials came back.
-pub(super) fn revoke_for_replay(conn: &Connection, store_id: &str, connection_id: &str, why: &str) -> DbResult<()> {
-    revoke_without_actor(conn, store_id, connection_id, |app| format!("Revoked the connection of \"{app}\": {why}, so it may have been stolen"))?;
+pub(super) fn revoke_for_replay(conn: &Connection, store_id: &str, connection_id: &str, replayed: OneTimeCredential) -> DbResult<()> {
+    revoke_without_actor(conn, store_id, connection_id, ConnectionRevokeReason::Replayed(replayed))?;
     Ok(())
 }
 
@@ -287,7 +278,7 @@ pub(crate) fn revoke_connections_of_device(conn: &Connection, actor: &Actor, dev
         .collect::<Result<_, _>>()?;
     for (id, app) in &granted {
         conn.execute("UPDATE connections SET revoked_at = ?2 WHERE id = ?1", params![id, t])?;
-        record(conn, AuditEntry::by(actor, "connection.revoked", ("connection", id), format!("Revoked the connection of \"{app}\" with its device")))?;
+        record_by(conn, actor, &AuditEvent::ConnectionRevoked { connection_id: id, app, why: ConnectionRevokeReason::WithDevice })?;
     }
     Ok(granted.len())
 }
@@ -301,8 +292,7 @@ impl Db {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![code_hash, actor.store_id, app_name, scopes.to_db(), actor.user_id, actor.device_id, expires_at],
             )?;
-            let summary = format!("Made a connection code for \"{app_name}\", {}", scopes.label().to_lowercase());
-            record(tx, AuditEntry::by(&actor, "connection.code_created", ("connection", "-"), summary))
+            record_by(tx, &actor, &AuditEvent::ConnectionCodeCreated { app: &app_name, scopes: &scopes })
         })
         .await
     }
@@ -366,7 +356,7 @@ impl Db {
                 // Refresh tokens rotate: each is used once. A second use means two parties
                 // hold it; every token of the connection is cut off rather than guess which is
                 // the app.
-                revoke_for_replay(tx, &refresh.store_id, &refresh.connection_id, "one of its refresh tokens was used a second time")?;
+                revoke_for_replay(tx, &refresh.store_id, &refresh.connection_id, OneTimeCredential::RefreshToken)?;
                 return Ok(Err(GrantRefusal::invalid_grant("The refresh token was already used, so the connection was revoked in case the token was stolen. Connect the app to the store again.")));
             }
             if retry {
@@ -446,8 +436,8 @@ impl Db {
             let before = connection_record(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)?;
             if before.revoked_at.is_none() {
                 tx.execute("UPDATE connections SET revoked_at = ?2 WHERE id = ?1", params![id, now()])?;
-                let summary = format!("Revoked the connection of \"{}\"", before.app_name);
-                record(tx, AuditEntry::by(&actor, "connection.revoked", ("connection", &id), summary))?;
+                let event = AuditEvent::ConnectionRevoked { connection_id: &id, app: &before.app_name, why: ConnectionRevokeReason::ByPerson };
+                record_by(tx, &actor, &event)?;
             }
             connection_record(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)
         })
@@ -476,7 +466,7 @@ impl Db {
             if kind == "access" {
                 tx.execute("UPDATE connection_tokens SET expires_at = MIN(expires_at, ?2) WHERE token_hash = ?1", params![token_hash, t])?;
             } else {
-                revoke_without_actor(tx, &store_id, &connection_id, |app| format!("\"{app}\" disconnected itself (it gave its refresh token back)"))?;
+                revoke_without_actor(tx, &store_id, &connection_id, ConnectionRevokeReason::AppDisconnected)?;
             }
             Ok(TokenRevocation::Revoked)
         })

@@ -8,7 +8,8 @@ use keyward_core::Scopes;
 use keyward_core::wire::{KeyRecord, MirrorRecord, Person};
 use rusqlite::{Connection, params};
 
-use super::audit::{AuditEntry, record};
+use super::audit::{record, record_by};
+use crate::audit::{AuditEvent, KeyRef, KeyRevokeReason};
 use super::{Actor, Db, DbError, DbResult, OptionalExtension, now, to_time, to_time_opt};
 
 /// The most active keys one store may hold.
@@ -185,8 +186,9 @@ pub(crate) fn revoke_keys_of_device(conn: &Connection, actor: &Actor, device_id:
         .collect::<Result<_, _>>()?;
     for (id, name) in &keys {
         set_revoked(conn, id, t, Some(&actor.user_id))?;
-        let summary = format!("Revoked key \"{name}\" ({}) with its device", prefix_of(conn, id)?);
-        record(conn, AuditEntry::by(actor, "key.revoked", ("key", id), summary))?;
+        let prefix = prefix_of(conn, id)?;
+        let key = KeyRef { id, name, prefix: &prefix };
+        record_by(conn, actor, &AuditEvent::KeyRevoked { key, why: KeyRevokeReason::WithDevice })?;
     }
     Ok(keys.len())
 }
@@ -217,13 +219,9 @@ impl Db {
         self.write(move |tx| {
             insert_key(tx, &actor, &new)?;
             within_limit(tx, &actor.store_id)?;
-            let summary = format!(
-                "Created key \"{}\" ({}), {}",
-                new.name,
-                prefix_of(tx, &new.id)?,
-                new.scopes.label().to_lowercase()
-            );
-            record(tx, AuditEntry::by(&actor, "key.created", ("key", &new.id), summary))?;
+            let prefix = prefix_of(tx, &new.id)?;
+            let key = KeyRef { id: &new.id, name: &new.name, prefix: &prefix };
+            record_by(tx, &actor, &AuditEvent::KeyCreated { key, scopes: &new.scopes })?;
             key_record(tx, &actor.store_id, &new.id)?.ok_or(DbError::NotFound)
         })
         .await
@@ -261,20 +259,18 @@ impl Db {
                     before.key_prefix
                 )));
             }
+            let key = KeyRef { id: &id, name: &before.name, prefix: &before.key_prefix };
             let mut changes = Vec::new();
-            if let Some(name) = name.filter(|n| *n != before.name) {
+            if let Some(name) = name.as_deref().filter(|n| *n != before.name) {
                 tx.execute("UPDATE api_keys SET name = ?2 WHERE id = ?1", params![id, name])?;
-                changes.push(("key.renamed", format!("Renamed key \"{}\" ({}) to \"{name}\"", before.name, before.key_prefix)));
+                changes.push(AuditEvent::KeyRenamed { key, to: name });
             }
-            if let Some(scopes) = scopes.filter(|s| *s != before.scopes) {
+            if let Some(scopes) = scopes.as_ref().filter(|s| **s != before.scopes) {
                 tx.execute(
                     "UPDATE api_keys SET scopes = ?2, updated_at = ?3, change_seq = ?4 WHERE id = ?1",
                     params![id, scopes.to_db(), now(), next_seq(tx)?],
                 )?;
-                changes.push((
-                    "key.rescoped",
-                    format!("Changed key \"{}\" ({}) from {} to {}", before.name, before.key_prefix, before.scopes.label().to_lowercase(), scopes.label().to_lowercase()),
-                ));
+                changes.push(AuditEvent::KeyRescoped { key, from: &before.scopes, to: scopes });
             }
             if let Some(active) = is_active.filter(|a| *a != before.is_active) {
                 tx.execute(
@@ -284,14 +280,10 @@ impl Db {
                 if active {
                     within_limit(tx, &actor.store_id)?;
                 }
-                let verb = if active { "Reactivated" } else { "Deactivated" };
-                changes.push((
-                    if active { "key.reactivated" } else { "key.deactivated" },
-                    format!("{verb} key \"{}\" ({})", before.name, before.key_prefix),
-                ));
+                changes.push(if active { AuditEvent::KeyReactivated { key } } else { AuditEvent::KeyDeactivated { key } });
             }
-            for (action, summary) in changes {
-                record(tx, AuditEntry::by(&actor, action, ("key", &id), summary))?;
+            for event in &changes {
+                record_by(tx, &actor, event)?;
             }
             key_record(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)
         })
@@ -306,8 +298,8 @@ impl Db {
                 tx.query_row("SELECT revoked_at IS NOT NULL FROM api_keys WHERE id = ?1", [&id], |r| r.get(0))?;
             if !already_revoked {
                 set_revoked(tx, &id, now(), Some(&actor.user_id))?;
-                let summary = format!("Revoked key \"{}\" ({})", before.name, before.key_prefix);
-                record(tx, AuditEntry::by(&actor, "key.revoked", ("key", &id), summary))?;
+                let key = KeyRef { id: &id, name: &before.name, prefix: &before.key_prefix };
+                record_by(tx, &actor, &AuditEvent::KeyRevoked { key, why: KeyRevokeReason::ByPerson })?;
             }
             key_record(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)
         })
@@ -365,14 +357,9 @@ impl Db {
                 )?;
             }
             within_limit(tx, &actor.store_id)?;
-            let when = if overlap_seconds == 0 { "now".to_owned() } else { format!("in {overlap_seconds} s") };
-            let summary = format!(
-                "Rotated key \"{}\" ({}) to {}; the old key stops working {when}",
-                old.name,
-                old.key_prefix,
-                prefix_of(tx, &replacement.id)?
-            );
-            record(tx, AuditEntry::by(&actor, "key.rotated", ("key", &old_id), summary))?;
+            let replacement_prefix = prefix_of(tx, &replacement.id)?;
+            let key = KeyRef { id: &old_id, name: &old.name, prefix: &old.key_prefix };
+            record_by(tx, &actor, &AuditEvent::KeyRotated { key, replacement_prefix: &replacement_prefix, overlap_seconds })?;
             let new_record = key_record(tx, &actor.store_id, &replacement.id)?.ok_or(DbError::NotFound)?;
             let old_record = key_record(tx, &actor.store_id, &old_id)?.ok_or(DbError::NotFound)?;
             Ok((new_record, old_record))
@@ -503,15 +490,9 @@ impl Db {
                     "UPDATE api_keys SET revoked_at = ?2, updated_at = ?3, change_seq = ?4 WHERE id = ?1",
                     params![id, at, t, next_seq(tx)?],
                 )?;
-                record(tx, AuditEntry {
-                    store_id,
-                    actor_user: None,
-                    actor_device: None,
-                    action: "key.revoked",
-                    target_type: "key",
-                    target_id: id,
-                    summary: format!("Key \"{name}\" ({}) stopped working: its rotation overlap ended", prefix_of(tx, id)?),
-                })?;
+                let prefix = prefix_of(tx, id)?;
+                let key = KeyRef { id, name, prefix: &prefix };
+                record(tx, store_id, None, None, &AuditEvent::KeyRevoked { key, why: KeyRevokeReason::OverlapEnded })?;
             }
             Ok(due.len())
         })

@@ -6,6 +6,7 @@ use rusqlite::params;
 
 use super::connections::revoke_without_actor;
 use super::{Db, DbError, DbResult, OptionalExtension, now, random_id};
+use crate::audit::ConnectionRevokeReason;
 
 /// A client to register. The caller validated everything and holds the secret, if any.
 pub struct NewClient {
@@ -135,9 +136,7 @@ impl Db {
                 .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?;
             for (connection_id, store_id) in &live {
-                revoke_without_actor(tx, store_id, connection_id, |app| {
-                    format!("Revoked the connection of \"{app}\": the operator removed the partner app")
-                })?;
+                revoke_without_actor(tx, store_id, connection_id, ConnectionRevokeReason::PartnerRemoved)?;
             }
             tx.execute("DELETE FROM authorization_codes WHERE client_id = ?1 AND used_at IS NULL", [&id])?;
             tx.execute("DELETE FROM oauth_clients WHERE id = ?1", [&id])?;

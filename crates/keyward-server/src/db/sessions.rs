@@ -4,7 +4,8 @@
 use keyward_core::wire::{Device, Person, StoreInfo, User};
 use rusqlite::{Connection, params};
 
-use super::audit::{AuditEntry, record};
+use super::audit::{record, record_by};
+use crate::audit::{AuditEvent, RevokedWithDevice};
 use super::{Actor, Db, DbError, DbResult, OptionalExtension, now, random_id, stores::store_info, to_time, to_time_opt};
 
 /// A signed-in session, as the management API's extractor sees it.
@@ -111,15 +112,7 @@ impl Db {
                 "INSERT INTO devices (id, store_id, user_id, name, token_hash, created_at, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
                 params![id, store_id, user_id, name, token_hash, t],
             )?;
-            record(tx, AuditEntry {
-                store_id: &store_id,
-                actor_user: Some(&user_id),
-                actor_device: Some(&id),
-                action: "device.signed_in",
-                target_type: "device",
-                target_id: &id,
-                summary: format!("Signed in on \"{name}\""),
-            })?;
+            record(tx, &store_id, Some(&user_id), Some(&id), &AuditEvent::DeviceSignedIn { device_id: &id, device: &name })?;
             let device = device(tx, &id, &id)?.ok_or_else(|| DbError::Invalid("device vanished".into()))?;
             let store = store_info(tx, &store_id)?.ok_or_else(|| DbError::Invalid("store vanished".into()))?;
             Ok((device, store))
@@ -201,15 +194,12 @@ impl Db {
             } else {
                 (0, 0)
             };
-            let summary = match (device_id == actor.device_id, revoke_keys) {
-                (true, _) => format!("Signed out of \"{}\"", before.name),
-                (false, false) => format!("Signed out device \"{}\"", before.name),
-                (false, true) => format!(
-                    "Signed out device \"{}\" and revoked its {keys} key(s) and {connections} connection(s)",
-                    before.name
-                ),
-            };
-            record(tx, AuditEntry::by(&actor, "device.signed_out", ("device", &device_id), summary))?;
+            record_by(tx, &actor, &AuditEvent::DeviceSignedOut {
+                device_id: &device_id,
+                device: &before.name,
+                own: device_id == actor.device_id,
+                revoked: revoke_keys.then_some(RevokedWithDevice { keys, connections }),
+            })?;
             let after = device(tx, &device_id, &actor.device_id)?.unwrap_or(before);
             Ok(Some(SignedOut { device: after, revoked_keys: keys, revoked_connections: connections }))
         })
@@ -240,15 +230,7 @@ impl Db {
                 .optional()?;
             let Some((store_id, user_id, name)) = row else { return Ok(()) };
             tx.execute("UPDATE devices SET signed_out_at = ?2 WHERE id = ?1", params![device_id, now()])?;
-            record(tx, AuditEntry {
-                store_id: &store_id,
-                actor_user: Some(&user_id),
-                actor_device: Some(&device_id),
-                action: "device.session_expired",
-                target_type: "device",
-                target_id: &device_id,
-                summary: format!("The session on \"{name}\" expired"),
-            })
+            record(tx, &store_id, Some(&user_id), Some(&device_id), &AuditEvent::DeviceSessionExpired { device_id: &device_id, device: &name })
         })
         .await
     }
@@ -271,8 +253,7 @@ impl Db {
                 "UPDATE devices SET signed_out_at = ?3 WHERE user_id = ?1 AND id != ?2 AND signed_out_at IS NULL",
                 params![actor.user_id, actor.device_id, now()],
             )?;
-            let summary = format!("Changed their password and signed out {signed_out} other device(s)");
-            record(tx, AuditEntry::by(&actor, "user.password_changed", ("user", &actor.user_id), summary))?;
+            record_by(tx, &actor, &AuditEvent::PasswordChanged { user_id: &actor.user_id, other_devices_signed_out: signed_out })?;
             Ok(signed_out)
         })
         .await

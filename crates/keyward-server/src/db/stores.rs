@@ -4,7 +4,8 @@
 use keyward_core::wire::{StaffMember, StoreInfo};
 use rusqlite::{Connection, params};
 
-use super::audit::{AuditEntry, record};
+use super::audit::{record, record_by};
+use crate::audit::AuditEvent;
 use super::{Actor, Db, DbError, DbResult, OptionalExtension, keys::bump_all_keys_of_store, now, random_id, to_time};
 
 const MEMBER_SELECT: &str = "SELECT id, name, email, role, created_at FROM users";
@@ -91,15 +92,7 @@ impl Db {
                 params![id, new.name, now()],
             )?;
             let owner = insert_user(tx, &id, &new.owner_name, &new.owner_email, &new.owner_password_hash, "owner")?;
-            record(tx, AuditEntry {
-                store_id: &id,
-                actor_user: Some(&owner),
-                actor_device: None,
-                action: "store.created",
-                target_type: "store",
-                target_id: &id,
-                summary: format!("Created store \"{}\"", new.name),
-            })?;
+            record(tx, &id, Some(&owner), None, &AuditEvent::StoreCreated { store_id: &id, name: &new.name })?;
             Ok(id)
         })
         .await
@@ -123,15 +116,12 @@ impl Db {
             if changed == 0 {
                 return Err(DbError::Invalid(format!("There is no store {store_id}. List stores with `keyward-server store list`.")));
             }
-            record(tx, AuditEntry {
-                store_id: &store_id,
-                actor_user: None,
-                actor_device: None,
-                action: if active { "subscription.activated" } else { "subscription.deactivated" },
-                target_type: "store",
-                target_id: &store_id,
-                summary: format!("Subscription {}", if active { "activated" } else { "deactivated" }),
-            })
+            let event = if active {
+                AuditEvent::SubscriptionActivated { store_id: &store_id }
+            } else {
+                AuditEvent::SubscriptionDeactivated { store_id: &store_id }
+            };
+            record(tx, &store_id, None, None, &event)
         })
         .await
     }
@@ -172,8 +162,7 @@ impl Db {
             tx.execute("UPDATE connections SET revoked_at = ?2 WHERE store_id = ?1 AND revoked_at IS NULL", params![store_id, t])?;
             tx.execute("UPDATE devices SET signed_out_at = ?2 WHERE store_id = ?1 AND signed_out_at IS NULL", params![store_id, t])?;
             tx.execute("UPDATE stores SET uninstalled_at = ?2 WHERE id = ?1", params![store_id, t])?;
-            let summary = "Uninstalled Keyward: every key, connection and session was revoked".to_owned();
-            record(tx, AuditEntry::by(&actor, "store.uninstalled", ("store", store_id), summary))
+            record_by(tx, &actor, &AuditEvent::StoreUninstalled { store_id })
         })
         .await
     }
@@ -196,7 +185,7 @@ impl Db {
     pub async fn add_staff_member(&self, actor: Actor, name: String, email: String, password_hash: String) -> DbResult<StaffMember> {
         self.write(move |tx| {
             let id = insert_user(tx, &actor.store_id, &name, &email, &password_hash, "staff")?;
-            record(tx, AuditEntry::by(&actor, "staff.added", ("user", &id), format!("Added {name} ({email}) as staff")))?;
+            record_by(tx, &actor, &AuditEvent::StaffAdded { user_id: &id, name: &name, email: &email })?;
             member(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)
         })
         .await
@@ -217,8 +206,8 @@ impl Db {
                 "UPDATE devices SET signed_out_at = ?2 WHERE user_id = ?1 AND signed_out_at IS NULL",
                 params![user_id, t],
             )?;
-            let summary = format!("Removed {} ({}) from the staff and signed out {devices} device(s)", member.name, member.email);
-            record(tx, AuditEntry::by(&actor, "staff.removed", ("user", &user_id), summary))?;
+            let event = AuditEvent::StaffRemoved { user_id: &user_id, name: &member.name, email: &member.email, devices_signed_out: devices };
+            record_by(tx, &actor, &event)?;
             Ok((member, devices))
         })
         .await
