@@ -45,6 +45,13 @@ pub struct KeyFacts {
 }
 
 impl KeyFacts {
+    /// From times in unix seconds, as the key service and the mirror store them. A time out of
+    /// range reads as the epoch, which is the safe side: revoked or expired long ago.
+    pub fn from_unix(revoked_at: Option<i64>, revokes_at: Option<i64>, expires_at: Option<i64>, is_active: bool) -> KeyFacts {
+        let time = |secs: Option<i64>| secs.map(|s| OffsetDateTime::from_unix_timestamp(s).unwrap_or(OffsetDateTime::UNIX_EPOCH));
+        KeyFacts { revoked_at: time(revoked_at), revokes_at: time(revokes_at), expires_at: time(expires_at), is_active }
+    }
+
     /// When the key stopped working for good by revocation, as of `now`: its revocation, or
     /// the end of a rotation overlap that has passed.
     pub fn revoked_since(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
@@ -146,6 +153,15 @@ mod tests {
         assert_eq!(ended.revoked_since(now), Some(now));
         // One second earlier it was still rotating out.
         assert_eq!(KeyStatus::of(&ended, now - Duration::seconds(1)), KeyStatus::RotatingOut);
+    }
+
+    #[test]
+    fn unix_seconds_read_as_times_and_out_of_range_as_the_epoch() {
+        let key = KeyFacts::from_unix(None, Some(1_780_000_060), Some(i64::MAX), true);
+        assert_eq!(key.revokes_at, Some(at(60)));
+        assert_eq!(key.expires_at, Some(OffsetDateTime::UNIX_EPOCH));
+        assert_eq!(key.revoked_at, None);
+        assert_eq!(KeyStatus::of(&key, at(NOW)), KeyStatus::Expired);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::scope::Scopes;
+use crate::status::{KeyFacts, KeyStatus};
 
 /// The longest label a key or device may have, in characters.
 pub const MAX_NAME_CHARS: usize = 255;
@@ -124,6 +125,10 @@ pub struct KeyRecord {
     #[serde(with = "time::serde::rfc3339::option")]
     #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub revokes_at: Option<OffsetDateTime>,
+    /// The key's status when the service built this record, decided by [`KeyStatus::of`] from
+    /// the fields above. Show this; do not decide again. Required: a client reads records from
+    /// a service of its own release.
+    pub status: KeyStatus,
 }
 
 /// `GET /api/keys`
@@ -382,7 +387,9 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
-/// One key as the verifier mirror holds it: hashes and status, never secrets.
+/// One key as the verifier mirror holds it: hashes and status, never secrets. It carries the
+/// facts, not a decided [`KeyStatus`]: the mirror verifies offline, later, so it decides with
+/// [`KeyStatus::of`] at that moment (an overlap or an expiry may have ended since the sync).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MirrorRecord {
     pub id: String,
@@ -477,6 +484,13 @@ pub struct NewBom {
     pub product: String,
     pub lines: Vec<BomLine>,
 }
+}
+
+impl KeyRecord {
+    /// What [`Self::status`] is decided from.
+    pub fn facts(&self) -> KeyFacts {
+        KeyFacts { revoked_at: self.revoked_at, revokes_at: self.revokes_at, expires_at: self.expires_at, is_active: self.is_active }
+    }
 }
 
 /// Request bodies that carry a password (or another secret) show it as `[hidden]` when debug-printed, so a log

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use keyward_core::Scopes;
+use keyward_core::{KeyStatus, Scopes};
 use keyward_core::wire::{
     AuditPage, Connection, ConnectionCode, ConnectionCodeRequest, CreateKeyRequest, Device, KeyRecord, NewStaffMember, PasswordChanged,
     RemovedStaffMember, SignedOutDevice, StaffMember, UpdateKeyRequest,
@@ -412,7 +412,7 @@ impl Manager {
     pub async fn connect(&self, agent: Agent, key_id: &str, inline: bool, path: Option<&Path>) -> Result<Wiring> {
         let (profile, client) = self.client().await?;
         let record = client.get_key(key_id).await?;
-        if record.revoked_at.is_some() {
+        if record.status == KeyStatus::Revoked {
             return Err(Error::Invalid(format!("The key {} is revoked, so it cannot be connected. Create a new key.", record.key_prefix)));
         }
         let vault = self.vault(&profile);

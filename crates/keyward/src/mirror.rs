@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use keyward_core::wire::{KeyRecord, MirrorPage, Person};
-use keyward_core::{ApiKey, Scopes, hashing};
+use keyward_core::{ApiKey, KeyFacts, KeyStatus, Scopes, hashing};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -337,14 +337,19 @@ impl Mirror {
         let key_prefix = row.key_prefix.clone();
         let verdict = if !matched {
             Verdict::WrongSecret { key_prefix }
-        } else if let Some(at) = row.revoked_at.or(row.revokes_at.filter(|&at| at <= t)) {
-            Verdict::Revoked { key_prefix, at: to_time(at) }
-        } else if let Some(at) = row.expires_at.filter(|&at| at <= t) {
-            Verdict::Expired { key_prefix, at: to_time(at) }
-        } else if !row.is_active {
-            Verdict::Deactivated { key_prefix }
         } else {
-            Verdict::Valid { key_prefix, scopes: Scopes::from_db(&row.scopes).unwrap_or_else(Scopes::read_only) }
+            // Decided now, from the facts as last synced: an overlap or an expiry may have
+            // ended since.
+            let facts = KeyFacts::from_unix(row.revoked_at, row.revokes_at, row.expires_at, row.is_active);
+            let at = to_time(t);
+            match KeyStatus::of(&facts, at) {
+                KeyStatus::Revoked => Verdict::Revoked { key_prefix, at: facts.revoked_since(at).unwrap_or(at) },
+                KeyStatus::Expired => Verdict::Expired { key_prefix, at: facts.expired_since(at).unwrap_or(at) },
+                KeyStatus::Deactivated => Verdict::Deactivated { key_prefix },
+                KeyStatus::Active | KeyStatus::RotatingOut => {
+                    Verdict::Valid { key_prefix, scopes: Scopes::from_db(&row.scopes).unwrap_or_else(Scopes::read_only) }
+                }
+            }
         };
         Ok(Verification { verdict, synced_at: Some(to_time(row.synced_at)), age_seconds: Some((t - row.synced_at).max(0)) })
     }
@@ -374,9 +379,11 @@ impl Mirror {
     }
 
     /// The store's keys as this machine last knew them, for showing while offline: status
-    /// (scopes, expiry, active, revoked) from the mirror, labels from the last listing. A key
-    /// the mirror has but no listing named gets its prefix as its label.
+    /// (scopes, expiry, active, revoked) from the mirror, decided now by [`KeyStatus::of`],
+    /// labels from the last listing. A key the mirror has but no listing named gets its prefix
+    /// as its label.
     pub fn offline_keys(&self, server: &str, store_id: &str) -> Result<Vec<KeyRecord>, MirrorError> {
+        let t = now();
         let mut stmt = self
             .conn
             .prepare(
@@ -388,7 +395,7 @@ impl Mirror {
         let rows = stmt
             .query_map([server, store_id], |r| {
                 let listed: Option<String> = r.get(8)?;
-                let mut record = listed.and_then(|json| serde_json::from_str::<KeyRecord>(&json).ok()).unwrap_or_else(|| KeyRecord {
+                let mut record = listed.and_then(|json| listed_record(&json)).unwrap_or_else(|| KeyRecord {
                     id: String::new(),
                     name: String::new(),
                     key_prefix: String::new(),
@@ -402,6 +409,7 @@ impl Mirror {
                     revoked_at: None,
                     revoked_by: None,
                     revokes_at: None,
+                    status: KeyStatus::Active,
                 });
                 record.id = r.get(0)?;
                 record.key_prefix = r.get(1)?;
@@ -414,6 +422,7 @@ impl Mirror {
                 record.is_active = r.get(4)?;
                 record.revoked_at = r.get::<_, Option<i64>>(5)?.map(to_time);
                 record.revokes_at = r.get::<_, Option<i64>>(6)?.map(to_time);
+                record.status = KeyStatus::of(&record.facts(), to_time(t));
                 Ok(record)
             })
             .map_err(|e| self.storage(e))?;
@@ -430,6 +439,15 @@ impl Mirror {
     }
 }
 
+/// A record remembered by [`Mirror::remember_listing`]. One written before records carried a
+/// status still gives its labels: the status is decided again from the mirror anyway.
+fn listed_record(json: &str) -> Option<KeyRecord> {
+    let mut value: serde_json::Value = serde_json::from_str(json).ok()?;
+    let fields = value.as_object_mut()?;
+    fields.entry("status").or_insert_with(|| serde_json::json!(KeyStatus::Active));
+    serde_json::from_value(value).ok()
+}
+
 struct Row {
     server: String,
     key_prefix: String,
@@ -441,4 +459,49 @@ struct Row {
     revokes_at: Option<i64>,
     digest: Option<Vec<u8>>,
     synced_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use keyward_core::wire::{MirrorRecord, StoreInfo};
+    use time::Duration;
+
+    use super::*;
+
+    fn record(id: &str, revokes_at: Option<OffsetDateTime>) -> MirrorRecord {
+        MirrorRecord {
+            id: id.into(),
+            key_prefix: format!("kw_{id}"),
+            secret_hash: String::new(),
+            scopes: Scopes::read_only(),
+            expires_at: None,
+            is_active: true,
+            revoked_at: None,
+            revokes_at,
+            updated_at: OffsetDateTime::now_utc(),
+        }
+    }
+
+    #[test]
+    fn offline_keys_decide_their_status_now_and_read_listings_without_one() {
+        let folder = tempfile::tempdir().unwrap();
+        let mut mirror = Mirror::open(&folder.path().join("mirror.sqlite3")).unwrap();
+        let store = StoreInfo { id: "st".into(), name: "Shop".into(), brand: "kw".into(), subscription_active: true };
+        let t = OffsetDateTime::now_utc();
+        let records = vec![record("Ended000", Some(t - Duration::seconds(5))), record("Overlap0", Some(t + Duration::hours(1))), record("Plain000", None)];
+        mirror.apply("https://s.test", &MirrorPage { store, records, cursor: "3".into(), has_more: false }).unwrap();
+        // A listing remembered by a release whose records had no status yet.
+        let old_listing = r#"{"id":"Plain000","name":"CI bot","key_prefix":"kw_Plain000","scopes":["read"],
+            "created_by":{"name":"Ada","email":"ada@x.test"},"created_device":null,"created_at":"2026-01-01T00:00:00Z",
+            "last_used_at":null,"expires_at":null,"is_active":true,"revoked_at":null,"revoked_by":null,"revokes_at":null}"#;
+        mirror
+            .conn
+            .execute("INSERT INTO listed_keys (server, store_id, id, record) VALUES ('https://s.test', 'st', 'Plain000', ?1)", [old_listing])
+            .unwrap();
+        let keys = mirror.offline_keys("https://s.test", "st").unwrap();
+        let status = |id: &str| keys.iter().find(|k| k.id == id).map(|k| (k.name.clone(), k.status)).unwrap();
+        assert_eq!(status("Ended000"), ("kw_Ended000".into(), KeyStatus::Revoked), "an overlap that has ended is a revocation");
+        assert_eq!(status("Overlap0"), ("kw_Overlap0".into(), KeyStatus::RotatingOut));
+        assert_eq!(status("Plain000"), ("CI bot".into(), KeyStatus::Active), "the old listing still gives the label");
+    }
 }

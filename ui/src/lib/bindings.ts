@@ -213,7 +213,35 @@ export type KeyRecord = {
 	revoked_by: Person | null,
 	/**  Set while a rotated key's overlap window runs: when it stops working. */
 	revokes_at: string | null,
+	/**
+	 *  The key's status when the service built this record, decided by [`KeyStatus::of`] from
+	 *  the fields above. Show this; do not decide again. Required: a client reads records from
+	 *  a service of its own release.
+	 */
+	status: KeyStatus,
 };
+
+/**
+ *  Where a key stands at one moment. Exactly one applies; the first that holds wins:
+ * 
+ *  1. [`Revoked`](KeyStatus::Revoked): revoked, or rotated and its overlap window has ended
+ *     (even before the service's sweeper has written the revocation down);
+ *  2. [`Expired`](KeyStatus::Expired): its expiry has passed;
+ *  3. [`Deactivated`](KeyStatus::Deactivated): switched off, and may be switched back on;
+ *  4. [`RotatingOut`](KeyStatus::RotatingOut): rotated, still working until its overlap ends;
+ *  5. [`Active`](KeyStatus::Active).
+ */
+export type KeyStatus = 
+/**  Works. */
+"active" | 
+/**  Rotated: works until its overlap window ends, then counts as revoked. */
+"rotating_out" | 
+/**  Switched off: refused until reactivated. */
+"deactivated" | 
+/**  Past its expiry: refused for good. */
+"expired" | 
+/**  Revoked: refused for good. */
+"revoked";
 
 /**  A key as listed on this machine. */
 export type KeyView = {

@@ -14,7 +14,7 @@ const sam = { name: "Sam", email: "Sam@X.test " };
 const key = (created_by = ada): KeyRecord => ({
   id: "Ab12Cd34", name: "bot", key_prefix: "kw_Ab12Cd34", scopes: ["read"], created_by, created_device: null,
   created_at: "2026-01-01T00:00:00Z", last_used_at: null, expires_at: null, is_active: true,
-  revoked_at: null, revoked_by: null, revokes_at: null,
+  revoked_at: null, revoked_by: null, revokes_at: null, status: "active",
 });
 const connection = (granted_by = ada): Connection => ({
   id: "con_1", app_name: "Claude on the web", scopes: ["read"], granted_by,

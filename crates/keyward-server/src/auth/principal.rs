@@ -12,14 +12,14 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use keyward_core::wire::StoreInfo;
-use keyward_core::{ApiKey, Scope, Scopes, hashing};
+use keyward_core::{ApiKey, KeyStatus, Scope, Scopes, hashing};
 
 use super::limits::Quota;
 use super::client_address::ClientAddress;
 use super::throttle::Credential;
 use super::{presented_credential, tokens};
 use crate::app::{AppState, PublicUrl};
-use crate::db::now;
+use crate::db::{now, to_time};
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,23 +238,26 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, address: &Clien
             format!("The key {prefix} stopped working because the store uninstalled Keyward. Reinstall it and create a new key."),
         ));
     }
-    if row.revoked {
-        return Err(ApiError::unauthenticated(
-            "key_revoked",
-            format!("The key {prefix} was revoked. Create a new key in Keyward and connect it again."),
-        ));
-    }
-    if row.expires_at.is_some_and(|at| at <= now()) {
-        return Err(ApiError::unauthenticated(
-            "key_expired",
-            format!("The key {prefix} has expired. Create a new key in Keyward, or rotate this one before it expires next time."),
-        ));
-    }
-    if !row.is_active {
-        return Err(ApiError::unauthenticated(
-            "key_inactive",
-            format!("The key {prefix} is deactivated. Reactivate it in Keyward to use it again."),
-        ));
+    match KeyStatus::of(&row.facts, to_time(now())) {
+        KeyStatus::Revoked => {
+            return Err(ApiError::unauthenticated(
+                "key_revoked",
+                format!("The key {prefix} was revoked. Create a new key in Keyward and connect it again."),
+            ));
+        }
+        KeyStatus::Expired => {
+            return Err(ApiError::unauthenticated(
+                "key_expired",
+                format!("The key {prefix} has expired. Create a new key in Keyward, or rotate this one before it expires next time."),
+            ));
+        }
+        KeyStatus::Deactivated => {
+            return Err(ApiError::unauthenticated(
+                "key_inactive",
+                format!("The key {prefix} is deactivated. Reactivate it in Keyward to use it again."),
+            ));
+        }
+        KeyStatus::Active | KeyStatus::RotatingOut => {}
     }
     if !row.subscription_active {
         return Err(ApiError::forbidden(

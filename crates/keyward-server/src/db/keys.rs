@@ -4,7 +4,7 @@
 //! Every change to a key's hash or status takes a fresh `change_seq`, the mirror feed's cursor.
 //! `last_used_at` is not a status and does not move the cursor.
 
-use keyward_core::Scopes;
+use keyward_core::{KeyFacts, KeyStatus, Scopes};
 use keyward_core::wire::{KeyRecord, MirrorRecord, Person};
 use rusqlite::{Connection, params};
 
@@ -39,10 +39,8 @@ pub struct KeyAuthRow {
     pub store_id: String,
     pub secret_hash: String,
     pub scopes: Scopes,
-    pub expires_at: Option<i64>,
-    pub is_active: bool,
-    /// Revoked now, or a rotation overlap that has ended.
-    pub revoked: bool,
+    /// What the key's [`KeyStatus`] is decided from, at the moment of the request.
+    pub facts: KeyFacts,
     pub store_name: String,
     pub subscription_active: bool,
     pub store_uninstalled: bool,
@@ -55,12 +53,6 @@ const RECORD_SELECT: &str = "SELECT k.id, k.name, k.scopes, cu.name, cu.email, k
     LEFT JOIN users ru ON ru.id = k.revoked_by
     CROSS JOIN deployment d";
 
-/// A rotated key whose overlap has ended counts as revoked at that moment, even before the
-/// sweeper has written it down.
-fn effective_revoked_at(revoked_at: Option<i64>, revokes_at: Option<i64>, t: i64) -> Option<i64> {
-    revoked_at.or(revokes_at.filter(|&at| at <= t))
-}
-
 fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
     let id: String = r.get(0)?;
     let scopes: String = r.get(2)?;
@@ -71,7 +63,12 @@ fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
         _ => None,
     };
     let brand: String = r.get(14)?;
-    let t = now();
+    let expires_at: Option<i64> = r.get(8)?;
+    let is_active: bool = r.get(9)?;
+    let t = to_time(now());
+    // A rotated key whose overlap has ended counts as revoked at that moment, even before the
+    // sweeper has written it down.
+    let facts = KeyFacts::from_unix(revoked_at, revokes_at, expires_at, is_active);
     Ok(KeyRecord {
         key_prefix: format!("{brand}_{id}"),
         id,
@@ -81,11 +78,12 @@ fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
         created_device: r.get(5)?,
         created_at: to_time(r.get(6)?),
         last_used_at: to_time_opt(r.get(7)?),
-        expires_at: to_time_opt(r.get(8)?),
-        is_active: r.get(9)?,
-        revoked_at: to_time_opt(effective_revoked_at(revoked_at, revokes_at, t)),
+        expires_at: facts.expires_at,
+        is_active,
+        revoked_at: facts.revoked_since(t),
         revoked_by,
-        revokes_at: to_time_opt(revokes_at.filter(|_| revoked_at.is_none())),
+        revokes_at: facts.revokes_at.filter(|_| revoked_at.is_none()),
+        status: KeyStatus::of(&facts, t),
     })
 }
 
@@ -105,16 +103,43 @@ fn next_seq(conn: &Connection) -> DbResult<i64> {
 /// an overlap, the one key each of them replaces; a replacement whose predecessor still works
 /// cannot be rotated again (see `rotate_key`), so overlaps never chain.
 fn count_active(conn: &Connection, store_id: &str) -> DbResult<i64> {
-    Ok(conn.query_row(
-        "SELECT COUNT(*) FROM api_keys k
-         WHERE k.store_id = ?1 AND k.is_active = 1 AND (k.expires_at IS NULL OR k.expires_at > ?2)
-           AND k.revoked_at IS NULL AND (k.revokes_at IS NULL OR k.revokes_at > ?2)
-           AND NOT (k.revokes_at IS NOT NULL AND EXISTS (
-               SELECT 1 FROM api_keys s WHERE s.replaces = k.id AND s.is_active = 1 AND s.revoked_at IS NULL
-                 AND s.revokes_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > ?2)))",
-        params![store_id, now()],
-        |r| r.get(0),
-    )?)
+    // A key with `revoked_at` set is revoked whatever else holds, so leaving those rows out
+    // here only saves reading a store's history; the status of the rest is decided below.
+    let keys = conn
+        .prepare_cached(
+            "SELECT id, replaces, expires_at, is_active, revokes_at FROM api_keys WHERE store_id = ?1 AND revoked_at IS NULL",
+        )?
+        .query_map([store_id], |r| {
+            let facts = KeyFacts::from_unix(None, r.get(4)?, r.get(2)?, r.get(3)?);
+            Ok(LimitedKey { id: r.get(0)?, replaces: r.get(1)?, facts })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(counted_toward_limit(&keys, to_time(now())))
+}
+
+/// One of a store's keys, as the limit sees it.
+struct LimitedKey {
+    id: String,
+    /// The key this one replaced by rotation.
+    replaces: Option<String>,
+    facts: KeyFacts,
+}
+
+/// The rule of [`count_active`], over the store's keys: those that work, except a key rotating
+/// out whose replacement is active.
+fn counted_toward_limit(keys: &[LimitedKey], at: time::OffsetDateTime) -> i64 {
+    let status = |k: &LimitedKey| KeyStatus::of(&k.facts, at);
+    let handed_over: std::collections::HashSet<&str> =
+        keys.iter().filter(|k| status(k) == KeyStatus::Active).filter_map(|k| k.replaces.as_deref()).collect();
+    let counted = keys
+        .iter()
+        .filter(|k| match status(k) {
+            KeyStatus::Active => true,
+            KeyStatus::RotatingOut => !handed_over.contains(k.id.as_str()),
+            KeyStatus::Deactivated | KeyStatus::Expired | KeyStatus::Revoked => false,
+        })
+        .count();
+    i64::try_from(counted).unwrap_or(i64::MAX)
 }
 
 /// Refuses a change that left the store over the limit (the caller's transaction then rolls
@@ -253,7 +278,7 @@ impl Db {
         self.write(move |tx| {
             let KeyChange { name, scopes, is_active } = change;
             let before = key_record(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)?;
-            if before.revoked_at.is_some() {
+            if before.status == KeyStatus::Revoked {
                 return Err(DbError::Conflict(format!(
                     "The key {} is revoked and can no longer be changed. Create a new key instead.",
                     before.key_prefix
@@ -312,7 +337,10 @@ impl Db {
     pub async fn rotate_key(&self, actor: Actor, old_id: String, mut replacement: NewKey, overlap_seconds: u32) -> DbResult<(KeyRecord, KeyRecord)> {
         self.write(move |tx| {
             let old = key_record(tx, &actor.store_id, &old_id)?.ok_or(DbError::NotFound)?;
-            if old.revoked_at.is_some() || old.revokes_at.is_some() {
+            // The status, and two facts under it: a key whose rotation is under way is refused
+            // as such even when it is also deactivated or expired, and a switched-off key as
+            // deactivated even when it has also expired.
+            if old.status == KeyStatus::Revoked || old.revokes_at.is_some() {
                 return Err(DbError::Conflict(format!(
                     "The key {} is already revoked or being rotated. Rotate its replacement instead.",
                     old.key_prefix
@@ -381,7 +409,6 @@ impl Db {
     pub async fn key_for_auth(&self, id: String) -> DbResult<Option<KeyAuthRow>> {
         self.count_key_lookup();
         self.lookup(move |conn| {
-            let t = now();
             // `+?1`, not `?1`: with a join SQLite propagates a bare parameter into the plan and
             // then compiles the statement again on every execution (parse and codegen on the
             // path of every request). The unary plus keeps the same plan, compiled once.
@@ -398,9 +425,7 @@ impl Db {
                         store_id: r.get(0)?,
                         secret_hash: r.get(1)?,
                         scopes: Scopes::from_db(&scopes).unwrap_or_else(Scopes::read_only),
-                        expires_at: r.get(3)?,
-                        is_active: r.get(4)?,
-                        revoked: effective_revoked_at(r.get(5)?, r.get(6)?, t).is_some(),
+                        facts: KeyFacts::from_unix(r.get(5)?, r.get(6)?, r.get(3)?, r.get(4)?),
                         store_name: r.get(7)?,
                         subscription_active: r.get(8)?,
                         store_uninstalled: r.get(9)?,
@@ -497,5 +522,35 @@ impl Db {
             Ok(due.len())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str, replaces: Option<&str>, revokes_at: Option<i64>, expires_at: Option<i64>, is_active: bool) -> LimitedKey {
+        LimitedKey { id: id.into(), replaces: replaces.map(Into::into), facts: KeyFacts::from_unix(None, revokes_at, expires_at, is_active) }
+    }
+
+    #[test]
+    fn the_limit_counts_working_keys_and_a_pair_changing_hands_once() {
+        let t = 1_000;
+        let at = to_time(t);
+        let keys = [
+            key("active", None, None, None, true),
+            key("off", None, None, None, false),
+            key("expired", None, None, Some(t), true),
+            key("ended", None, Some(t), None, true),
+            // Rotating out, its replacement active: one key changing hands.
+            key("old", None, Some(t + 60), None, true),
+            key("new", Some("old"), None, None, true),
+            // Rotating out, its replacement switched off: both count as far as they work.
+            key("old2", None, Some(t + 60), None, true),
+            key("new2", Some("old2"), None, None, false),
+        ];
+        assert_eq!(counted_toward_limit(&keys, at), 3, "`active`, `new` and `old2`");
+        assert_eq!(counted_toward_limit(&keys[..1], at), 1);
+        assert_eq!(counted_toward_limit(&[], at), 0);
     }
 }

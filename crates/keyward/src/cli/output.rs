@@ -30,21 +30,6 @@ fn age(seconds: i64) -> String {
     }
 }
 
-fn status(record: &KeyRecord) -> &'static str {
-    let now = OffsetDateTime::now_utc();
-    if record.revoked_at.is_some() {
-        "revoked"
-    } else if record.expires_at.is_some_and(|t| t <= now) {
-        "expired"
-    } else if !record.is_active {
-        "deactivated"
-    } else if record.revokes_at.is_some() {
-        "rotating out"
-    } else {
-        "active"
-    }
-}
-
 /// Prints rows under headers, each column as wide as its widest cell.
 fn table(headers: &[&str], rows: Vec<Vec<String>>) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
@@ -109,7 +94,7 @@ impl Out {
                     when(Some(r.created_at)),
                     when(r.last_used_at),
                     when(r.expires_at),
-                    status(r).to_owned(),
+                    r.status.label().to_owned(),
                     if k.on_this_device { "yes".into() } else { "".into() },
                 ]
             })
@@ -137,7 +122,7 @@ impl Out {
         if self.json {
             return self.print_json(record);
         }
-        println!("{verb} key \"{}\" ({}): {}, {}.", record.name, record.key_prefix, record.scopes.label().to_lowercase(), status(record));
+        println!("{verb} key \"{}\" ({}): {}, {}.", record.name, record.key_prefix, record.scopes.label().to_lowercase(), record.status.label());
     }
 
     pub fn revoked(&self, revoked: &Revoked) {
