@@ -1,5 +1,5 @@
 // Small, pure helpers the screens share; tested by format.test.ts.
-import type { Agent, ConnectionKind, KeyRecord, Scopes } from "./bindings";
+import type { Agent, ConnectionKind, KeyStatus, Scopes } from "./bindings";
 
 export function when(iso: string | null, now: Date = new Date()): string {
   if (!iso) return "—";
@@ -20,14 +20,24 @@ export function age(seconds: number | null): string {
   return unit(Math.floor(seconds / 86400), "day");
 }
 
-export type Status = "active" | "revoked" | "expired" | "deactivated" | "rotating out";
+// A key's status comes decided with its record (`key.status`, from keyward-core's
+// `KeyStatus::of`); the screens only show it.
+const STATUS_LABELS: Record<KeyStatus, string> = {
+  active: "active",
+  rotating_out: "rotating out",
+  deactivated: "deactivated",
+  expired: "expired",
+  revoked: "revoked",
+};
 
-export function status(key: KeyRecord, now: Date = new Date()): Status {
-  if (key.revoked_at) return "revoked";
-  if (key.expires_at && new Date(key.expires_at) <= now) return "expired";
-  if (!key.is_active) return "deactivated";
-  if (key.revokes_at) return "rotating out";
-  return "active";
+/** A key's status as people read it: "active", "rotating out", … (as the CLI prints it). */
+export function statusLabel(status: KeyStatus): string {
+  return STATUS_LABELS[status] ?? status;
+}
+
+/** The class of a status pill in app.css: "active", "rotating-out", … */
+export function statusClass(status: KeyStatus): string {
+  return status.replace(/_/g, "-");
 }
 
 export function scopeLabel(scopes: Scopes): string {
