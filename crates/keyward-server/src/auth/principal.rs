@@ -95,8 +95,14 @@ pub async fn require_principal(State(state): State<AppState>, mut request: Reque
     // The resource this request is for (RFC 8707): an OAuth token works only at its own.
     let resource = if request.uri().path().starts_with("/mcp") { public.mcp_resource() } else { format!("{}/v1", public.0) };
     let principal = match authenticate(&state, request.headers(), &address, &resource).await {
-        Ok(p) => p,
-        Err(e) => return challenge(e, &public),
+        Ok(p) => {
+            state.metrics.authentication("ok");
+            p
+        }
+        Err(e) => {
+            state.metrics.authentication(e.code());
+            return challenge(e, &public);
+        }
     };
     let limiter_key = match &principal.kind {
         PrincipalKind::Key { id } => id.clone(),

@@ -63,6 +63,10 @@ async fn metrics_parse_as_prometheus_text_and_count_what_was_sent() {
     assert_eq!(value(&samples, r#"keyward_http_requests_total{route="/v1/whoami",method="GET",status="401"}"#), 2.0, "{text}");
     assert_eq!(value(&samples, r#"keyward_http_requests_total{route="/api/keys/{id}",method="DELETE",status="200"}"#), 1.0, "{text}");
     assert!(value(&samples, "keyward_argon2_runs_total") >= 2.0, "the sign-in and the key's first use: {text}");
+    assert_eq!(value(&samples, r#"keyward_authentications_total{outcome="ok"}"#), 3.0, "{text}");
+    assert_eq!(value(&samples, r#"keyward_authentications_total{outcome="key_revoked"}"#), 1.0, "{text}");
+    let refused: f64 = samples.iter().filter(|(s, _)| s.starts_with("keyward_authentications_total{") && !s.contains("\"ok\"")).map(|(_, v)| v).sum();
+    assert_eq!(refused, 2.0, "the garbage key and the revoked one: {text}");
     assert!(value(&samples, r#"keyward_db_latency_seconds_count{kind="write"}"#) >= 3.0, "{text}");
     assert!(value(&samples, r#"keyward_db_latency_seconds_count{kind="read"}"#) >= 1.0, "{text}");
     assert_eq!(value(&samples, "keyward_db_connections_in_use"), 0.0, "nothing is left counted as busy");
