@@ -9,10 +9,11 @@ use keyward_core::Scopes;
 use keyward_core::wire::Connection as ConnectionRecord;
 use rusqlite::params;
 
-use super::connections::{GrantRefusal, NewConnection, TokenClient, create_connection, redeem_connection_code, revoke_for_replay};
+use super::connections::{NewConnection, TokenClient, create_connection, redeem_connection_code, revoke_for_replay};
 use super::{Db, DbError, DbResult, IssuedTokens, OptionalExtension, now};
 use crate::audit::OneTimeCredential;
 use crate::oauth::pkce;
+use crate::oauth::refusals::{ConnectionCodeProblem, GrantProblem};
 
 /// How long an authorization code works.
 pub const AUTHORIZATION_CODE_SECONDS: i64 = 60;
@@ -93,12 +94,12 @@ fn redirect_host(uri: &str) -> Option<String> {
 
 impl Db {
     /// Approval with a one-time connection code the merchant pasted: the store, the scopes and
-    /// who approved come from the code. The inner `Err` is the sentence to show on the page.
+    /// who approved come from the code. The inner `Err` is why the code was refused.
     pub async fn approve_with_connection_code(
         &self,
         connection_code_hash: Vec<u8>,
         code: NewAuthorizationCode,
-    ) -> DbResult<Result<Approved, String>> {
+    ) -> DbResult<Result<Approved, ConnectionCodeProblem>> {
         self.write(move |tx| {
             let t = now();
             let redeemed = match redeem_connection_code(tx, &connection_code_hash, t)? {
@@ -145,7 +146,7 @@ impl Db {
         code_hash: Vec<u8>,
         presented: PresentedCode,
         tokens: IssuedTokens,
-    ) -> DbResult<Result<ConnectionRecord, GrantRefusal>> {
+    ) -> DbResult<Result<ConnectionRecord, GrantProblem>> {
         self.write(move |tx| {
             let t = now();
             let stored = tx
@@ -180,37 +181,34 @@ impl Db {
                 )
                 .optional()?;
             let Some(code) = stored else {
-                return Ok(Err(GrantRefusal::invalid_grant("The authorization code is not valid. Send the merchant through authorization again.")));
+                return Ok(Err(GrantProblem::CodeUnknown));
             };
             if code.client_id != presented.client.client_id {
-                return Ok(Err(GrantRefusal::invalid_grant("The authorization code was issued to another client. Use the client that started the authorization.")));
+                return Ok(Err(GrantProblem::CodeForAnotherClient));
             }
             if code.used {
                 if let Some(connection_id) = &code.connection_id {
                     revoke_for_replay(tx, &code.store_id, connection_id, OneTimeCredential::AuthorizationCode)?;
                 }
-                return Ok(Err(GrantRefusal::invalid_grant("The authorization code was already used, so the connection it made was revoked in case the code was stolen. Send the merchant through authorization again.")));
+                return Ok(Err(GrantProblem::CodeReplayed));
             }
             if code.expires_at <= t {
-                return Ok(Err(GrantRefusal::invalid_grant(format!("The authorization code has expired (codes work for {AUTHORIZATION_CODE_SECONDS} seconds). Send the merchant through authorization again, and trade the code at once."))));
+                return Ok(Err(GrantProblem::CodeExpired));
             }
             if presented.redirect_uri.as_ref().is_some_and(|uri| *uri != code.redirect_uri) {
-                return Ok(Err(GrantRefusal::invalid_grant("The redirect_uri differs from the one the authorization request named. Send the same redirect_uri.")));
+                return Ok(Err(GrantProblem::RedirectMismatch));
             }
             if !pkce::verifies(&presented.code_verifier, &code.code_challenge) {
-                return Ok(Err(GrantRefusal::invalid_grant("The code_verifier does not match the code_challenge of the authorization request (PKCE S256). Send the verifier that challenge was made from.")));
+                return Ok(Err(GrantProblem::VerifierMismatch));
             }
             if presented.client.resource.as_ref().is_some_and(|r| *r != code.resource) {
-                return Ok(Err(GrantRefusal {
-                    error: "invalid_target",
-                    description: format!("The authorization was for the resource {}. Ask for that resource, or none.", code.resource),
-                }));
+                return Ok(Err(GrantProblem::CodeForAnotherResource { approved: code.resource }));
             }
             if code.store_uninstalled {
-                return Ok(Err(GrantRefusal::invalid_grant("The store uninstalled Keyward. The merchant must reinstall it first.")));
+                return Ok(Err(GrantProblem::StoreUninstalled));
             }
             if code.approver_gone {
-                return Ok(Err(GrantRefusal::invalid_grant("The person or device that approved this was removed or signed out since. Send the merchant through authorization again.")));
+                return Ok(Err(GrantProblem::ApproverGone));
             }
             let host = redirect_host(&code.redirect_uri);
             let new = NewConnection {

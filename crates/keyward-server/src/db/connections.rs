@@ -12,6 +12,7 @@ use rusqlite::{Connection, params};
 
 use super::audit::{record, record_by};
 use crate::audit::{AuditEvent, ConnectionRevokeReason, OneTimeCredential};
+use crate::oauth::refusals::{ConnectionCodeProblem, GrantProblem};
 use super::{Actor, Db, DbError, DbResult, OptionalExtension, now, random_id, to_time, to_time_opt};
 
 /// Access tokens live an hour, refresh tokens thirty days (each used once).
@@ -89,20 +90,6 @@ pub enum TokenRevocation {
     AnotherClients,
 }
 
-/// Why a token request is refused: the OAuth error code and a sentence.
-#[derive(Debug)]
-pub struct GrantRefusal {
-    /// `invalid_grant`, `invalid_target` or `invalid_client` (RFC 6749 §5.2, RFC 8707).
-    pub error: &'static str,
-    pub description: String,
-}
-
-impl GrantRefusal {
-    pub(super) fn invalid_grant(description: impl Into<String>) -> Self {
-        GrantRefusal { error: "invalid_grant", description: description.into() }
-    }
-}
-
 /// Who is asking at the token endpoint, as far as a grant must match it.
 #[derive(Debug, Clone)]
 pub struct TokenClient {
@@ -124,9 +111,8 @@ pub(super) struct NewConnection<'a> {
     pub granted_device: Option<&'a str>,
 }
 
-/// Uses a connection code once, on the consent page. The `Err` is the sentence to show the
-/// merchant. A code used a second time revokes the connection the first use made.
-pub(super) fn redeem_connection_code(conn: &Connection, code_hash: &[u8], t: i64) -> DbResult<Result<RedeemedCode, String>> {
+/// Uses a connection code once, on the consent page. The `Err` is why it is refused. A code used a second time revokes the connection the first use made.
+pub(super) fn redeem_connection_code(conn: &Connection, code_hash: &[u8], t: i64) -> DbResult<Result<RedeemedCode, ConnectionCodeProblem>> {
     let code = conn
         .query_row(
             "SELECT c.store_id, c.scopes, c.created_by, c.expires_at, c.used_at, s.uninstalled_at IS NOT NULL,
@@ -151,7 +137,7 @@ pub(super) fn redeem_connection_code(conn: &Connection, code_hash: &[u8], t: i64
         )
         .optional()?;
     let Some(code) = code else {
-        return Ok(Err("That connection code is not valid. Check that it was copied whole, or make a new one in Keyward.".into()));
+        return Ok(Err(ConnectionCodeProblem::Unknown));
     };
     if code.used {
         // A code is used once. A second use means someone else has it too, so what the first
@@ -159,16 +145,16 @@ pub(super) fn redeem_connection_code(conn: &Connection, code_hash: &[u8], t: i64
         if let Some(connection_id) = &code.connection_id {
             revoke_for_replay(conn, &code.store_id, connection_id, OneTimeCredential::ConnectionCode)?;
         }
-        return Ok(Err("That connection code was already used, so the connection it made was revoked in case the code was stolen. Make a new code in Keyward.".into()));
+        return Ok(Err(ConnectionCodeProblem::Replayed));
     }
     if code.expires_at <= t {
-        return Ok(Err("That connection code has expired (codes work for 10 minutes). Make a new code in Keyward.".into()));
+        return Ok(Err(ConnectionCodeProblem::Expired));
     }
     if code.store_uninstalled {
-        return Ok(Err("The store has uninstalled Keyward. Reinstall it first.".into()));
+        return Ok(Err(ConnectionCodeProblem::StoreUninstalled));
     }
     if code.maker_gone {
-        return Ok(Err("The device or person that made this connection code was signed out or removed since, so the code no longer works. Make a new code in Keyward.".into()));
+        return Ok(Err(ConnectionCodeProblem::MakerGone));
     }
     conn.execute("UPDATE connection_codes SET used_at = ?2 WHERE code_hash = ?1", params![code_hash, t])?;
     Ok(Ok(RedeemedCode { store_id: code.store_id, scopes: code.scopes, granted_by: code.created_by, granted_device: code.created_device }))
@@ -304,7 +290,7 @@ impl Db {
         refresh_hash: Vec<u8>,
         client: TokenClient,
         tokens: IssuedTokens,
-    ) -> DbResult<Result<ConnectionRecord, GrantRefusal>> {
+    ) -> DbResult<Result<ConnectionRecord, GrantProblem>> {
         self.write(move |tx| {
             let t = now();
             let row = tx
@@ -332,24 +318,21 @@ impl Db {
                 )
                 .optional()?;
             let Some(refresh) = row else {
-                return Ok(Err(GrantRefusal::invalid_grant("The refresh token is not valid. Connect the app to the store again.")));
+                return Ok(Err(GrantProblem::RefreshUnknown));
             };
             if refresh.client_id.as_deref().is_some_and(|id| id != client.client_id) {
-                return Ok(Err(GrantRefusal::invalid_grant("The refresh token was issued to another client. Use the client that received it.")));
+                return Ok(Err(GrantProblem::RefreshForAnotherClient));
             }
             if let (Some(asked), Some(issued)) = (&client.resource, &refresh.resource)
                 && asked != issued
             {
-                return Ok(Err(GrantRefusal {
-                    error: "invalid_target",
-                    description: format!("The refresh token is for the resource {issued}. Ask for that resource, or none."),
-                }));
+                return Ok(Err(GrantProblem::RefreshForAnotherResource { issued: issued.clone() }));
             }
             if refresh.connection_revoked {
-                return Ok(Err(GrantRefusal::invalid_grant("The merchant revoked this connection. Connect the app to the store again; the merchant must approve it.")));
+                return Ok(Err(GrantProblem::ConnectionRevoked));
             }
             if refresh.store_uninstalled {
-                return Ok(Err(GrantRefusal::invalid_grant("The store uninstalled Keyward, so this connection ended. Connect again after it is reinstalled.")));
+                return Ok(Err(GrantProblem::ConnectionEndedByUninstall));
             }
             let retry = refresh.used_at.is_some_and(|used_at| t <= used_at + REFRESH_RETRY_SECONDS) && !refresh.successor_used;
             if refresh.superseded || (refresh.used_at.is_some() && !retry) {
@@ -357,7 +340,7 @@ impl Db {
                 // hold it; every token of the connection is cut off rather than guess which is
                 // the app.
                 revoke_for_replay(tx, &refresh.store_id, &refresh.connection_id, OneTimeCredential::RefreshToken)?;
-                return Ok(Err(GrantRefusal::invalid_grant("The refresh token was already used, so the connection was revoked in case the token was stolen. Connect the app to the store again.")));
+                return Ok(Err(GrantProblem::RefreshReplayed));
             }
             if retry {
                 // Retire what the first answer carried: its access token stops now, and its
@@ -367,7 +350,7 @@ impl Db {
                     params![refresh_hash, t],
                 )?;
             } else if refresh.expires_at <= t {
-                return Ok(Err(GrantRefusal::invalid_grant("The refresh token has expired. Connect the app to the store again.")));
+                return Ok(Err(GrantProblem::RefreshExpired));
             } else {
                 tx.execute("UPDATE connection_tokens SET used_at = ?2 WHERE token_hash = ?1", params![refresh_hash, t])?;
             }

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OpenFlags};
 
 pub use authorization::{AUTHORIZATION_CODE_SECONDS, Approved, NewAuthorizationCode, PresentedCode};
-pub use connections::{ACCESS_TOKEN_SECONDS, ConnectionTokenStatus, GrantRefusal, IssuedTokens, NewConnectionCode, REFRESH_RETRY_SECONDS, TokenClient, TokenRevocation};
+pub use connections::{ACCESS_TOKEN_SECONDS, ConnectionTokenStatus, IssuedTokens, NewConnectionCode, REFRESH_RETRY_SECONDS, TokenClient, TokenRevocation};
 pub use keys::{KeyAuthRow, KeyChange, NewKey};
 pub use oauth_clients::{ClientRecord, FoundClient, NewClient, PartnerRecord, RemovedPartner};
 pub use sessions::{SessionRow, SignedOut};

@@ -7,3 +7,4 @@ pub mod clients;
 pub mod consent_page;
 pub mod csrf;
 pub mod pkce;
+pub mod refusals;

@@ -60,9 +60,9 @@ pub async fn token(
             return Err(OAuthError::bad_request("unsupported_grant_type", "grant_type must be authorization_code or refresh_token."));
         }
     };
-    let connection = outcome.map_err(|refusal| {
+    let connection = outcome.map_err(|problem| {
         state.throttle.note_failure(&address);
-        OAuthError::bad_request(refusal.error, refusal.description)
+        OAuthError::bad_request(problem.error(), problem.description())
     })?;
     Ok(no_store(axum::Json(TokenResponse {
         access_token,

@@ -209,7 +209,7 @@ pub async fn authorize_decision(
             Ok(Ok(approved)) => approved,
             Ok(Err(why)) => {
                 state.throttle.note_failure(&address);
-                return again!(StatusCode::BAD_REQUEST, &why);
+                return again!(StatusCode::BAD_REQUEST, &why.to_string());
             }
             Err(e) => return internal(e.into()),
         }
