@@ -117,8 +117,8 @@ impl From<DbError> for ApiError {
                 code: "active_key_limit",
                 message: "This store already has 10 active keys. Revoke or deactivate one first.".into(),
             },
-            DbError::Conflict(message) => ApiError::Conflict { code: "conflict", message },
-            DbError::Invalid(message) => ApiError::bad_request("invalid_request", message),
+            DbError::Conflict(problem) => ApiError::Conflict { code: "conflict", message: problem.to_string() },
+            DbError::Invalid(problem) => ApiError::bad_request("invalid_request", problem.to_string()),
             DbError::CredentialsChanged => ApiError::unauthenticated(
                 "invalid_credentials",
                 "The password was changed while signing in. Sign in again with the current password.",

@@ -21,6 +21,7 @@ pub mod error;
 pub mod host_check;
 pub mod metrics;
 pub mod oauth;
+pub mod problems;
 pub mod routes;
 pub mod usage;
 

@@ -4,6 +4,7 @@
 use keyward_core::wire::{Bom, BomLine, NewBom, NewRawMaterial, RawMaterial, RawMaterialChange};
 use rusqlite::{Connection, params};
 
+use crate::problems::Problem;
 use super::{Db, DbError, DbResult, OptionalExtension};
 
 fn raw_material(conn: &Connection, store_id: &str, id: i64) -> DbResult<Option<RawMaterial>> {
@@ -91,10 +92,7 @@ impl Db {
         self.write(move |tx| {
             for line in &new.lines {
                 if raw_material(tx, &store_id, line.raw_material_id)?.is_none() {
-                    return Err(DbError::Invalid(format!(
-                        "There is no raw material {} in this store. List raw materials to find the right id.",
-                        line.raw_material_id
-                    )));
+                    return Err(DbError::Invalid(Problem::NoSuchRawMaterial { id: line.raw_material_id }));
                 }
             }
             tx.execute("INSERT INTO boms (store_id, product) VALUES (?1, ?2)", params![store_id, new.product])?;
@@ -103,7 +101,7 @@ impl Db {
             for line in &new.lines {
                 stmt.execute(params![id, line.raw_material_id, line.quantity]).map_err(|e| match e {
                     rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                        DbError::Invalid("A raw material appears twice in the BOM. List each raw material once.".into())
+                        DbError::Invalid(Problem::RawMaterialTwice)
                     }
                     other => other.into(),
                 })?;

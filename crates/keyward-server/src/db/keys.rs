@@ -8,6 +8,7 @@ use keyward_core::{KeyFacts, KeyStatus, Scopes};
 use keyward_core::wire::{KeyRecord, MirrorRecord, Person};
 use rusqlite::{Connection, params};
 
+use crate::problems::Problem;
 use super::audit::{record, record_by};
 use crate::audit::{AuditEvent, KeyRef, KeyRevokeReason};
 use super::{Actor, Db, DbError, DbResult, OptionalExtension, now, to_time, to_time_opt};
@@ -279,10 +280,7 @@ impl Db {
             let KeyChange { name, scopes, is_active } = change;
             let before = key_record(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)?;
             if before.status == KeyStatus::Revoked {
-                return Err(DbError::Conflict(format!(
-                    "The key {} is revoked and can no longer be changed. Create a new key instead.",
-                    before.key_prefix
-                )));
+                return Err(DbError::Conflict(Problem::KeyRevoked { prefix: before.key_prefix }));
             }
             let key = KeyRef { id: &id, name: &before.name, prefix: &before.key_prefix };
             let mut changes = Vec::new();
@@ -341,16 +339,10 @@ impl Db {
             // as such even when it is also deactivated or expired, and a switched-off key as
             // deactivated even when it has also expired.
             if old.status == KeyStatus::Revoked || old.revokes_at.is_some() {
-                return Err(DbError::Conflict(format!(
-                    "The key {} is already revoked or being rotated. Rotate its replacement instead.",
-                    old.key_prefix
-                )));
+                return Err(DbError::Conflict(Problem::KeyAlreadyRotated { prefix: old.key_prefix }));
             }
             if !old.is_active {
-                return Err(DbError::Conflict(format!(
-                    "The key {} is deactivated. Reactivate it first, then rotate it.",
-                    old.key_prefix
-                )));
+                return Err(DbError::Conflict(Problem::KeyDeactivated { prefix: old.key_prefix }));
             }
             let t = now();
             let predecessor_still_works: Option<(String, i64)> = tx
@@ -362,14 +354,11 @@ impl Db {
                 )
                 .optional()?;
             if let Some((predecessor, until)) = predecessor_still_works {
-                return Err(DbError::Conflict(format!(
-                    "The key {} replaced {}, which keeps working until {}. Wait until then, or revoke {} now, and then rotate {} again.",
-                    old.key_prefix,
-                    prefix_of(tx, &predecessor)?,
-                    to_time(until).format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-                    prefix_of(tx, &predecessor)?,
-                    old.key_prefix
-                )));
+                return Err(DbError::Conflict(Problem::PredecessorStillWorks {
+                    prefix: old.key_prefix,
+                    predecessor: prefix_of(tx, &predecessor)?,
+                    until: to_time(until).format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                }));
             }
             replacement.name = old.name.clone();
             replacement.scopes = old.scopes.clone();

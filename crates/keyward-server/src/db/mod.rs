@@ -24,6 +24,8 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
 
+use crate::problems::Problem;
+
 pub use authorization::{AUTHORIZATION_CODE_SECONDS, Approved, NewAuthorizationCode, PresentedCode};
 pub use connections::{ACCESS_TOKEN_SECONDS, ConnectionTokenStatus, IssuedTokens, NewConnectionCode, REFRESH_RETRY_SECONDS, TokenClient, TokenRevocation};
 pub use keys::{KeyAuthRow, KeyChange, NewKey};
@@ -56,9 +58,9 @@ pub enum DbError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the database worker stopped: {0}")]
     Worker(String),
-    /// The request cannot be carried out as asked; the text says why and what to do.
+    /// The request cannot be carried out as asked; the problem says why and what to do.
     #[error("{0}")]
-    Invalid(String),
+    Invalid(Problem),
     #[error("not found")]
     NotFound,
     /// The store already has the most active keys it may have.
@@ -66,7 +68,7 @@ pub enum DbError {
     ActiveKeyLimit,
     /// The change conflicts with the row's state (e.g. changing a revoked key).
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Problem),
     /// The password changed, or the person was removed, while a sign-in was being checked.
     #[error("the credentials changed during sign-in")]
     CredentialsChanged,
@@ -262,9 +264,7 @@ impl Db {
                 .optional()?;
             match existing {
                 Some(b) if b == brand => Ok(()),
-                Some(b) => Err(DbError::Invalid(format!(
-                    "This database's keys use the brand \"{b}\", not \"{brand}\". Start the service with --brand {b}, or use another database file."
-                ))),
+                Some(found) => Err(DbError::Invalid(Problem::OtherBrand { found, wanted: brand })),
                 None => {
                     tx.execute(
                         "INSERT INTO deployment (singleton, brand, created_at) VALUES (1, ?1, ?2)",
@@ -286,7 +286,7 @@ fn owner_only(path: &Path) -> DbResult<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        let io = |e: std::io::Error| DbError::Invalid(format!("Could not prepare the database file {}: {e}. Check the folder exists and is writable.", path.display()));
+        let io = |e: std::io::Error| DbError::Invalid(Problem::FileNotUsable { path: path.to_owned(), detail: e.to_string() });
         match std::fs::metadata(path) {
             Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
                 tracing::warn!(path = %path.display(), "the database file was readable by others; making it owner-only");
@@ -317,10 +317,7 @@ fn migrate(conn: &mut Connection) -> DbResult<()> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let version = usize::try_from(version).unwrap_or(usize::MAX);
     if version > MIGRATIONS.len() {
-        return Err(DbError::Invalid(format!(
-            "The database was made by a newer keyward-server (schema {version}, this one knows {}). Upgrade keyward-server.",
-            MIGRATIONS.len()
-        )));
+        return Err(DbError::Invalid(Problem::NewerSchema { found: version, known: MIGRATIONS.len() }));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.transaction()?;

@@ -113,8 +113,9 @@ impl Db {
                 params![id, store_id, user_id, name, token_hash, t],
             )?;
             record(tx, &store_id, Some(&user_id), Some(&id), &AuditEvent::DeviceSignedIn { device_id: &id, device: &name })?;
-            let device = device(tx, &id, &id)?.ok_or_else(|| DbError::Invalid("device vanished".into()))?;
-            let store = store_info(tx, &store_id)?.ok_or_else(|| DbError::Invalid("store vanished".into()))?;
+            // Both were written or read in this transaction; missing would be a broken database.
+            let device = device(tx, &id, &id)?.ok_or(DbError::NotFound)?;
+            let store = store_info(tx, &store_id)?.ok_or(DbError::NotFound)?;
             Ok((device, store))
         })
         .await

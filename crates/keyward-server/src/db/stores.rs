@@ -4,6 +4,7 @@
 use keyward_core::wire::{StaffMember, StoreInfo};
 use rusqlite::{Connection, params};
 
+use crate::problems::Problem;
 use super::audit::{record, record_by};
 use crate::audit::AuditEvent;
 use super::{Actor, Db, DbError, DbResult, OptionalExtension, keys::bump_all_keys_of_store, now, random_id, to_time};
@@ -71,9 +72,7 @@ fn insert_user(
     let id = random_id("usr");
     let taken: bool = conn.query_row("SELECT EXISTS(SELECT 1 FROM users WHERE email = ?1)", [email], |r| r.get(0))?;
     if taken {
-        return Err(DbError::Invalid(format!(
-            "A user with the email {email} already exists. Use another email address."
-        )));
+        return Err(DbError::Invalid(Problem::EmailTaken { email: email.to_owned() }));
     }
     conn.execute(
         "INSERT INTO users (id, store_id, name, email, password_hash, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -102,7 +101,7 @@ impl Db {
     pub async fn add_staff(&self, store_id: String, name: String, email: String, password_hash: String) -> DbResult<String> {
         self.write(move |tx| {
             if store_info(tx, &store_id)?.is_none() {
-                return Err(DbError::Invalid(format!("There is no store {store_id}. List stores with `keyward-server store list`.")));
+                return Err(DbError::Invalid(Problem::NoSuchStore { id: store_id }));
             }
             insert_user(tx, &store_id, &name, &email, &password_hash, "staff")
         })
@@ -114,7 +113,7 @@ impl Db {
         self.write(move |tx| {
             let changed = tx.execute("UPDATE stores SET subscription_active = ?2 WHERE id = ?1", params![store_id, active])?;
             if changed == 0 {
-                return Err(DbError::Invalid(format!("There is no store {store_id}. List stores with `keyward-server store list`.")));
+                return Err(DbError::Invalid(Problem::NoSuchStore { id: store_id }));
             }
             let event = if active {
                 AuditEvent::SubscriptionActivated { store_id: &store_id }
@@ -198,7 +197,7 @@ impl Db {
         self.write(move |tx| {
             let member = member(tx, &actor.store_id, &user_id)?.ok_or(DbError::NotFound)?;
             if member.role != "staff" {
-                return Err(DbError::Conflict("The owner cannot be removed from their own store. To end everything, uninstall Keyward instead.".into()));
+                return Err(DbError::Conflict(Problem::OwnerCannotBeRemoved));
             }
             let t = now();
             tx.execute("UPDATE users SET removed_at = ?2 WHERE id = ?1", params![user_id, t])?;
