@@ -19,6 +19,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod host_check;
+pub mod key_rules;
 pub mod metrics;
 pub mod oauth;
 pub mod problems;

@@ -8,7 +8,7 @@ use keyward_core::{KeyFacts, KeyStatus, Scopes};
 use keyward_core::wire::{KeyRecord, MirrorRecord, Person};
 use rusqlite::{Connection, params};
 
-use crate::problems::Problem;
+use crate::key_rules::{self, WorkingPredecessor};
 use super::audit::{record, record_by};
 use crate::audit::{AuditEvent, KeyRef, KeyRevokeReason};
 use super::{Actor, Db, DbError, DbResult, OptionalExtension, now, to_time, to_time_opt};
@@ -279,9 +279,7 @@ impl Db {
         self.write(move |tx| {
             let KeyChange { name, scopes, is_active } = change;
             let before = key_record(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)?;
-            if before.status == KeyStatus::Revoked {
-                return Err(DbError::Conflict(Problem::KeyRevoked { prefix: before.key_prefix }));
-            }
+            key_rules::may_change(&before).map_err(DbError::Conflict)?;
             let key = KeyRef { id: &id, name: &before.name, prefix: &before.key_prefix };
             let mut changes = Vec::new();
             if let Some(name) = name.as_deref().filter(|n| *n != before.name) {
@@ -335,17 +333,8 @@ impl Db {
     pub async fn rotate_key(&self, actor: Actor, old_id: String, mut replacement: NewKey, overlap_seconds: u32) -> DbResult<(KeyRecord, KeyRecord)> {
         self.write(move |tx| {
             let old = key_record(tx, &actor.store_id, &old_id)?.ok_or(DbError::NotFound)?;
-            // The status, and two facts under it: a key whose rotation is under way is refused
-            // as such even when it is also deactivated or expired, and a switched-off key as
-            // deactivated even when it has also expired.
-            if old.status == KeyStatus::Revoked || old.revokes_at.is_some() {
-                return Err(DbError::Conflict(Problem::KeyAlreadyRotated { prefix: old.key_prefix }));
-            }
-            if !old.is_active {
-                return Err(DbError::Conflict(Problem::KeyDeactivated { prefix: old.key_prefix }));
-            }
             let t = now();
-            let predecessor_still_works: Option<(String, i64)> = tx
+            let predecessor: Option<(String, i64)> = tx
                 .query_row(
                     "SELECT p.id, p.revokes_at FROM api_keys k JOIN api_keys p ON p.id = k.replaces
                      WHERE k.id = ?1 AND p.revoked_at IS NULL AND p.revokes_at > ?2",
@@ -353,13 +342,11 @@ impl Db {
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            if let Some((predecessor, until)) = predecessor_still_works {
-                return Err(DbError::Conflict(Problem::PredecessorStillWorks {
-                    prefix: old.key_prefix,
-                    predecessor: prefix_of(tx, &predecessor)?,
-                    until: to_time(until).format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-                }));
-            }
+            let predecessor = match predecessor {
+                Some((id, until)) => Some(WorkingPredecessor { prefix: prefix_of(tx, &id)?, until: to_time(until) }),
+                None => None,
+            };
+            key_rules::may_rotate(&old, predecessor).map_err(DbError::Conflict)?;
             replacement.name = old.name.clone();
             replacement.scopes = old.scopes.clone();
             replacement.expires_at = old.expires_at.map(|t| t.unix_timestamp());
