@@ -250,8 +250,21 @@ impl World {
     }
 
     /// Types into an input. (Clearing first leaves WebKitWebDriver's input empty, so it does not.)
+    /// WebKitWebDriver now and then answers a send with an empty "unknown error" before typing
+    /// anything (seen once in a CI run, on an input that was there); that is retried, twice at
+    /// most, with the element found afresh. Any other error fails at once.
     pub async fn type_into(&self, css: &str, text: &str) {
-        self.find(css).await.send_keys(text).await.unwrap();
+        let mut tries = 0;
+        loop {
+            match self.find(css).await.send_keys(text).await {
+                Ok(()) => return,
+                Err(fantoccini::error::CmdError::Standard(e)) if e.error == fantoccini::error::ErrorStatus::UnknownError && e.message.is_empty() && tries < 2 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                Err(e) => panic!("typing into {css} failed: {e}"),
+            }
+        }
     }
 
     /// Presses Escape in whatever has the focus.
