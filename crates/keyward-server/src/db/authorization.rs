@@ -12,6 +12,7 @@ use rusqlite::params;
 use super::connections::{NewConnection, TokenClient, create_connection, redeem_connection_code, revoke_for_replay};
 use super::{Db, DbError, DbResult, IssuedTokens, OptionalExtension, now};
 use crate::audit::OneTimeCredential;
+use crate::oauth::authorization::redirect_host;
 use crate::oauth::pkce;
 use crate::oauth::refusals::{ConnectionCodeProblem, GrantProblem};
 
@@ -85,11 +86,6 @@ fn insert_code(
         ],
     )?;
     Ok(())
-}
-
-/// The host of a redirect URI, as the connections list shows it.
-fn redirect_host(uri: &str) -> Option<String> {
-    url::Url::parse(uri).ok()?.host_str().map(str::to_owned)
 }
 
 impl Db {

@@ -30,7 +30,7 @@ pub use authorization::{AUTHORIZATION_CODE_SECONDS, Approved, NewAuthorizationCo
 pub use connections::{ACCESS_TOKEN_SECONDS, ConnectionTokenStatus, IssuedTokens, NewConnectionCode, REFRESH_RETRY_SECONDS, TokenClient, TokenRevocation};
 pub use keys::{KeyAuthRow, KeyChange, NewKey};
 pub use oauth_clients::{ClientRecord, FoundClient, NewClient, PartnerRecord, RemovedPartner};
-pub use sessions::{SessionRow, SignedOut};
+pub use sessions::{LoginCandidate, SessionRow, SignedOut};
 pub use stores::NewStore;
 
 /// Who makes a change through the management API: a person, on a device, in one store.

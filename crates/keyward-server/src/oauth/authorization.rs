@@ -123,23 +123,31 @@ impl AuthorizationParams {
 impl ErrorRedirect {
     /// The redirect URI with the error, the state and the issuer (RFC 9207) added to its query.
     pub fn location(&self, issuer: &str) -> String {
-        let mut pairs = vec![("error", self.error), ("error_description", self.description.as_str())];
-        if let Some(state) = &self.state {
-            pairs.push(("state", state));
-        }
-        pairs.push(("iss", issuer));
-        with_query(&self.redirect_uri, &pairs)
+        back_to_app(&self.redirect_uri, &[("error", self.error), ("error_description", &self.description)], self.state.as_deref(), issuer)
     }
 }
 
-/// `uri` with `pairs` appended to its query string, form-encoded.
-pub fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
-    match url::Url::parse(uri) {
+/// The host a redirect URI points at (`claude.ai`): what the merchant is shown, on the consent
+/// page and under Connected apps, to tell a real app from one that borrowed its name.
+pub fn redirect_host(uri: &str) -> Option<String> {
+    url::Url::parse(uri).ok()?.host_str().map(str::to_owned)
+}
+
+/// An authorization response (RFC 6749 §4.1.2): the app's redirect URI with `pairs` (a code, or
+/// an error), the request's `state` and this service's `iss` (RFC 9207) added to its query.
+pub fn back_to_app(redirect_uri: &str, pairs: &[(&str, &str)], state: Option<&str>, issuer: &str) -> String {
+    match url::Url::parse(redirect_uri) {
         Ok(mut url) => {
-            url.query_pairs_mut().extend_pairs(pairs);
+            let mut query = url.query_pairs_mut();
+            query.extend_pairs(pairs);
+            if let Some(state) = state {
+                query.append_pair("state", state);
+            }
+            query.append_pair("iss", issuer);
+            drop(query);
             url.into()
         }
         // Registered redirect URIs were checked as absolute URLs; this cannot happen.
-        Err(_) => uri.to_owned(),
+        Err(_) => redirect_uri.to_owned(),
     }
 }

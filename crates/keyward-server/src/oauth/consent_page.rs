@@ -14,7 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
-use super::authorization::ValidRequest;
+use super::authorization::{ValidRequest, redirect_host};
 
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:34rem;margin:2rem auto;padding:0 1rem;color:#1d1d1f}\
 h1{font-size:1.4rem}fieldset{border:1px solid #ccc;border-radius:8px;margin:1rem 0;padding:.5rem 1rem 1rem}\
@@ -62,8 +62,9 @@ fn hidden(name: &str, value: &str) -> String {
     format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">\n", escape(value))
 }
 
-fn redirect_host(uri: &str) -> String {
-    url::Url::parse(uri).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_else(|| uri.to_owned())
+/// The redirect URI's host, or the URI itself if it has none to show.
+fn shown_host(uri: &str) -> String {
+    redirect_host(uri).unwrap_or_else(|| uri.to_owned())
 }
 
 fn document(title: &str, body: &str) -> String {
@@ -78,7 +79,7 @@ fn document(title: &str, body: &str) -> String {
 pub fn render(view: &ConsentView<'_>) -> String {
     let request = view.request;
     let app = escape(&request.client.name);
-    let host = escape(&redirect_host(&request.redirect_uri));
+    let host = escape(&shown_host(&request.redirect_uri));
     let kind = match request.client.kind {
         keyward_core::wire::ConnectionKind::Partner => "a partner app registered by the operator of this service",
         keyward_core::wire::ConnectionKind::WebChat => "a web-chat app",
@@ -156,7 +157,7 @@ pub fn error_page_with_return(message: &str, location: &str, redirect_uri: &str)
 <p><a href=\"{}\" rel=\"noreferrer\">Return to {}</a></p>\n",
             escape(message),
             escape(location),
-            escape(&redirect_host(redirect_uri))
+            escape(&shown_host(redirect_uri))
         ),
     )
 }

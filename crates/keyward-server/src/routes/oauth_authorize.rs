@@ -7,16 +7,16 @@ use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use keyward_core::{Scopes, hashing};
+use keyward_core::Scopes;
 use serde::Deserialize;
 
 use crate::app::{AppState, PublicUrl};
 use crate::auth::client_address::ClientAddress;
-use crate::auth::throttle::Credential;
+use crate::auth::check_password;
 use crate::auth::tokens;
 use crate::db::{NewAuthorizationCode, now};
 use crate::error::ApiError;
-use crate::oauth::authorization::{AuthorizationParams, Refusal, ValidRequest, with_query};
+use crate::oauth::authorization::{AuthorizationParams, Refusal, ValidRequest, back_to_app};
 use crate::oauth::consent_page::{self, ConsentView};
 use crate::oauth::{client_metadata, csrf};
 
@@ -183,12 +183,8 @@ pub async fn authorize_decision(
     }
     match form.decision.as_deref() {
         Some("deny") => {
-            let mut pairs = vec![("error", "access_denied"), ("error_description", "The merchant denied the request.")];
-            if let Some(s) = &request.state {
-                pairs.push(("state", s));
-            }
-            pairs.push(("iss", &issuer));
-            return see_other(&with_query(&request.redirect_uri, &pairs));
+            let denied = [("error", "access_denied"), ("error_description", "The merchant denied the request.")];
+            return see_other(&back_to_app(&request.redirect_uri, &denied, request.state.as_deref(), &issuer));
         }
         Some("approve") => {}
         _ => return again!(StatusCode::BAD_REQUEST, "Choose Approve or Deny."),
@@ -238,12 +234,7 @@ pub async fn authorize_decision(
         }
     };
     tracing::info!(client = %request.client.id, store = %approved.store_id, scopes = %approved.scopes.to_db(), "authorization approved");
-    let mut pairs = vec![("code", code.as_str())];
-    if let Some(s) = &request.state {
-        pairs.push(("state", s));
-    }
-    pairs.push(("iss", &issuer));
-    see_other(&with_query(&request.redirect_uri, &pairs))
+    see_other(&back_to_app(&request.redirect_uri, &[("code", &code)], request.state.as_deref(), &issuer))
 }
 
 /// A member whose password matched.
@@ -254,18 +245,11 @@ struct Member {
     password_hash: String,
 }
 
-/// Checks a member's email and password as sign-in does (throttled, argon2 off the request
-/// path).
+/// Checks a member's email and password as sign-in does ([`check_password`]).
 async fn check_member(state: &AppState, address: &ClientAddress, email: &str, password: &str) -> Result<Member, ApiError> {
-    let candidate = state.db.login_candidate(email.to_owned()).await?;
-    let phc = candidate.as_ref().map_or_else(|| hashing::decoy_hash().to_owned(), |c| c.password_hash.clone());
-    let attempt = state.throttle.begin(address, Credential::Password { account: email })?;
-    let matched = attempt.verify(&state.hashes, password, &phc).await?;
-    let Some(candidate) = candidate.filter(|_| matched) else {
-        attempt.failed();
+    let Some(candidate) = check_password(state, address, email, password).await? else {
         return Err(ApiError::unauthenticated("invalid_credentials", "The email or password is wrong. Check both and try again, or use a connection code."));
     };
-    attempt.succeeded();
     if candidate.store_uninstalled {
         return Err(ApiError::forbidden("store_uninstalled", "This store has uninstalled Keyward. Reinstall it before connecting apps."));
     }

@@ -2,13 +2,11 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use keyward_core::hashing;
 use keyward_core::wire::{ErrorBody, LoginRequest, SessionCreated, validate_name};
 
 use crate::app::AppState;
-use crate::auth::Session;
+use crate::auth::{Session, check_password};
 use crate::auth::client_address::ClientAddress;
-use crate::auth::throttle::Credential;
 use crate::auth::tokens;
 use crate::error::ApiError;
 use crate::error::extract::Json;
@@ -22,15 +20,9 @@ pub async fn sign_in(
     Json(request): Json<LoginRequest>,
 ) -> Result<(StatusCode, Json<SessionCreated>), ApiError> {
     let device_name = validate_name("device name", &request.device_name).map_err(|m| ApiError::bad_request("invalid_name", m))?;
-    let candidate = state.db.login_candidate(request.email.trim().to_owned()).await?;
-    let phc = candidate.as_ref().map_or_else(|| hashing::decoy_hash().to_owned(), |c| c.password_hash.clone());
-    let attempt = state.throttle.begin(&address, Credential::Password { account: &request.email })?;
-    let matched = attempt.verify(&state.hashes, &request.password, &phc).await?;
-    let Some(candidate) = candidate.filter(|_| matched) else {
-        attempt.failed();
+    let Some(candidate) = check_password(&state, &address, &request.email, &request.password).await? else {
         return Err(ApiError::unauthenticated("invalid_credentials", "The email or password is wrong. Check both and try again."));
     };
-    attempt.succeeded();
     if candidate.store_uninstalled {
         return Err(ApiError::forbidden("store_uninstalled", "This store has uninstalled Keyward. Reinstall it before signing in."));
     }
