@@ -97,10 +97,15 @@ impl PublicUrl {
     }
 
     pub fn of(state: &AppState, extensions: &axum::http::Extensions) -> PublicUrl {
+        PublicUrl::reached_at(state, extensions.get::<crate::host_check::LocalAddr>().copied())
+    }
+
+    /// The public URL of a connection accepted on `local` (see [`Config::public_url`]).
+    pub fn reached_at(state: &AppState, local: Option<crate::host_check::LocalAddr>) -> PublicUrl {
         if let Some(url) = &state.config.public_url {
             return PublicUrl(url.trim_end_matches('/').to_owned());
         }
-        match extensions.get::<crate::host_check::LocalAddr>() {
+        match local {
             Some(crate::host_check::LocalAddr(addr)) => PublicUrl(format!("http://{addr}")),
             None => PublicUrl("http://localhost".into()),
         }

@@ -19,6 +19,7 @@ use super::client_address::ClientAddress;
 use super::throttle::Credential;
 use super::{presented_credential, tokens};
 use crate::app::{AppState, PublicUrl};
+use crate::host_check::LocalAddr;
 use crate::db::{now, to_time};
 use crate::error::ApiError;
 
@@ -91,17 +92,24 @@ pub async fn require_principal(State(state): State<AppState>, mut request: Reque
         request.extensions_mut().insert(principal);
         return next.run(request).await;
     }
-    let public = PublicUrl::of(&state, request.extensions());
+    // The public URL is worked out only when needed (a connection token's resource, a
+    // challenge), not for every key request.
+    let local = request.extensions().get::<LocalAddr>().copied();
+    let public = || PublicUrl::reached_at(&state, local);
+    let for_mcp = request.uri().path().starts_with("/mcp");
     // The resource this request is for (RFC 8707): an OAuth token works only at its own.
-    let resource = if request.uri().path().starts_with("/mcp") { public.mcp_resource() } else { format!("{}/v1", public.0) };
-    let principal = match authenticate(&state, request.headers(), &address, &resource).await {
+    let resource = || {
+        let public = public();
+        if for_mcp { public.mcp_resource() } else { format!("{}/v1", public.0) }
+    };
+    let principal = match authenticate(&state, request.headers(), &address, resource).await {
         Ok(p) => {
-            state.metrics.authentication("ok");
+            state.metrics.authenticated();
             p
         }
         Err(e) => {
-            state.metrics.authentication(e.code());
-            return challenge(e, &public);
+            state.metrics.refused(e.code());
+            return challenge(e, &public());
         }
     };
     let limiter_key = match &principal.kind {
@@ -131,13 +139,13 @@ pub async fn require_principal(State(state): State<AppState>, mut request: Reque
     request.extensions_mut().insert(principal);
     let mut response = next.run(request).await;
     add_quota_headers(response.headers_mut(), quota);
-    name_metadata_in_scope_challenge(&mut response, &public);
+    name_metadata_in_scope_challenge(&mut response, public);
     response
 }
 
 /// A 403 `insufficient_scope` challenge also names the resource metadata, as the 401 does, so
 /// a client stepping up its scope knows where to start (MCP authorization, scope challenges).
-fn name_metadata_in_scope_challenge(response: &mut Response, public: &PublicUrl) {
+fn name_metadata_in_scope_challenge(response: &mut Response, public: impl FnOnce() -> PublicUrl) {
     let headers = response.headers_mut();
     let scope_challenge = headers
         .get(axum::http::header::WWW_AUTHENTICATE)
@@ -148,7 +156,7 @@ fn name_metadata_in_scope_challenge(response: &mut Response, public: &PublicUrl)
     }
     let value = format!(
         "Bearer error=\"insufficient_scope\", scope=\"read write\", resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
-        public.0
+        public().0
     );
     if let Ok(value) = HeaderValue::from_str(&value) {
         headers.insert(axum::http::header::WWW_AUTHENTICATE, value);
@@ -192,8 +200,14 @@ fn unknown_key() -> ApiError {
     )
 }
 
-/// Decides who is asking at `resource` (the URL of `/mcp` or `/v1`), or why nobody is.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap, address: &ClientAddress, resource: &str) -> Result<Principal, ApiError> {
+/// Decides who is asking at `resource` (the URL of `/mcp` or `/v1`, worked out only for a
+/// connection token), or why nobody is.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    address: &ClientAddress,
+    resource: impl FnOnce() -> String,
+) -> Result<Principal, ApiError> {
     let Some(credential) = presented_credential(headers).filter(|c| !c.is_empty()) else {
         return Err(ApiError::unauthenticated(
             "missing_credentials",
@@ -201,7 +215,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, address: &Clien
         ));
     };
     if credential.starts_with(tokens::ACCESS_PREFIX) {
-        return authenticate_connection(state, &credential, address, resource).await;
+        return authenticate_connection(state, &credential, address, &resource()).await;
     }
     let key = match ApiKey::parse(&credential) {
         Ok(key) => key,
