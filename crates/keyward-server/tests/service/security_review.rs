@@ -125,6 +125,21 @@ async fn f1_password_guessing_is_limited_per_account_and_client_not_for_everyone
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn f1_spaces_and_capitals_in_the_email_do_not_buy_more_password_guesses() {
+    let svc = Service::start().await;
+    let owner = svc.store("Acme").await;
+    // Ten spellings the sign-in finds the same account by (the email is trimmed, and compared
+    // without case), each a wrong password.
+    for i in 0..10 {
+        let spelled = if i % 2 == 0 { owner.email.to_uppercase() } else { owner.email.clone() };
+        let padded = format!("{}{spelled}{}", " ".repeat(i / 2), " ".repeat(i % 3));
+        sign_in(&svc, &padded, "guess guess", None).await.assert_error(401, "invalid_credentials");
+    }
+    // They count as ten for that one account, so this client is refused for it now.
+    sign_in(&svc, &owner.email, PASSWORD, None).await.assert_error(429, "too_many_failed_attempts");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn f1_an_untrusted_peer_cannot_choose_the_address_it_is_counted_under() {
     let svc = Service::start_with(|c| c.failed_auth_per_minute = 3).await;
     for i in 0..5 {
