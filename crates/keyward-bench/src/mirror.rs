@@ -35,7 +35,7 @@ pub async fn run(total_keys: usize) -> anyhow::Result<MirrorReport> {
     for i in 0..10 {
         live.push(service.create_key(&format!("live {i}")).await?);
     }
-    let db = keyward_server::Db::open(&service.db)?;
+    let db = keyward_server::db::open_sqlite(&service.db)?;
     let decoy = keyward_core::hashing::decoy_hash().to_owned();
     db.seed_revoked_keys(service.store_id.clone(), total_keys - live.len(), decoy).await?;
 

@@ -61,7 +61,7 @@ pub const UNAUTHENTICATED: &[&str] = &["<unauthenticated>"];
 /// `keyward-bench serve-unauthenticated`: the key service over `db` with authentication off,
 /// printing its address first as `keyward-server serve` does.
 pub async fn serve_unauthenticated(db: &Path, store: String) -> anyhow::Result<()> {
-    let db = keyward_server::Db::open(db)?;
+    let db = keyward_server::db::open_sqlite(db)?;
     let mut config = keyward_server::Config::new(keyward_core::Brand::new("kw").map_err(|e| anyhow::anyhow!("{e}"))?);
     config.unauthenticated_store = Some(store);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

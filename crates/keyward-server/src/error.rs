@@ -123,7 +123,7 @@ impl From<DbError> for ApiError {
                 "invalid_credentials",
                 "The password was changed while signing in. Sign in again with the current password.",
             ),
-            DbError::IdTaken | DbError::Sqlite(_) | DbError::Worker(_) => ApiError::Internal(err.to_string()),
+            DbError::IdTaken | DbError::Sqlite(_) | DbError::Postgres(_) | DbError::Worker(_) => ApiError::Internal(err.to_string()),
         }
     }
 }

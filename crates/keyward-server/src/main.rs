@@ -2,7 +2,6 @@
 
 use std::io::BufRead;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -10,7 +9,8 @@ use clap::{Parser, Subcommand};
 use keyward_core::{Brand, hashing};
 use keyward_server::auth::client_address::ProxyPolicy;
 use keyward_server::auth::tokens;
-use keyward_server::{AppState, Config, Db, db::NewStore, demo};
+use keyward_server::db::{Database, Db, NewStore, StoreSummary};
+use keyward_server::{AppState, Config, demo};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -22,9 +22,8 @@ struct Cli {
 
 #[derive(clap::Args, Clone)]
 struct ServeArgs {
-    /// The SQLite database file (created if missing).
-    #[arg(long, default_value = "keyward.db")]
-    db: PathBuf,
+    #[command(flatten)]
+    db: DatabaseArg,
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8420")]
     listen: SocketAddr,
@@ -68,6 +67,15 @@ struct ServeArgs {
     metrics_listen: Option<SocketAddr>,
 }
 
+/// Where the data lives, the same for every subcommand.
+#[derive(clap::Args, Clone)]
+struct DatabaseArg {
+    /// A SQLite file (created if missing), or a PostgreSQL URL (postgres://user:password@host/db)
+    /// for several instances on one database.
+    #[arg(long = "database", visible_alias = "db", env = "KEYWARD_DATABASE_URL", default_value = "keyward.db", value_name = "PATH_OR_URL", hide_env_values = true)]
+    database: Database,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the key service.
@@ -79,8 +87,8 @@ enum Command {
     Store(StoreCommand),
     /// Add a staff member to a store. The password is read from KEYWARD_PASSWORD or standard input.
     AddStaff {
-        #[arg(long, default_value = "keyward.db")]
-        db: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArg,
         #[arg(long)]
         store: String,
         #[arg(long)]
@@ -95,15 +103,21 @@ enum Command {
     /// Bring a database's schema up to date: a SQLite file, or PostgreSQL (postgres://…).
     /// Instances started together on one PostgreSQL take turns; a schema newer than this
     /// build knows is refused and left alone.
+    ///
+    /// With --from sqlite:PATH, moves a SQLite deployment into an empty PostgreSQL database:
+    /// every store, person, key hash, device, connection and audit entry, counted on both sides
+    /// before it is kept. Stop the service on the SQLite file first.
     Migrate {
-        /// A SQLite file path, or a postgres:// URL.
-        #[arg(long, env = "KEYWARD_DATABASE_URL", default_value = "keyward.db", value_name = "PATH_OR_URL", hide_env_values = true)]
-        database: String,
+        #[command(flatten)]
+        db: DatabaseArg,
+        /// The SQLite deployment to move into the --database PostgreSQL.
+        #[arg(long, value_name = "sqlite:PATH")]
+        from: Option<String>,
     },
     /// Turn a store's subscription on or off (off: the data plane answers 403).
     Subscription {
-        #[arg(long, default_value = "keyward.db")]
-        db: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArg,
         #[arg(long)]
         store: String,
         #[arg(long, action = clap::ArgAction::Set)]
@@ -115,8 +129,8 @@ enum Command {
 enum StoreCommand {
     /// Create a store and its owner. The password is read from KEYWARD_PASSWORD or standard input.
     Create {
-        #[arg(long, default_value = "keyward.db")]
-        db: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArg,
         #[arg(long)]
         name: String,
         #[arg(long)]
@@ -126,8 +140,8 @@ enum StoreCommand {
     },
     /// List stores.
     List {
-        #[arg(long, default_value = "keyward.db")]
-        db: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArg,
     },
 }
 
@@ -135,8 +149,8 @@ enum StoreCommand {
 enum PartnerCommand {
     /// Register a partner app; prints its client id and secret, this once.
     Add {
-        #[arg(long, default_value = "keyward.db")]
-        db: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArg,
         /// The app's name, shown to merchants on the consent page and in their connected apps.
         #[arg(long)]
         name: String,
@@ -147,13 +161,13 @@ enum PartnerCommand {
     },
     /// List partner apps (never their secrets).
     List {
-        #[arg(long, default_value = "keyward.db")]
-        db: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArg,
     },
     /// Remove a partner app and revoke every store's connection to it.
     Remove {
-        #[arg(long, default_value = "keyward.db")]
-        db: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArg,
         /// The client id `partner list` shows.
         id: String,
     },
@@ -198,7 +212,7 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<()> {
                 }
             }
             let secret = tokens::random_token(tokens::CLIENT_SECRET_PREFIX);
-            let client = open_db(&db)?.register_partner(name, uris, tokens::digest(&secret)).await?;
+            let client = open_db(&db).await?.register_partner(name, uris, tokens::digest(&secret)).await?;
             println!("client_id: {}", client.id);
             println!("client_secret: {secret}");
             eprintln!(
@@ -208,14 +222,14 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<()> {
             Ok(())
         }
         PartnerCommand::List { db } => {
-            for partner in open_db(&db)?.list_partners().await? {
+            for partner in open_db(&db).await?.list_partners().await? {
                 let last_used = partner.last_used_at.map_or_else(|| "never used".to_owned(), |t| format!("last used {}", shown_time(t)));
                 let client = partner.client;
                 println!("{}\t{}\t{}\tcreated {}\t{last_used}", client.id, client.name, client.redirect_uris.join(" "), shown_time(client.created_at));
             }
             Ok(())
         }
-        PartnerCommand::Remove { db, id } => match open_db(&db)?.remove_partner(id.clone()).await {
+        PartnerCommand::Remove { db, id } => match open_db(&db).await?.remove_partner(id.clone()).await {
             Ok(removed) => {
                 let n = removed.revoked_connections;
                 println!("Removed partner app \"{}\" and revoked {n} connection{}.", removed.name, if n == 1 { "" } else { "s" });
@@ -230,25 +244,42 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<()> {
 }
 
 /// `keyward-server migrate`.
-async fn migrate(database: &str) -> anyhow::Result<()> {
-    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        use keyward_server::db::postgres;
-        let pool = postgres::connect(database).await?;
-        let done = postgres::migrate(&pool).await?;
-        if done.from == done.to {
-            println!("The PostgreSQL schema is up to date (version {}).", done.to);
-        } else {
-            println!("Brought the PostgreSQL schema from version {} to {}.", done.from, done.to);
+async fn migrate(db: &DatabaseArg, from: Option<&str>) -> anyhow::Result<()> {
+    if let Some(from) = from {
+        let (Database::Sqlite(source), Database::Postgres(target)) = (Database::parse(from), &db.database) else {
+            bail!("--from names a SQLite file (sqlite:PATH) and --database a PostgreSQL URL (postgres://…). Give both that way.");
+        };
+        let done = keyward_server::db::transfer::sqlite_to_postgres(&source, target)
+            .await
+            .with_context(|| format!("could not move {} into {}", source.display(), db.database.describe()))?;
+        for (table, rows) in &done.tables {
+            println!("{table}\t{rows}");
         }
+        println!("Moved {} into {}: every row above is in both, counted. Serve with --database pointing there.", source.display(), db.database.describe());
         return Ok(());
     }
-    open_db(Path::new(database))?;
-    println!("The SQLite database {database} is up to date.");
+    match &db.database {
+        Database::Postgres(url) => {
+            use keyward_server::db::postgres;
+            let pool = postgres::connect(url).await?;
+            let done = postgres::migrate(&pool).await?;
+            if done.from == done.to {
+                println!("The PostgreSQL schema is up to date (version {}).", done.to);
+            } else {
+                println!("Brought the PostgreSQL schema from version {} to {}.", done.from, done.to);
+            }
+        }
+        Database::Sqlite(path) => {
+            open_db(db).await?;
+            println!("The SQLite database {} is up to date.", path.display());
+        }
+    }
     Ok(())
 }
 
-fn open_db(path: &Path) -> anyhow::Result<Db> {
-    Db::open(path).with_context(|| format!("could not open the database {}", path.display()))
+/// Opens the database the subcommand was given, bringing its schema up to date.
+async fn open_db(db: &DatabaseArg) -> anyhow::Result<Db> {
+    db.database.open().await.with_context(|| format!("could not open the database {}", db.database.describe()))
 }
 
 async fn run_server(args: ServeArgs, demo_mode: bool) -> anyhow::Result<()> {
@@ -272,7 +303,7 @@ async fn run_server(args: ServeArgs, demo_mode: bool) -> anyhow::Result<()> {
             Some(parsed.origin().ascii_serialization())
         }
     };
-    let db = open_db(&args.db)?;
+    let db = open_db(&args.db).await?;
     db.ensure_brand(brand.as_str()).await?;
     let demo_store = if demo_mode { Some(demo::ensure_demo_store(&db).await?) } else { None };
     let mut config = Config::new(brand);
@@ -339,11 +370,11 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => run_server(args, false).await,
-        Command::Migrate { database } => migrate(&database).await,
+        Command::Migrate { db, from } => migrate(&db, from.as_deref()).await,
         Command::Demo(args) => run_server(args, true).await,
         Command::Store(StoreCommand::Create { db, name, owner_name, owner_email }) => {
             let password = read_password()?;
-            let db = open_db(&db)?;
+            let db = open_db(&db).await?;
             let id = db
                 .create_store(NewStore { name, owner_name, owner_email, owner_password_hash: hashing::hash_secret(&password)? })
                 .await?;
@@ -351,7 +382,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Store(StoreCommand::List { db }) => {
-            for (id, name, subscription, uninstalled) in open_db(&db)?.list_stores().await? {
+            for StoreSummary { id, name, subscription_active: subscription, uninstalled } in open_db(&db).await?.list_stores().await? {
                 let state = if uninstalled { "uninstalled" } else if subscription { "active" } else { "subscription inactive" };
                 println!("{id}\t{name}\t{state}");
             }
@@ -359,13 +390,13 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::AddStaff { db, store, name, email } => {
             let password = read_password()?;
-            let id = open_db(&db)?.add_staff(store, name, email, hashing::hash_secret(&password)?).await?;
+            let id = open_db(&db).await?.add_staff(store, name, email, hashing::hash_secret(&password)?).await?;
             println!("{id}");
             Ok(())
         }
         Command::Partner(command) => partner_command(command).await,
         Command::Subscription { db, store, active } => {
-            open_db(&db)?.set_subscription(store, active).await?;
+            open_db(&db).await?.set_subscription(store, active).await?;
             Ok(())
         }
     }

@@ -31,4 +31,8 @@ pub enum Problem {
     NoSuchStore { id: String },
     #[error("The owner cannot be removed from their own store. To end everything, uninstall Keyward instead.")]
     OwnerCannotBeRemoved,
+    #[error("The database {target} already holds a Keyward deployment, so nothing was copied into it. Give an empty database to move into.")]
+    TargetNotEmpty { target: String },
+    #[error("Copying {table} wrote {copied} rows where the SQLite file has {expected}, so nothing was kept. Check that no service writes to the SQLite file while it is copied, then run it again.")]
+    TransferMismatch { table: String, expected: i64, copied: i64 },
 }

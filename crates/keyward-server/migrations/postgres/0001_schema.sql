@@ -64,7 +64,9 @@ CREATE TABLE api_keys (
     -- The mirror feed's cursor. Writers that assign it take a transaction-level advisory lock
     -- first, so values commit in order and a reader never skips one committed late.
     change_seq      BIGINT NOT NULL,
-    replaces        TEXT REFERENCES api_keys(id)
+    replaces        TEXT REFERENCES api_keys(id),
+    -- Insertion order, for "newest first" among keys made in the same second (SQLite's rowid).
+    created_seq     BIGINT GENERATED ALWAYS AS IDENTITY
 );
 CREATE INDEX api_keys_by_store ON api_keys(store_id, created_at);
 CREATE INDEX api_keys_by_change ON api_keys(store_id, change_seq);

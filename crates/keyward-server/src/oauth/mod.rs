@@ -5,6 +5,7 @@ pub mod authorization;
 pub mod client_metadata;
 pub mod clients;
 pub mod consent_page;
+pub mod grant_rules;
 pub mod csrf;
 pub mod pkce;
 pub mod refusals;

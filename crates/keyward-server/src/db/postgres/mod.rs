@@ -1,9 +1,36 @@
-//! The PostgreSQL backend, for several instances of the service on one shared database
-//! (issue 11). So far: connecting through a pool, and bringing the schema up to date without
-//! two instances racing. The storage methods follow, behind the same interface as SQLite's.
+//! The PostgreSQL backend, for several instances of the service on one shared database.
+//!
+//! A deadpool pool over tokio-postgres; every [`Store`](super::Store) method is one
+//! transaction at READ COMMITTED, and the places where instances could race take a lock for it:
+//!
+//! - creating, reactivating or rotating a key locks the store's row (`FOR NO KEY UPDATE`, which
+//!   leaves foreign-key checks free) before the ten-key count, so creates for one store on
+//!   different instances take turns; uninstall and a sign-out that revokes keys take it first too;
+//! - a one-time credential (connection code, authorization code, refresh token) is read
+//!   `FOR UPDATE`, so a second use on another instance waits for the first and then sees it spent;
+//! - `change_seq`, the mirror feed's cursor, is assigned under a transaction-level advisory
+//!   lock, so values commit in order and a mirror never skips one committed late.
+//!
+//! Nothing that decides whether a credential works is kept in one instance's memory.
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+mod audit;
+mod authorization;
+mod catalog;
+mod connections;
+mod keys;
+mod oauth_clients;
+mod sessions;
+mod stores;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
 use tokio_postgres::NoTls;
+
+use super::{CONSENT_SECRET, DbError, DbResult, Timed, fresh_secret, now};
+use crate::problems::Problem;
 
 /// The PostgreSQL schema's migrations, in order; `schema_version` records how many have run.
 const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_schema.sql")];
@@ -39,6 +66,14 @@ pub async fn connect(url: &str) -> Result<Pool, PgError> {
     let client = pool.get().await.map_err(|e| PgError::Unreachable { target: target.clone(), detail: e.to_string() })?;
     client.simple_query("SELECT 1").await.map_err(|e| PgError::Unreachable { target, detail: e.to_string() })?;
     Ok(pool)
+}
+
+/// `user@host:port/database` for a URL, never the password, for messages.
+pub fn describe_url(url: &str) -> String {
+    match url.parse::<tokio_postgres::Config>() {
+        Ok(config) => describe(&config),
+        Err(_) => "an unreadable PostgreSQL URL".into(),
+    }
 }
 
 /// `user@host:port/database`, never the password, for messages.
@@ -95,4 +130,150 @@ async fn migrate_locked(client: &mut deadpool_postgres::Object) -> Result<Migrat
         tx.commit().await?;
     }
     Ok(Migrated { from, to: MIGRATIONS.len() })
+}
+
+/// The key service's database on PostgreSQL.
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    consent_key: Vec<u8>,
+    key_lookups: AtomicU64,
+    metrics: crate::metrics::DbMetrics,
+}
+
+/// A transaction's body: borrows the transaction, returns a boxed future (the closure form
+/// `async` blocks can take while `Store` is an object-safe trait).
+pub(crate) type TxBody<'t, T> = std::pin::Pin<Box<dyn std::future::Future<Output = DbResult<T>> + Send + 't>>;
+
+impl PgStore {
+    /// Connects, brings the schema up to date (instances started together take turns) and
+    /// reads the service's shared secrets.
+    pub async fn open(url: &str) -> DbResult<PgStore> {
+        let pool = connect(url).await?;
+        migrate(&pool).await?;
+        let store = PgStore {
+            inner: Arc::new(Inner {
+                pool,
+                consent_key: Vec::new(),
+                key_lookups: AtomicU64::new(0),
+                metrics: crate::metrics::DbMetrics::default(),
+            }),
+        };
+        let consent_key = store
+            .write(|tx| {
+                Box::pin(async move {
+                    tx.execute("INSERT INTO service_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", &[&CONSENT_SECRET, &fresh_secret()])
+                        .await?;
+                    let row = tx.query_one("SELECT value FROM service_secrets WHERE name = $1", &[&CONSENT_SECRET]).await?;
+                    Ok(row.get::<_, Vec<u8>>(0))
+                })
+            })
+            .await?;
+        let inner = Arc::into_inner(store.inner).expect("no other handle to a store being opened");
+        Ok(PgStore { inner: Arc::new(Inner { consent_key, ..inner }) })
+    }
+
+    /// The pool, for tests and tools that need a plain connection.
+    pub fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    async fn client(&self) -> DbResult<deadpool_postgres::Object> {
+        self.inner.pool.get().await.map_err(|e| DbError::Postgres(PgError::Pool(e.to_string())))
+    }
+
+    /// Runs `body` in one transaction, committing if it returns `Ok` and rolling back
+    /// otherwise, so a failed request changes nothing.
+    pub(crate) async fn write<T, F>(&self, body: F) -> DbResult<T>
+    where
+        T: Send,
+        F: for<'t> FnOnce(&'t Transaction<'t>) -> TxBody<'t, T> + Send,
+    {
+        let _timer = Timed::start(&self.inner.metrics, "write");
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let value = body(&tx).await?;
+        tx.commit().await?;
+        Ok(value)
+    }
+
+    /// Runs `body` on a pooled connection, outside any explicit transaction (each statement
+    /// sees the latest committed data).
+    pub(crate) async fn read<T, F>(&self, body: F) -> DbResult<T>
+    where
+        T: Send,
+        F: for<'c> FnOnce(&'c deadpool_postgres::Client) -> TxBody<'c, T> + Send,
+    {
+        let _timer = Timed::start(&self.inner.metrics, "read");
+        let client = self.client().await?;
+        body(&client).await
+    }
+
+    pub(crate) fn count_key_lookup(&self) {
+        self.inner.key_lookups.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The next `change_seq` (the mirror feed's cursor). The advisory lock, held to the end of
+/// the transaction, makes writers that assign one take turns, so sequence values commit in
+/// the order they were given and a mirror reading `change_seq > cursor` never skips one.
+pub(crate) async fn next_seq(tx: &Transaction<'_>) -> DbResult<i64> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHANGE_SEQ_LOCK]).await?;
+    Ok(tx.query_one("SELECT COALESCE(MAX(change_seq), 0) + 1 FROM api_keys", &[]).await?.get(0))
+}
+
+/// The advisory lock `change_seq` is assigned under ("keyward" in ASCII, then 2).
+const CHANGE_SEQ_LOCK: i64 = 0x6b65_7977_6172_6402;
+
+/// `{brand}_{id}` for a key of this deployment.
+pub(crate) async fn prefix_of(tx: &Transaction<'_>, id: &str) -> DbResult<String> {
+    let brand: String = tx.query_one("SELECT brand FROM deployment", &[]).await?.get(0);
+    Ok(format!("{brand}_{id}"))
+}
+
+#[async_trait]
+impl super::Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn consent_key(&self) -> &[u8] {
+        &self.inner.consent_key
+    }
+
+    fn metrics(&self) -> &crate::metrics::DbMetrics {
+        &self.inner.metrics
+    }
+
+    fn key_lookups(&self) -> u64 {
+        self.inner.key_lookups.load(Ordering::Relaxed)
+    }
+
+    async fn ping(&self) -> DbResult<()> {
+        self.read(|c| Box::pin(async move { Ok(c.simple_query("SELECT 1").await.map(|_| ())?) })).await
+    }
+
+    async fn ensure_brand(&self, brand: &str) -> DbResult<()> {
+        let brand = brand.to_owned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                // Two instances starting at once: the second waits here, then sees the first's row.
+                tx.execute("LOCK TABLE deployment IN EXCLUSIVE MODE", &[]).await?;
+                let existing: Option<String> = tx.query_opt("SELECT brand FROM deployment", &[]).await?.map(|r| r.get(0));
+                match existing {
+                    Some(b) if b == brand => Ok(()),
+                    Some(found) => Err(DbError::Invalid(Problem::OtherBrand { found, wanted: brand })),
+                    None => {
+                        tx.execute("INSERT INTO deployment (singleton, brand, created_at) VALUES (1, $1, $2)", &[&brand, &now()]).await?;
+                        Ok(())
+                    }
+                }
+            })
+        })
+        .await
+    }
 }

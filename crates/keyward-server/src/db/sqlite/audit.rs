@@ -2,10 +2,11 @@
 //! Entries are written in the same transaction as the change they describe, so the trail
 //! can never miss a change or record one that did not happen.
 
+use async_trait::async_trait;
 use keyward_core::wire::{self, AuditPage, Person};
 use rusqlite::{Connection, params};
 
-use super::{Actor, Db, DbResult, now, to_time};
+use super::{Actor, SqliteStore, DbResult, now, to_time};
 use crate::audit::AuditEvent;
 
 /// Records `event` in the store's trail: by `user` on `device`, or by nobody in the store
@@ -26,9 +27,10 @@ pub(crate) fn record_by(conn: &Connection, actor: &Actor, event: &AuditEvent<'_>
     record(conn, &actor.store_id, Some(&actor.user_id), Some(&actor.device_id), event)
 }
 
-impl Db {
+#[async_trait]
+impl crate::db::AuditStore for SqliteStore {
     /// A page of the store's audit trail, newest first, starting below `before` if given.
-    pub async fn audit_page(&self, store_id: String, before: Option<i64>, limit: u32) -> DbResult<AuditPage> {
+    async fn audit_page(&self, store_id: String, before: Option<i64>, limit: u32) -> DbResult<AuditPage> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT e.id, e.at, u.name, u.email, e.actor_device, e.action, e.target_type, e.target_id, e.summary

@@ -5,67 +5,31 @@
 //! the exact redirect URI, the PKCE challenge and the resource. A second use revokes the
 //! connection the first one made: the code leaked, and nobody can tell which use was the app.
 
+use async_trait::async_trait;
 use keyward_core::Scopes;
 use keyward_core::wire::Connection as ConnectionRecord;
 use rusqlite::params;
 
-use super::connections::{NewConnection, TokenClient, create_connection, redeem_connection_code, revoke_for_replay};
-use super::{Db, DbError, DbResult, IssuedTokens, OptionalExtension, now};
+use super::connections::{create_connection, redeem_connection_code, revoke_for_replay};
+use crate::db::records::NewConnection;
+use super::{DbError, DbResult, OptionalExtension, SqliteStore, now};
+use crate::db::{AUTHORIZATION_CODE_SECONDS, Approved, IssuedTokens, NewAuthorizationCode, PresentedCode};
 use crate::audit::OneTimeCredential;
 use crate::oauth::authorization::redirect_host;
-use crate::oauth::pkce;
+use crate::oauth::grant_rules::{self, StoredAuthorization};
 use crate::oauth::refusals::{ConnectionCodeProblem, GrantProblem};
 
-/// How long an authorization code works.
-pub const AUTHORIZATION_CODE_SECONDS: i64 = 60;
-
-/// What the merchant approved, for which client and request; the caller holds the code.
-#[derive(Debug, Clone)]
-pub struct NewAuthorizationCode {
-    pub code_hash: Vec<u8>,
-    pub client_id: String,
-    pub app_name: String,
-    /// `web_chat` or `partner`.
-    pub kind: &'static str,
-    pub redirect_uri: String,
-    pub code_challenge: String,
-    pub resource: String,
-}
-
-/// The store an approval was for, to name on the way out.
-#[derive(Debug, Clone)]
-pub struct Approved {
-    pub store_id: String,
-    pub scopes: Scopes,
-}
-
-/// What the token endpoint presents with a code.
-#[derive(Debug, Clone)]
-pub struct PresentedCode {
-    pub client: TokenClient,
-    pub redirect_uri: Option<String>,
-    pub code_verifier: String,
-}
-
-struct StoredAuthorization {
-    client_id: String,
+/// An authorization code as stored: what the rule judges, and what the connection is made of.
+struct StoredCode {
+    judged: StoredAuthorization,
     app_name: String,
     kind: String,
-    redirect_uri: String,
-    code_challenge: String,
-    resource: String,
     store_id: String,
     scopes: String,
     granted_by: String,
     granted_device: Option<String>,
     connection_code: Option<Vec<u8>>,
-    expires_at: i64,
-    used: bool,
     connection_id: Option<String>,
-    store_uninstalled: bool,
-    /// Whoever approved was removed from the staff, or the device whose code approved was
-    /// signed out, in the minute since.
-    approver_gone: bool,
 }
 
 fn insert_code(
@@ -88,10 +52,11 @@ fn insert_code(
     Ok(())
 }
 
-impl Db {
+#[async_trait]
+impl crate::db::AuthorizationStore for SqliteStore {
     /// Approval with a one-time connection code the merchant pasted: the store, the scopes and
     /// who approved come from the code. The inner `Err` is why the code was refused.
-    pub async fn approve_with_connection_code(
+    async fn approve_with_connection_code(
         &self,
         connection_code_hash: Vec<u8>,
         code: NewAuthorizationCode,
@@ -113,7 +78,7 @@ impl Db {
     /// they picked. The caller checked the password against `checked_password`: if it changed,
     /// or the member was removed, while it was being checked, nothing is approved
     /// ([`DbError::CredentialsChanged`]), as with signing in.
-    pub async fn approve_as_member(
+    async fn approve_as_member(
         &self,
         user_id: String,
         checked_password: String,
@@ -137,7 +102,7 @@ impl Db {
     }
 
     /// Trades an authorization code for a new connection and its first tokens.
-    pub async fn exchange_authorization_code(
+    async fn exchange_authorization_code(
         &self,
         code_hash: Vec<u8>,
         presented: PresentedCode,
@@ -155,23 +120,25 @@ impl Db {
                      FROM authorization_codes a JOIN stores s ON s.id = a.store_id WHERE a.code_hash = ?1",
                     [&code_hash],
                     |r| {
-                        Ok(StoredAuthorization {
-                            client_id: r.get(0)?,
+                        Ok(StoredCode {
+                            judged: StoredAuthorization {
+                                client_id: r.get(0)?,
+                                redirect_uri: r.get(3)?,
+                                code_challenge: r.get(4)?,
+                                resource: r.get(5)?,
+                                expires_at: r.get(11)?,
+                                used: r.get(12)?,
+                                store_uninstalled: r.get(14)?,
+                                approver_gone: r.get(15)?,
+                            },
                             app_name: r.get(1)?,
                             kind: r.get(2)?,
-                            redirect_uri: r.get(3)?,
-                            code_challenge: r.get(4)?,
-                            resource: r.get(5)?,
                             store_id: r.get(6)?,
                             scopes: r.get(7)?,
                             granted_by: r.get(8)?,
                             granted_device: r.get(9)?,
                             connection_code: r.get(10)?,
-                            expires_at: r.get(11)?,
-                            used: r.get(12)?,
                             connection_id: r.get(13)?,
-                            store_uninstalled: r.get(14)?,
-                            approver_gone: r.get(15)?,
                         })
                     },
                 )
@@ -179,41 +146,22 @@ impl Db {
             let Some(code) = stored else {
                 return Ok(Err(GrantProblem::CodeUnknown));
             };
-            if code.client_id != presented.client.client_id {
-                return Ok(Err(GrantProblem::CodeForAnotherClient));
-            }
-            if code.used {
-                if let Some(connection_id) = &code.connection_id {
+            if let Err(why) = grant_rules::judge_authorization_code(&code.judged, &presented, t) {
+                if why.is_replay()
+                    && let Some(connection_id) = &code.connection_id
+                {
                     revoke_for_replay(tx, &code.store_id, connection_id, OneTimeCredential::AuthorizationCode)?;
                 }
-                return Ok(Err(GrantProblem::CodeReplayed));
+                return Ok(Err(why));
             }
-            if code.expires_at <= t {
-                return Ok(Err(GrantProblem::CodeExpired));
-            }
-            if presented.redirect_uri.as_ref().is_some_and(|uri| *uri != code.redirect_uri) {
-                return Ok(Err(GrantProblem::RedirectMismatch));
-            }
-            if !pkce::verifies(&presented.code_verifier, &code.code_challenge) {
-                return Ok(Err(GrantProblem::VerifierMismatch));
-            }
-            if presented.client.resource.as_ref().is_some_and(|r| *r != code.resource) {
-                return Ok(Err(GrantProblem::CodeForAnotherResource { approved: code.resource }));
-            }
-            if code.store_uninstalled {
-                return Ok(Err(GrantProblem::StoreUninstalled));
-            }
-            if code.approver_gone {
-                return Ok(Err(GrantProblem::ApproverGone));
-            }
-            let host = redirect_host(&code.redirect_uri);
+            let host = redirect_host(&code.judged.redirect_uri);
             let new = NewConnection {
                 store_id: &code.store_id,
-                client_id: &code.client_id,
+                client_id: &code.judged.client_id,
                 app_name: &code.app_name,
                 kind: &code.kind,
                 redirect_host: host.as_deref(),
-                resource: &code.resource,
+                resource: &code.judged.resource,
                 scopes: &code.scopes,
                 granted_by: &code.granted_by,
                 granted_device: code.granted_device.as_deref(),
@@ -224,14 +172,14 @@ impl Db {
                 // So a replay of the connection code on the consent page revokes this too.
                 tx.execute("UPDATE connection_codes SET connection_id = ?2 WHERE code_hash = ?1", params![connection_code, connection_id])?;
             }
-            tx.execute("UPDATE oauth_clients SET last_used_at = ?2 WHERE id = ?1", params![code.client_id, t])?;
+            tx.execute("UPDATE oauth_clients SET last_used_at = ?2 WHERE id = ?1", params![code.judged.client_id, t])?;
             Ok(Ok(super::connections::connection_record(tx, &code.store_id, &connection_id)?.ok_or(DbError::NotFound)?))
         })
         .await
     }
 
     /// Forgets authorization codes that expired more than a day ago. Returns how many.
-    pub async fn forget_expired_authorization_codes(&self) -> DbResult<usize> {
+    async fn forget_expired_authorization_codes(&self) -> DbResult<usize> {
         self.write(|tx| Ok(tx.execute("DELETE FROM authorization_codes WHERE expires_at < ?1", [now() - 24 * 3600])?)).await
     }
 }

@@ -1,11 +1,12 @@
 //! The store's own data, served to keys: raw materials with stock, and bills of materials.
 //! Every query is pinned to one store id, so nothing crosses stores.
 
+use async_trait::async_trait;
 use keyward_core::wire::{Bom, BomLine, NewBom, NewRawMaterial, RawMaterial, RawMaterialChange};
 use rusqlite::{Connection, params};
 
 use crate::problems::Problem;
-use super::{Db, DbError, DbResult, OptionalExtension};
+use super::{SqliteStore, DbError, DbResult, OptionalExtension};
 
 fn raw_material(conn: &Connection, store_id: &str, id: i64) -> DbResult<Option<RawMaterial>> {
     Ok(conn
@@ -29,8 +30,9 @@ fn bom(conn: &Connection, store_id: &str, id: i64) -> DbResult<Option<Bom>> {
     Ok(Some(Bom { id, product, lines }))
 }
 
-impl Db {
-    pub async fn list_raw_materials(&self, store_id: String) -> DbResult<Vec<RawMaterial>> {
+#[async_trait]
+impl crate::db::CatalogStore for SqliteStore {
+    async fn list_raw_materials(&self, store_id: String) -> DbResult<Vec<RawMaterial>> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached("SELECT id, name, unit, stock FROM raw_materials WHERE store_id = ?1 ORDER BY id LIMIT 1000")?;
             let rows = stmt.query_map([store_id], |r| Ok(RawMaterial { id: r.get(0)?, name: r.get(1)?, unit: r.get(2)?, stock: r.get(3)? }))?;
@@ -39,11 +41,11 @@ impl Db {
         .await
     }
 
-    pub async fn get_raw_material(&self, store_id: String, id: i64) -> DbResult<Option<RawMaterial>> {
+    async fn get_raw_material(&self, store_id: String, id: i64) -> DbResult<Option<RawMaterial>> {
         self.read(move |conn| raw_material(conn, &store_id, id)).await
     }
 
-    pub async fn create_raw_material(&self, store_id: String, new: NewRawMaterial) -> DbResult<RawMaterial> {
+    async fn create_raw_material(&self, store_id: String, new: NewRawMaterial) -> DbResult<RawMaterial> {
         self.write(move |tx| {
             tx.execute(
                 "INSERT INTO raw_materials (store_id, name, unit, stock) VALUES (?1, ?2, ?3, ?4)",
@@ -54,7 +56,7 @@ impl Db {
         .await
     }
 
-    pub async fn update_raw_material(&self, store_id: String, id: i64, change: RawMaterialChange) -> DbResult<RawMaterial> {
+    async fn update_raw_material(&self, store_id: String, id: i64, change: RawMaterialChange) -> DbResult<RawMaterial> {
         self.write(move |tx| {
             let before = raw_material(tx, &store_id, id)?.ok_or(DbError::NotFound)?;
             tx.execute(
@@ -72,7 +74,7 @@ impl Db {
         .await
     }
 
-    pub async fn list_boms(&self, store_id: String) -> DbResult<Vec<Bom>> {
+    async fn list_boms(&self, store_id: String) -> DbResult<Vec<Bom>> {
         self.read(move |conn| {
             let ids: Vec<i64> = conn
                 .prepare_cached("SELECT id FROM boms WHERE store_id = ?1 ORDER BY id LIMIT 1000")?
@@ -83,12 +85,12 @@ impl Db {
         .await
     }
 
-    pub async fn get_bom(&self, store_id: String, id: i64) -> DbResult<Option<Bom>> {
+    async fn get_bom(&self, store_id: String, id: i64) -> DbResult<Option<Bom>> {
         self.read(move |conn| bom(conn, &store_id, id)).await
     }
 
     /// Creates a BOM; every line must name a raw material of the same store.
-    pub async fn create_bom(&self, store_id: String, new: NewBom) -> DbResult<Bom> {
+    async fn create_bom(&self, store_id: String, new: NewBom) -> DbResult<Bom> {
         self.write(move |tx| {
             for line in &new.lines {
                 if raw_material(tx, &store_id, line.raw_material_id)?.is_none() {

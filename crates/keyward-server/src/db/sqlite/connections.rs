@@ -6,109 +6,34 @@
 //! Also the one-time connection codes a merchant makes in the app or the CLI and pastes on the
 //! consent page instead of signing in there.
 
+use async_trait::async_trait;
 use keyward_core::Scopes;
 use keyward_core::wire::{Connection as ConnectionRecord, ConnectionKind, Person};
 use rusqlite::{Connection, params};
 
 use super::audit::{record, record_by};
 use crate::audit::{AuditEvent, ConnectionRevokeReason, OneTimeCredential};
+use crate::db::records::{ConnectionColumns, NewConnection, RedeemedCode};
+use crate::db::{ACCESS_TOKEN_SECONDS, ConnectionTokenStatus, IssuedTokens, NewConnectionCode, REFRESH_TOKEN_SECONDS, TokenClient, TokenRevocation};
+use crate::oauth::grant_rules::{self, RefreshUse, StoredConnectionCode, StoredRefresh};
 use crate::oauth::refusals::{ConnectionCodeProblem, GrantProblem};
-use super::{Actor, Db, DbError, DbResult, OptionalExtension, now, random_id, to_time, to_time_opt};
+use super::{Actor, DbError, DbResult, OptionalExtension, SqliteStore, now, random_id};
 
-/// Access tokens live an hour, refresh tokens thirty days (each used once).
-pub const ACCESS_TOKEN_SECONDS: i64 = 3600;
-pub const REFRESH_TOKEN_SECONDS: i64 = 30 * 24 * 3600;
-
-/// Digests of a freshly minted token pair, made by the caller who holds the tokens.
-pub struct IssuedTokens {
-    pub access_hash: Vec<u8>,
-    pub refresh_hash: Vec<u8>,
-}
-
-/// A one-time connection code to store; the caller holds the code, this only its digest.
-pub struct NewConnectionCode {
-    pub app_name: String,
-    pub scopes: Scopes,
-    pub code_hash: Vec<u8>,
-    pub expires_at: i64,
-}
-
-/// A connection code as stored.
+/// A connection code as stored: what the rule judges, and what a use vouches for.
 struct StoredCode {
+    judged: StoredConnectionCode,
     store_id: String,
     created_device: Option<String>,
     connection_id: Option<String>,
     scopes: String,
     created_by: String,
-    expires_at: i64,
-    used: bool,
-    store_uninstalled: bool,
-    /// The device that made it was signed out, or its maker removed from the staff, since.
-    maker_gone: bool,
 }
 
-/// What a connection code that was just used vouches for: who approved, for which store, with
-/// which scopes, from which device.
-pub(super) struct RedeemedCode {
-    pub store_id: String,
-    pub scopes: String,
-    pub granted_by: String,
-    pub granted_device: Option<String>,
-}
-
-/// A refresh token as stored, with its connection's state.
-struct StoredRefresh {
+/// A refresh token as stored: what the rule judges, and its connection.
+struct StoredRefreshRow {
+    judged: StoredRefresh,
     connection_id: String,
     store_id: String,
-    client_id: Option<String>,
-    resource: Option<String>,
-    expires_at: i64,
-    used_at: Option<i64>,
-    connection_revoked: bool,
-    store_uninstalled: bool,
-    /// A retry of the refresh that minted it retired it.
-    superseded: bool,
-    /// The refresh token this one's use minted has been used in turn.
-    successor_used: bool,
-}
-
-/// A refresh token used again within this many seconds of its first use, while the refresh
-/// token that first use returned is still unused, gets a new pair instead of revoking the
-/// connection: the first answer may have been lost on the way (a timeout, a crashed tab), and
-/// the app retries. The pair the first answer carried is retired at that moment, so there is
-/// never more than one live chain, and a later use of it counts as a replay. Past the window,
-/// or once the chain moved on, a second use means two parties hold the token.
-pub const REFRESH_RETRY_SECONDS: i64 = 10;
-
-/// What `Db::revoke_token` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenRevocation {
-    Revoked,
-    /// Unknown, or its connection already ended.
-    NothingToRevoke,
-    /// The token belongs to another client.
-    AnotherClients,
-}
-
-/// Who is asking at the token endpoint, as far as a grant must match it.
-#[derive(Debug, Clone)]
-pub struct TokenClient {
-    pub client_id: String,
-    /// The `resource` the request names (RFC 8707), if any.
-    pub resource: Option<String>,
-}
-
-/// A connection to make from an approved authorization code.
-pub(super) struct NewConnection<'a> {
-    pub store_id: &'a str,
-    pub client_id: &'a str,
-    pub app_name: &'a str,
-    pub kind: &'a str,
-    pub redirect_host: Option<&'a str>,
-    pub resource: &'a str,
-    pub scopes: &'a str,
-    pub granted_by: &'a str,
-    pub granted_device: Option<&'a str>,
 }
 
 /// Uses a connection code once, on the consent page. The `Err` is why it is refused. A code used a second time revokes the connection the first use made.
@@ -126,12 +51,14 @@ pub(super) fn redeem_connection_code(conn: &Connection, code_hash: &[u8], t: i64
                     store_id: r.get(0)?,
                     scopes: r.get(1)?,
                     created_by: r.get(2)?,
-                    expires_at: r.get(3)?,
-                    used: r.get::<_, Option<i64>>(4)?.is_some(),
-                    store_uninstalled: r.get(5)?,
+                    judged: StoredConnectionCode {
+                        expires_at: r.get(3)?,
+                        used: r.get::<_, Option<i64>>(4)?.is_some(),
+                        store_uninstalled: r.get(5)?,
+                        maker_gone: r.get(8)?,
+                    },
                     created_device: r.get(6)?,
                     connection_id: r.get(7)?,
-                    maker_gone: r.get(8)?,
                 })
             },
         )
@@ -139,22 +66,15 @@ pub(super) fn redeem_connection_code(conn: &Connection, code_hash: &[u8], t: i64
     let Some(code) = code else {
         return Ok(Err(ConnectionCodeProblem::Unknown));
     };
-    if code.used {
-        // A code is used once. A second use means someone else has it too, so what the first
-        // use made is revoked: nobody can tell which of the two was the merchant.
-        if let Some(connection_id) = &code.connection_id {
+    if let Err(why) = grant_rules::judge_connection_code(&code.judged, t) {
+        // A second use means someone else has the code too, so what the first use made is
+        // revoked: nobody can tell which of the two was the merchant.
+        if why == ConnectionCodeProblem::Replayed
+            && let Some(connection_id) = &code.connection_id
+        {
             revoke_for_replay(conn, &code.store_id, connection_id, OneTimeCredential::ConnectionCode)?;
         }
-        return Ok(Err(ConnectionCodeProblem::Replayed));
-    }
-    if code.expires_at <= t {
-        return Ok(Err(ConnectionCodeProblem::Expired));
-    }
-    if code.store_uninstalled {
-        return Ok(Err(ConnectionCodeProblem::StoreUninstalled));
-    }
-    if code.maker_gone {
-        return Ok(Err(ConnectionCodeProblem::MakerGone));
+        return Ok(Err(why));
     }
     conn.execute("UPDATE connection_codes SET used_at = ?2 WHERE code_hash = ?1", params![code_hash, t])?;
     Ok(Ok(RedeemedCode { store_id: code.store_id, scopes: code.scopes, granted_by: code.created_by, granted_device: code.created_device }))
@@ -179,21 +99,6 @@ pub(super) fn create_connection(conn: &Connection, new: &NewConnection<'_>, toke
     Ok(id)
 }
 
-/// What the data plane needs to decide whether a connection token works.
-#[derive(Debug, Clone)]
-pub struct ConnectionTokenStatus {
-    pub connection_id: String,
-    pub store_id: String,
-    pub scopes: Scopes,
-    pub expired: bool,
-    pub revoked: bool,
-    pub store_name: String,
-    pub subscription_active: bool,
-    pub store_uninstalled: bool,
-    /// The resource the token works at; `None`: any (connections made before resources).
-    pub resource: Option<String>,
-}
-
 pub(super) fn connection_record(conn: &Connection, store_id: &str, id: &str) -> DbResult<Option<ConnectionRecord>> {
     Ok(conn
         .query_row(
@@ -210,20 +115,19 @@ const CONNECTION_COLUMNS: &str =
      (SELECT d.name FROM devices d WHERE d.id = c.granted_device)";
 
 fn row_to_connection(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConnectionRecord> {
-    let scopes: String = r.get(5)?;
-    let kind: String = r.get(7)?;
-    Ok(ConnectionRecord {
+    Ok(ConnectionColumns {
         id: r.get(0)?,
         app_name: r.get(1)?,
-        kind: ConnectionKind::from_db(&kind),
-        redirect_host: r.get(8)?,
         granted_by: Person { name: r.get(2)?, email: r.get(3)? },
+        created_at: r.get(4)?,
+        scopes: r.get(5)?,
+        revoked_at: r.get(6)?,
+        kind: r.get(7)?,
+        redirect_host: r.get(8)?,
+        last_used_at: r.get(9)?,
         granted_device: r.get(10)?,
-        created_at: to_time(r.get(4)?),
-        scopes: Scopes::from_db(&scopes).unwrap_or_else(Scopes::read_only),
-        last_used_at: to_time_opt(r.get(9)?),
-        revoked_at: to_time_opt(r.get(6)?),
-    })
+    }
+    .into_record())
 }
 
 /// Stores a new pair; `issued_from` is the refresh token whose use minted it, if any.
@@ -269,8 +173,9 @@ pub(crate) fn revoke_connections_of_device(conn: &Connection, actor: &Actor, dev
     Ok(granted.len())
 }
 
-impl Db {
-    pub async fn create_connection_code(&self, actor: Actor, code: NewConnectionCode) -> DbResult<()> {
+#[async_trait]
+impl crate::db::ConnectionStore for SqliteStore {
+    async fn create_connection_code(&self, actor: Actor, code: NewConnectionCode) -> DbResult<()> {
         self.write(move |tx| {
             let NewConnectionCode { app_name, scopes, code_hash, expires_at } = code;
             tx.execute(
@@ -285,7 +190,7 @@ impl Db {
 
     /// Uses a refresh token once, replacing it with a new pair; refused once the connection
     /// is revoked, for another client, or for another resource. See [`REFRESH_RETRY_SECONDS`].
-    pub async fn refresh_connection(
+    async fn refresh_connection(
         &self,
         refresh_hash: Vec<u8>,
         client: TokenClient,
@@ -302,17 +207,19 @@ impl Db {
                      WHERE t.token_hash = ?1 AND t.kind = 'refresh'",
                     [&refresh_hash],
                     |r| {
-                        Ok(StoredRefresh {
+                        Ok(StoredRefreshRow {
                             connection_id: r.get(0)?,
                             store_id: r.get(1)?,
-                            client_id: r.get(2)?,
-                            resource: r.get(3)?,
-                            expires_at: r.get(4)?,
-                            used_at: r.get(5)?,
-                            connection_revoked: r.get(6)?,
-                            store_uninstalled: r.get(7)?,
-                            superseded: r.get(8)?,
-                            successor_used: r.get(9)?,
+                            judged: StoredRefresh {
+                                client_id: r.get(2)?,
+                                resource: r.get(3)?,
+                                expires_at: r.get(4)?,
+                                used_at: r.get(5)?,
+                                connection_revoked: r.get(6)?,
+                                store_uninstalled: r.get(7)?,
+                                superseded: r.get(8)?,
+                                successor_used: r.get(9)?,
+                            },
                         })
                     },
                 )
@@ -320,48 +227,31 @@ impl Db {
             let Some(refresh) = row else {
                 return Ok(Err(GrantProblem::RefreshUnknown));
             };
-            if refresh.client_id.as_deref().is_some_and(|id| id != client.client_id) {
-                return Ok(Err(GrantProblem::RefreshForAnotherClient));
-            }
-            if let (Some(asked), Some(issued)) = (&client.resource, &refresh.resource)
-                && asked != issued
-            {
-                return Ok(Err(GrantProblem::RefreshForAnotherResource { issued: issued.clone() }));
-            }
-            if refresh.connection_revoked {
-                return Ok(Err(GrantProblem::ConnectionRevoked));
-            }
-            if refresh.store_uninstalled {
-                return Ok(Err(GrantProblem::ConnectionEndedByUninstall));
-            }
-            let retry = refresh.used_at.is_some_and(|used_at| t <= used_at + REFRESH_RETRY_SECONDS) && !refresh.successor_used;
-            if refresh.superseded || (refresh.used_at.is_some() && !retry) {
-                // Refresh tokens rotate: each is used once. A second use means two parties
-                // hold it; every token of the connection is cut off rather than guess which is
-                // the app.
-                revoke_for_replay(tx, &refresh.store_id, &refresh.connection_id, OneTimeCredential::RefreshToken)?;
-                return Ok(Err(GrantProblem::RefreshReplayed));
-            }
-            if retry {
+            match grant_rules::judge_refresh(&refresh.judged, &client, t) {
+                Err(why) => {
+                    if why.is_replay() {
+                        revoke_for_replay(tx, &refresh.store_id, &refresh.connection_id, OneTimeCredential::RefreshToken)?;
+                    }
+                    return Ok(Err(why));
+                }
                 // Retire what the first answer carried: its access token stops now, and its
                 // refresh token becomes a replay if it is ever used.
-                tx.execute(
+                Ok(RefreshUse::Retry) => tx.execute(
                     "UPDATE connection_tokens SET superseded_at = ?2, expires_at = MIN(expires_at, ?2) WHERE issued_from = ?1",
                     params![refresh_hash, t],
-                )?;
-            } else if refresh.expires_at <= t {
-                return Ok(Err(GrantProblem::RefreshExpired));
-            } else {
-                tx.execute("UPDATE connection_tokens SET used_at = ?2 WHERE token_hash = ?1", params![refresh_hash, t])?;
-            }
+                )?,
+                Ok(RefreshUse::First) => {
+                    tx.execute("UPDATE connection_tokens SET used_at = ?2 WHERE token_hash = ?1", params![refresh_hash, t])?
+                }
+            };
             insert_tokens(tx, &refresh.connection_id, &tokens, Some(&refresh_hash), t)?;
             Ok(Ok(connection_record(tx, &refresh.store_id, &refresh.connection_id)?.ok_or(DbError::NotFound)?))
         })
         .await
     }
 
-    pub async fn connection_token(&self, token_hash: Vec<u8>) -> DbResult<Option<ConnectionTokenStatus>> {
-        // `+?1`: see `Db::key_for_auth`.
+    async fn connection_token(&self, token_hash: Vec<u8>) -> DbResult<Option<ConnectionTokenStatus>> {
+        // `+?1`: see `SqliteStore::key_for_auth`.
         self.lookup(move |conn| {
             let t = now();
             Ok(conn
@@ -391,7 +281,7 @@ impl Db {
         .await
     }
 
-    pub async fn list_connections(&self, store_id: String) -> DbResult<Vec<ConnectionRecord>> {
+    async fn list_connections(&self, store_id: String) -> DbResult<Vec<ConnectionRecord>> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {CONNECTION_COLUMNS} FROM connections c JOIN users u ON u.id = c.granted_by WHERE c.store_id = ?1
@@ -404,7 +294,7 @@ impl Db {
     }
 
     /// Who granted a connection of the store (a user id), for deciding who may revoke it.
-    pub async fn connection_grantor(&self, store_id: String, id: String) -> DbResult<Option<String>> {
+    async fn connection_grantor(&self, store_id: String, id: String) -> DbResult<Option<String>> {
         self.read(move |conn| {
             Ok(conn
                 .query_row("SELECT granted_by FROM connections WHERE store_id = ?1 AND id = ?2", [store_id, id], |r| r.get(0))
@@ -414,7 +304,7 @@ impl Db {
     }
 
     /// Revokes a connection; its tokens stop working on their next use.
-    pub async fn revoke_connection(&self, actor: Actor, id: String) -> DbResult<ConnectionRecord> {
+    async fn revoke_connection(&self, actor: Actor, id: String) -> DbResult<ConnectionRecord> {
         self.write(move |tx| {
             let before = connection_record(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)?;
             if before.revoked_at.is_none() {
@@ -431,7 +321,7 @@ impl Db {
     /// connection (the grant); an access token stops working alone. An unknown, expired or
     /// already revoked token is no error (§2.2); another client's token is refused (§2.1) and
     /// left alone.
-    pub async fn revoke_token(&self, client_id: String, token_hash: Vec<u8>) -> DbResult<TokenRevocation> {
+    async fn revoke_token(&self, client_id: String, token_hash: Vec<u8>) -> DbResult<TokenRevocation> {
         self.write(move |tx| {
             let t = now();
             let row: Option<(String, String, String, Option<String>)> = tx

@@ -4,48 +4,17 @@
 //! Every change to a key's hash or status takes a fresh `change_seq`, the mirror feed's cursor.
 //! `last_used_at` is not a status and does not move the cursor.
 
-use keyward_core::{KeyFacts, KeyStatus, Scopes};
+use async_trait::async_trait;
 use keyward_core::wire::{KeyRecord, MirrorRecord, Person};
+use keyward_core::{KeyFacts, Scopes};
 use rusqlite::{Connection, params};
 
-use crate::key_rules::{self, WorkingPredecessor};
+use crate::db::records::{KeyColumns, MirrorColumns};
+use crate::db::{KeyAuthRow, KeyChange, NewKey};
+use crate::key_rules::{self, LimitedKey, WorkingPredecessor};
 use super::audit::{record, record_by};
 use crate::audit::{AuditEvent, KeyRef, KeyRevokeReason};
-use super::{Actor, Db, DbError, DbResult, OptionalExtension, now, to_time, to_time_opt};
-
-/// The most active keys one store may hold.
-pub const ACTIVE_KEY_LIMIT: i64 = 10;
-
-/// A key to insert. The secret was hashed by the caller, outside the write lock.
-pub struct NewKey {
-    pub id: String,
-    pub name: String,
-    pub scopes: Scopes,
-    pub expires_at: Option<i64>,
-    pub secret_hash: String,
-}
-
-/// A change to a key: each part that is `Some` is applied.
-#[derive(Debug, Clone, Default)]
-pub struct KeyChange {
-    pub name: Option<String>,
-    pub scopes: Option<Scopes>,
-    pub is_active: Option<bool>,
-}
-
-/// What the data plane needs to decide whether a key works, read fresh on every request.
-#[derive(Debug, Clone)]
-pub struct KeyAuthRow {
-    pub id: String,
-    pub store_id: String,
-    pub secret_hash: String,
-    pub scopes: Scopes,
-    /// What the key's [`KeyStatus`] is decided from, at the moment of the request.
-    pub facts: KeyFacts,
-    pub store_name: String,
-    pub subscription_active: bool,
-    pub store_uninstalled: bool,
-}
+use super::{Actor, DbError, DbResult, OptionalExtension, SqliteStore, now, to_time};
 
 const RECORD_SELECT: &str = "SELECT k.id, k.name, k.scopes, cu.name, cu.email, k.created_device, k.created_at,
         k.last_used_at, k.expires_at, k.is_active, k.revoked_at, ru.name, ru.email, k.revokes_at, d.brand
@@ -55,37 +24,26 @@ const RECORD_SELECT: &str = "SELECT k.id, k.name, k.scopes, cu.name, cu.email, k
     CROSS JOIN deployment d";
 
 fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
-    let id: String = r.get(0)?;
-    let scopes: String = r.get(2)?;
-    let revoked_at: Option<i64> = r.get(10)?;
-    let revokes_at: Option<i64> = r.get(13)?;
     let revoked_by = match (r.get::<_, Option<String>>(11)?, r.get::<_, Option<String>>(12)?) {
         (Some(name), Some(email)) => Some(Person { name, email }),
         _ => None,
     };
-    let brand: String = r.get(14)?;
-    let expires_at: Option<i64> = r.get(8)?;
-    let is_active: bool = r.get(9)?;
-    let t = to_time(now());
-    // A rotated key whose overlap has ended counts as revoked at that moment, even before the
-    // sweeper has written it down.
-    let facts = KeyFacts::from_unix(revoked_at, revokes_at, expires_at, is_active);
-    Ok(KeyRecord {
-        key_prefix: format!("{brand}_{id}"),
-        id,
+    Ok(KeyColumns {
+        id: r.get(0)?,
         name: r.get(1)?,
-        scopes: Scopes::from_db(&scopes).unwrap_or_else(Scopes::read_only),
+        scopes: r.get(2)?,
         created_by: Person { name: r.get(3)?, email: r.get(4)? },
         created_device: r.get(5)?,
-        created_at: to_time(r.get(6)?),
-        last_used_at: to_time_opt(r.get(7)?),
-        expires_at: facts.expires_at,
-        is_active,
-        revoked_at: facts.revoked_since(t),
+        created_at: r.get(6)?,
+        last_used_at: r.get(7)?,
+        expires_at: r.get(8)?,
+        is_active: r.get(9)?,
+        revoked_at: r.get(10)?,
         revoked_by,
-        revokes_at: facts.revokes_at.filter(|_| revoked_at.is_none()),
-        status: KeyStatus::of(&facts, t),
-    })
+        revokes_at: r.get(13)?,
+        brand: r.get(14)?,
+    }
+    .into_record())
 }
 
 fn key_record(conn: &Connection, store_id: &str, id: &str) -> DbResult<Option<KeyRecord>> {
@@ -98,14 +56,11 @@ fn next_seq(conn: &Connection) -> DbResult<i64> {
     Ok(conn.query_row("SELECT COALESCE(MAX(change_seq), 0) + 1 FROM api_keys", [], |r| r.get(0))?)
 }
 
-/// How many keys count against the limit: every key that works (not revoked, switched on, not
-/// expired), except a rotated key in its overlap whose replacement works, because that pair
-/// is one key changing hands. So the keys that work are at most [`ACTIVE_KEY_LIMIT`] plus, during
-/// an overlap, the one key each of them replaces; a replacement whose predecessor still works
-/// cannot be rotated again (see `rotate_key`), so overlaps never chain.
-fn count_active(conn: &Connection, store_id: &str) -> DbResult<i64> {
+/// Refuses a change that left the store over the limit (the caller's transaction then rolls
+/// it back); see [`key_rules::counted_toward_limit`].
+fn within_limit(conn: &Connection, store_id: &str) -> DbResult<()> {
     // A key with `revoked_at` set is revoked whatever else holds, so leaving those rows out
-    // here only saves reading a store's history; the status of the rest is decided below.
+    // here only saves reading a store's history; the status of the rest is decided above.
     let keys = conn
         .prepare_cached(
             "SELECT id, replaces, expires_at, is_active, revokes_at FROM api_keys WHERE store_id = ?1 AND revoked_at IS NULL",
@@ -115,39 +70,7 @@ fn count_active(conn: &Connection, store_id: &str) -> DbResult<i64> {
             Ok(LimitedKey { id: r.get(0)?, replaces: r.get(1)?, facts })
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(counted_toward_limit(&keys, to_time(now())))
-}
-
-/// One of a store's keys, as the limit sees it.
-struct LimitedKey {
-    id: String,
-    /// The key this one replaced by rotation.
-    replaces: Option<String>,
-    facts: KeyFacts,
-}
-
-/// The rule of [`count_active`], over the store's keys: those that work, except a key rotating
-/// out whose replacement is active.
-fn counted_toward_limit(keys: &[LimitedKey], at: time::OffsetDateTime) -> i64 {
-    let status = |k: &LimitedKey| KeyStatus::of(&k.facts, at);
-    let handed_over: std::collections::HashSet<&str> =
-        keys.iter().filter(|k| status(k) == KeyStatus::Active).filter_map(|k| k.replaces.as_deref()).collect();
-    let counted = keys
-        .iter()
-        .filter(|k| match status(k) {
-            KeyStatus::Active => true,
-            KeyStatus::RotatingOut => !handed_over.contains(k.id.as_str()),
-            KeyStatus::Deactivated | KeyStatus::Expired | KeyStatus::Revoked => false,
-        })
-        .count();
-    i64::try_from(counted).unwrap_or(i64::MAX)
-}
-
-/// Refuses a change that left the store over the limit (the caller's transaction then rolls
-/// it back). Checking after the change, inside it, is what makes one rule hold for create,
-/// reactivate and rotate alike.
-fn within_limit(conn: &Connection, store_id: &str) -> DbResult<()> {
-    if count_active(conn, store_id)? > ACTIVE_KEY_LIMIT {
+    if !key_rules::within_limit(&keys, to_time(now())) {
         return Err(DbError::ActiveKeyLimit);
     }
     Ok(())
@@ -219,11 +142,12 @@ pub(crate) fn revoke_keys_of_device(conn: &Connection, actor: &Actor, device_id:
     Ok(keys.len())
 }
 
-impl Db {
+#[async_trait]
+impl crate::db::KeyStore for SqliteStore {
     /// For benchmarks: gives a store a long history of `count` revoked keys (all with the same
     /// `secret_hash`), in one transaction, without audit events. Never called by the service.
     #[doc(hidden)]
-    pub async fn seed_revoked_keys(&self, store_id: String, count: usize, secret_hash: String) -> DbResult<()> {
+    async fn seed_revoked_keys(&self, store_id: String, count: usize, secret_hash: String) -> DbResult<()> {
         self.write(move |tx| {
             let owner: String = tx.query_row("SELECT id FROM users WHERE store_id = ?1 ORDER BY rowid LIMIT 1", [&store_id], |r| r.get(0))?;
             let t = now();
@@ -240,8 +164,8 @@ impl Db {
         .await
     }
 
-    /// Inserts a key, unless that would leave the store over [`ACTIVE_KEY_LIMIT`] working keys.
-    pub async fn create_key(&self, actor: Actor, new: NewKey) -> DbResult<KeyRecord> {
+    /// Inserts a key, unless that would leave the store over [`key_rules::ACTIVE_KEY_LIMIT`] working keys.
+    async fn create_key(&self, actor: Actor, new: NewKey) -> DbResult<KeyRecord> {
         self.write(move |tx| {
             insert_key(tx, &actor, &new)?;
             within_limit(tx, &actor.store_id)?;
@@ -253,12 +177,12 @@ impl Db {
         .await
     }
 
-    pub async fn get_key(&self, store_id: String, id: String) -> DbResult<Option<KeyRecord>> {
+    async fn get_key(&self, store_id: String, id: String) -> DbResult<Option<KeyRecord>> {
         self.read(move |conn| key_record(conn, &store_id, &id)).await
     }
 
     /// Up to 100 keys, newest first; revoked ones only when asked.
-    pub async fn list_keys(&self, store_id: String, include_revoked: bool) -> DbResult<Vec<KeyRecord>> {
+    async fn list_keys(&self, store_id: String, include_revoked: bool) -> DbResult<Vec<KeyRecord>> {
         self.read(move |conn| {
             let filter = if include_revoked {
                 ""
@@ -275,7 +199,7 @@ impl Db {
     }
 
     /// Renames, rescopes, deactivates or reactivates a key. A revoked key cannot change.
-    pub async fn update_key(&self, actor: Actor, id: String, change: KeyChange) -> DbResult<KeyRecord> {
+    async fn update_key(&self, actor: Actor, id: String, change: KeyChange) -> DbResult<KeyRecord> {
         self.write(move |tx| {
             let KeyChange { name, scopes, is_active } = change;
             let before = key_record(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)?;
@@ -312,7 +236,7 @@ impl Db {
     }
 
     /// Revokes a key for good. Revoking a revoked key changes nothing and returns its record.
-    pub async fn revoke_key(&self, actor: Actor, id: String) -> DbResult<KeyRecord> {
+    async fn revoke_key(&self, actor: Actor, id: String) -> DbResult<KeyRecord> {
         self.write(move |tx| {
             let before = key_record(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)?;
             let already_revoked: bool =
@@ -330,7 +254,7 @@ impl Db {
     /// Safe rotation: inserts the replacement, with the old key's name, scopes and expiry,
     /// then revokes the old key now, or schedules its end after `overlap_seconds`.
     /// Only `id` and `secret_hash` of `replacement` are used; the rest comes from the old key.
-    pub async fn rotate_key(&self, actor: Actor, old_id: String, mut replacement: NewKey, overlap_seconds: u32) -> DbResult<(KeyRecord, KeyRecord)> {
+    async fn rotate_key(&self, actor: Actor, old_id: String, mut replacement: NewKey, overlap_seconds: u32) -> DbResult<(KeyRecord, KeyRecord)> {
         self.write(move |tx| {
             let old = key_record(tx, &actor.store_id, &old_id)?.ok_or(DbError::NotFound)?;
             let t = now();
@@ -372,7 +296,7 @@ impl Db {
     }
 
     /// Who created a key of the store (a user id), for deciding who may change it.
-    pub async fn key_creator(&self, store_id: String, id: String) -> DbResult<Option<String>> {
+    async fn key_creator(&self, store_id: String, id: String) -> DbResult<Option<String>> {
         self.read(move |conn| {
             Ok(conn
                 .query_row("SELECT created_by FROM api_keys WHERE store_id = ?1 AND id = ?2", [store_id, id], |r| r.get(0))
@@ -382,7 +306,7 @@ impl Db {
     }
 
     /// The key's hash and status, with its store's, for authenticating one request.
-    pub async fn key_for_auth(&self, id: String) -> DbResult<Option<KeyAuthRow>> {
+    async fn key_for_auth(&self, id: String) -> DbResult<Option<KeyAuthRow>> {
         self.count_key_lookup();
         self.lookup(move |conn| {
             // `+?1`, not `?1`: with a join SQLite propagates a bare parameter into the plan and
@@ -414,7 +338,7 @@ impl Db {
 
     /// Key records of the store changed after `since`, oldest change first, at most `limit`.
     /// Returns the records, the new cursor and whether more are waiting.
-    pub async fn mirror_changes(&self, store_id: String, since: i64, limit: u32) -> DbResult<(Vec<MirrorRecord>, i64, bool)> {
+    async fn mirror_changes(&self, store_id: String, since: i64, limit: u32) -> DbResult<(Vec<MirrorRecord>, i64, bool)> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT k.id, d.brand, k.secret_hash, k.scopes, k.expires_at, k.is_active, k.revoked_at, k.revokes_at,
@@ -425,23 +349,18 @@ impl Db {
             let mut cursor = since;
             let mut records = stmt
                 .query_map(params![store_id, since, i64::from(limit) + 1], |r| {
-                    let id: String = r.get(0)?;
-                    let brand: String = r.get(1)?;
-                    let scopes: String = r.get(3)?;
-                    Ok((
-                        MirrorRecord {
-                            key_prefix: format!("{brand}_{id}"),
-                            id,
-                            secret_hash: r.get(2)?,
-                            scopes: Scopes::from_db(&scopes).unwrap_or_else(Scopes::read_only),
-                            expires_at: to_time_opt(r.get(4)?),
-                            is_active: r.get(5)?,
-                            revoked_at: to_time_opt(r.get(6)?),
-                            revokes_at: to_time_opt(r.get(7)?),
-                            updated_at: to_time(r.get(8)?),
-                        },
-                        r.get::<_, i64>(9)?,
-                    ))
+                    let columns = MirrorColumns {
+                        id: r.get(0)?,
+                        brand: r.get(1)?,
+                        secret_hash: r.get(2)?,
+                        scopes: r.get(3)?,
+                        expires_at: r.get(4)?,
+                        is_active: r.get(5)?,
+                        revoked_at: r.get(6)?,
+                        revokes_at: r.get(7)?,
+                        updated_at: r.get(8)?,
+                    };
+                    Ok((columns.into_record(), r.get::<_, i64>(9)?))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             let has_more = records.len() > limit as usize;
@@ -457,7 +376,7 @@ impl Db {
     /// Writes remembered last-use times in one transaction; never moves a time backwards.
     /// Writes down when keys and connections (told apart by their id's `con_` prefix) were
     /// last used.
-    pub async fn record_usage(&self, uses: Vec<(String, i64)>) -> DbResult<()> {
+    async fn record_usage(&self, uses: Vec<(String, i64)>) -> DbResult<()> {
         self.write(move |tx| {
             let mut keys = tx.prepare_cached(
                 "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)",
@@ -479,7 +398,7 @@ impl Db {
 
     /// Writes down the revocation of rotated keys whose overlap has ended, so the mirror feed
     /// and the audit trail show it. (Authentication already treats them as revoked.)
-    pub async fn finish_overlaps(&self) -> DbResult<usize> {
+    async fn finish_overlaps(&self) -> DbResult<usize> {
         self.write(|tx| {
             let t = now();
             let due: Vec<(String, String, String, i64)> = tx
@@ -498,35 +417,5 @@ impl Db {
             Ok(due.len())
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(id: &str, replaces: Option<&str>, revokes_at: Option<i64>, expires_at: Option<i64>, is_active: bool) -> LimitedKey {
-        LimitedKey { id: id.into(), replaces: replaces.map(Into::into), facts: KeyFacts::from_unix(None, revokes_at, expires_at, is_active) }
-    }
-
-    #[test]
-    fn the_limit_counts_working_keys_and_a_pair_changing_hands_once() {
-        let t = 1_000;
-        let at = to_time(t);
-        let keys = [
-            key("active", None, None, None, true),
-            key("off", None, None, None, false),
-            key("expired", None, None, Some(t), true),
-            key("ended", None, Some(t), None, true),
-            // Rotating out, its replacement active: one key changing hands.
-            key("old", None, Some(t + 60), None, true),
-            key("new", Some("old"), None, None, true),
-            // Rotating out, its replacement switched off: both count as far as they work.
-            key("old2", None, Some(t + 60), None, true),
-            key("new2", Some("old2"), None, None, false),
-        ];
-        assert_eq!(counted_toward_limit(&keys, at), 3, "`active`, `new` and `old2`");
-        assert_eq!(counted_toward_limit(&keys[..1], at), 1);
-        assert_eq!(counted_toward_limit(&[], at), 0);
     }
 }

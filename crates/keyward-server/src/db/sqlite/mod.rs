@@ -1,12 +1,9 @@
-//! All storage, behind one narrow interface.
+//! The SQLite backend: the embedded default, one file serving one node.
 //!
-//! Handlers call domain methods on [`Db`] (`create_key`, `key_for_auth`, …) and never see SQL,
-//! so another backend (PostgreSQL, for several instances behind a load balancer) can replace
-//! this module without touching them. The SQLite file runs in WAL mode with `synchronous=FULL`:
-//! once a call returns, its change survives the process being killed.
-//!
-//! SQLite calls block, so every call runs on tokio's blocking pool: one writer connection
-//! (SQLite allows one writer at a time anyway) and a few readers that WAL lets run alongside it.
+//! The file runs in WAL mode with `synchronous=FULL`: once a call returns, its change survives
+//! the process being killed. SQLite calls block, so every call runs on tokio's blocking pool:
+//! one writer connection (SQLite allows one writer at a time anyway) and a few readers that WAL
+//! lets run alongside it.
 
 mod audit;
 mod authorization;
@@ -14,7 +11,6 @@ mod catalog;
 mod connections;
 mod keys;
 mod oauth_clients;
-pub mod postgres;
 mod sessions;
 mod stores;
 
@@ -22,66 +18,26 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
 
+use super::{CONSENT_SECRET, DbError, DbResult, Timed, fresh_secret, now};
 use crate::problems::Problem;
 
-pub use authorization::{AUTHORIZATION_CODE_SECONDS, Approved, NewAuthorizationCode, PresentedCode};
-pub use connections::{ACCESS_TOKEN_SECONDS, ConnectionTokenStatus, IssuedTokens, NewConnectionCode, REFRESH_RETRY_SECONDS, TokenClient, TokenRevocation};
-pub use keys::{KeyAuthRow, KeyChange, NewKey};
-pub use oauth_clients::{ClientRecord, FoundClient, NewClient, PartnerRecord, RemovedPartner};
-pub use sessions::{LoginCandidate, SessionRow, SignedOut};
-pub use stores::NewStore;
-
-/// Who makes a change through the management API: a person, on a device, in one store.
-/// Every change they make is pinned to that store and recorded with both in the audit trail.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub store_id: String,
-    pub user_id: String,
-    pub device_id: String,
-}
+pub(crate) use super::records::Actor;
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
 const MIGRATIONS: &[&str] = &[
-    include_str!("../../migrations/0001_init.sql"),
-    include_str!("../../migrations/0002_security_review.sql"),
-    include_str!("../../migrations/0003_oauth_clients.sql"),
-    include_str!("../../migrations/0004_oauth_authorization.sql"),
+    include_str!("../../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../../migrations/sqlite/0002_security_review.sql"),
+    include_str!("../../../migrations/sqlite/0003_oauth_clients.sql"),
+    include_str!("../../../migrations/sqlite/0004_oauth_authorization.sql"),
 ];
 const READERS: usize = 3;
 
-/// What storage can go wrong with, as far as callers need to tell apart.
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("the database worker stopped: {0}")]
-    Worker(String),
-    /// The request cannot be carried out as asked; the problem says why and what to do.
-    #[error("{0}")]
-    Invalid(Problem),
-    #[error("not found")]
-    NotFound,
-    /// The store already has the most active keys it may have.
-    #[error("active key limit reached")]
-    ActiveKeyLimit,
-    /// The change conflicts with the row's state (e.g. changing a revoked key).
-    #[error("{0}")]
-    Conflict(Problem),
-    /// The password changed, or the person was removed, while a sign-in was being checked.
-    #[error("the credentials changed during sign-in")]
-    CredentialsChanged,
-    /// A freshly generated id is taken; the caller generates another.
-    #[error("id taken")]
-    IdTaken,
-}
-
-pub type DbResult<T> = Result<T, DbError>;
-
-/// The key service's database.
+/// The key service's database in a SQLite file.
 #[derive(Clone)]
-pub struct Db {
+pub struct SqliteStore {
     inner: Arc<Inner>,
 }
 
@@ -89,7 +45,7 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-    /// How many times a key row was read to authenticate a request (see [`Db::key_lookups`]).
+    /// How many times a key row was read to authenticate a request (see [`Store::key_lookups`](super::Store::key_lookups)).
     key_lookups: std::sync::atomic::AtomicU64,
     /// The key the consent form's CSRF token is signed with (see [`crate::oauth::csrf`]).
     consent_key: Vec<u8>,
@@ -99,32 +55,8 @@ struct Inner {
 /// A 256-bit secret of the service by name, made on first use and kept in the database so
 /// every instance shares it.
 fn service_secret(conn: &Connection, name: &str) -> DbResult<Vec<u8>> {
-    use rand::RngExt;
-    let mut fresh = [0u8; 32];
-    rand::rand_core::UnwrapErr(rand::rngs::SysRng).fill(&mut fresh);
-    conn.execute("INSERT OR IGNORE INTO service_secrets (name, value) VALUES (?1, ?2)", rusqlite::params![name, fresh.to_vec()])?;
+    conn.execute("INSERT OR IGNORE INTO service_secrets (name, value) VALUES (?1, ?2)", rusqlite::params![name, fresh_secret()])?;
     Ok(conn.query_row("SELECT value FROM service_secrets WHERE name = ?1", [name], |r| r.get(0))?)
-}
-
-/// A database call in progress: counted as in use until dropped, then timed.
-struct Timed<'a> {
-    metrics: &'a crate::metrics::DbMetrics,
-    kind: &'static str,
-    started: std::time::Instant,
-}
-
-impl<'a> Timed<'a> {
-    fn start(metrics: &'a crate::metrics::DbMetrics, kind: &'static str) -> Self {
-        metrics.in_use.inc();
-        Timed { metrics, kind, started: std::time::Instant::now() }
-    }
-}
-
-impl Drop for Timed<'_> {
-    fn drop(&mut self) {
-        self.metrics.in_use.dec();
-        self.metrics.observe(self.kind, self.started.elapsed());
-    }
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -134,15 +66,15 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-impl Db {
+impl SqliteStore {
     /// Opens (creating if needed) the database file and brings its schema up to date.
-    pub fn open(path: &Path) -> DbResult<Db> {
+    pub fn open(path: &Path) -> DbResult<SqliteStore> {
         owner_only(path)?;
         let mut writer = Connection::open(path)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         configure(&writer)?;
         migrate(&mut writer)?;
-        let consent_key = service_secret(&writer, "consent_form")?;
+        let consent_key = service_secret(&writer, CONSENT_SECRET)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
@@ -152,7 +84,7 @@ impl Db {
             configure(&reader)?;
             readers.push(Mutex::new(reader));
         }
-        Ok(Db {
+        Ok(SqliteStore {
             inner: Arc::new(Inner {
                 writer: Mutex::new(writer),
                 readers,
@@ -162,23 +94,6 @@ impl Db {
                 metrics: crate::metrics::DbMetrics::default(),
             }),
         })
-    }
-
-    /// The key the consent form's CSRF token is signed with.
-    pub fn consent_key(&self) -> &[u8] {
-        &self.inner.consent_key
-    }
-
-    /// Latency and connections in use, for `/metrics`. Reads and writes are timed, queueing
-    /// included; a point lookup that finds an idle reader (the authentication fast path) is not,
-    /// to keep that path free of locks.
-    pub fn metrics(&self) -> &crate::metrics::DbMetrics {
-        &self.inner.metrics
-    }
-
-    /// Whether the database answers (for `/readyz`).
-    pub async fn ping(&self) -> DbResult<()> {
-        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }
 
     /// Runs `f` on a reader connection on the blocking pool.
@@ -209,7 +124,7 @@ impl Db {
 
     /// Runs a point lookup (one row by primary key: microseconds) on an idle reader right
     /// here, saving the hop to the blocking pool that dominates so short a query; when every
-    /// reader is busy it goes through [`Db::read`] like any other read. For the lookups on the
+    /// reader is busy it goes through [`SqliteStore::read`] like any other read. For the lookups on the
     /// path of every authenticated request, nothing longer.
     pub(crate) async fn lookup<T, F>(&self, f: F) -> DbResult<T>
     where
@@ -244,19 +159,39 @@ impl Db {
         .map_err(|e| DbError::Worker(e.to_string()))?
     }
 
-    /// How many key rows have been read to authenticate requests since start: lets tests and
-    /// operators see that malformed keys never reach the database.
-    pub fn key_lookups(&self) -> u64 {
-        self.inner.key_lookups.load(Ordering::Relaxed)
-    }
-
     pub(crate) fn count_key_lookup(&self) {
         self.inner.key_lookups.fetch_add(1, Ordering::Relaxed);
     }
 
+}
+
+#[async_trait]
+impl super::Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn consent_key(&self) -> &[u8] {
+        &self.inner.consent_key
+    }
+
+    /// Reads and writes are timed, queueing included; a point lookup that finds an idle reader
+    /// (the authentication fast path) is not, to keep that path free of locks.
+    fn metrics(&self) -> &crate::metrics::DbMetrics {
+        &self.inner.metrics
+    }
+
+    fn key_lookups(&self) -> u64 {
+        self.inner.key_lookups.load(Ordering::Relaxed)
+    }
+
+    async fn ping(&self) -> DbResult<()> {
+        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await
+    }
+
     /// The brand this database's keys carry, fixed the first time it is served.
     /// Returns an error if it was created for another brand.
-    pub async fn ensure_brand(&self, brand: &str) -> DbResult<()> {
+    async fn ensure_brand(&self, brand: &str) -> DbResult<()> {
         let brand = brand.to_owned();
         self.write(move |tx| {
             let existing: Option<String> = tx
@@ -328,28 +263,5 @@ fn migrate(conn: &mut Connection) -> DbResult<()> {
     Ok(())
 }
 
-/// Now, in the Unix seconds the database keeps.
-pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-pub(crate) fn to_time(secs: i64) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-}
-
-pub(crate) fn to_time_opt(secs: Option<i64>) -> Option<time::OffsetDateTime> {
-    secs.map(to_time)
-}
-
-/// A random identifier for rows people see in URLs (devices, connections, users, stores):
-/// unguessable, so ids cannot be enumerated.
-pub(crate) fn random_id(prefix: &str) -> String {
-    use rand::RngExt;
-    let mut rng = rand::rand_core::UnwrapErr(rand::rngs::SysRng);
-    let body: String = (0..16)
-        .map(|_| keyward_core::base62::ALPHABET[rng.random_range(0..62)] as char)
-        .collect();
-    format!("{prefix}_{body}")
-}
-
+pub(crate) use super::{random_id, to_time, to_time_opt};
 pub(crate) use rusqlite::OptionalExtension;

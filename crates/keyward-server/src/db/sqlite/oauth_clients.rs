@@ -2,40 +2,13 @@
 //! operator registered. Registrations that never get used are forgotten after a day, so
 //! anonymous registration cannot fill the table.
 
+use async_trait::async_trait;
 use rusqlite::params;
 
 use super::connections::revoke_without_actor;
-use super::{Db, DbError, DbResult, OptionalExtension, now, random_id};
+use super::{SqliteStore, DbError, DbResult, OptionalExtension, now, random_id};
 use crate::audit::ConnectionRevokeReason;
-
-/// A client to register. The caller validated everything and holds the secret, if any.
-pub struct NewClient {
-    pub name: String,
-    /// `registered` (RFC 7591) or `partner` (the operator).
-    pub kind: &'static str,
-    pub redirect_uris: Vec<String>,
-    pub auth_method: String,
-    pub secret_hash: Option<Vec<u8>>,
-}
-
-/// A client as registered.
-#[derive(Debug, Clone)]
-pub struct ClientRecord {
-    pub id: String,
-    pub name: String,
-    pub redirect_uris: Vec<String>,
-    pub auth_method: String,
-    pub created_at: i64,
-}
-
-/// A client found by id: the record, whether the operator registered it as a partner, and
-/// the digest of its secret if it is confidential.
-#[derive(Debug, Clone)]
-pub struct FoundClient {
-    pub record: ClientRecord,
-    pub partner: bool,
-    pub secret_hash: Option<Vec<u8>>,
-}
+use crate::db::{ClientRecord, FoundClient, NewClient, PartnerRecord, RemovedPartner};
 
 /// A client from the first five columns of a row: id, name, redirect_uris, auth_method, created_at.
 fn client_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRecord> {
@@ -49,8 +22,9 @@ fn client_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRecord> {
     })
 }
 
-impl Db {
-    pub async fn register_client(&self, new: NewClient) -> DbResult<ClientRecord> {
+#[async_trait]
+impl crate::db::ClientStore for SqliteStore {
+    async fn register_client(&self, new: NewClient) -> DbResult<ClientRecord> {
         self.write(move |tx| {
             let id = random_id("cli");
             let t = now();
@@ -65,7 +39,7 @@ impl Db {
     }
 
     /// A registered or partner client by id, with what authenticating it needs.
-    pub async fn find_client(&self, id: String) -> DbResult<Option<FoundClient>> {
+    async fn find_client(&self, id: String) -> DbResult<Option<FoundClient>> {
         self.read(move |conn| {
             Ok(conn
                 .query_row(
@@ -85,7 +59,7 @@ impl Db {
     }
 
     /// Forgets self-registered clients never used since before `cutoff`. Returns how many.
-    pub async fn forget_unused_clients(&self, cutoff: i64) -> DbResult<usize> {
+    async fn forget_unused_clients(&self, cutoff: i64) -> DbResult<usize> {
         self.write(move |tx| {
             Ok(tx.execute(
                 "DELETE FROM oauth_clients WHERE kind = 'registered' AND last_used_at IS NULL AND created_at < ?1",
@@ -95,22 +69,8 @@ impl Db {
         .await
     }
 
-    /// Registers a partner app: a confidential client (`client_secret_basic`) the operator
-    /// added. The caller validated the name and redirect URIs and holds the secret; only its
-    /// digest is stored.
-    pub async fn register_partner(&self, name: String, redirect_uris: Vec<String>, secret_hash: Vec<u8>) -> DbResult<ClientRecord> {
-        self.register_client(NewClient {
-            name,
-            kind: "partner",
-            redirect_uris,
-            auth_method: "client_secret_basic".into(),
-            secret_hash: Some(secret_hash),
-        })
-        .await
-    }
-
     /// Every partner app, oldest first, with when it was last used (never its secret).
-    pub async fn list_partners(&self) -> DbResult<Vec<PartnerRecord>> {
+    async fn list_partners(&self) -> DbResult<Vec<PartnerRecord>> {
         self.read(|conn| {
             let mut stmt = conn.prepare(
                 "SELECT id, name, redirect_uris, auth_method, created_at, last_used_at FROM oauth_clients WHERE kind = 'partner' ORDER BY created_at, id",
@@ -125,7 +85,7 @@ impl Db {
     /// store made with it (each with an audit entry in that store's trail) and forgets its
     /// unused authorization codes, so nothing it holds works on its next request.
     /// [`DbError::NotFound`] if there is no partner app with that id.
-    pub async fn remove_partner(&self, id: String) -> DbResult<RemovedPartner> {
+    async fn remove_partner(&self, id: String) -> DbResult<RemovedPartner> {
         self.write(move |tx| {
             let name: String = tx
                 .query_row("SELECT name FROM oauth_clients WHERE id = ?1 AND kind = 'partner'", [&id], |r| r.get(0))
@@ -144,19 +104,4 @@ impl Db {
         })
         .await
     }
-}
-
-/// A partner app as the operator lists it.
-#[derive(Debug, Clone)]
-pub struct PartnerRecord {
-    pub client: ClientRecord,
-    pub last_used_at: Option<i64>,
-}
-
-/// What removing a partner app did.
-#[derive(Debug, Clone)]
-pub struct RemovedPartner {
-    pub name: String,
-    /// How many live connections it had, now revoked.
-    pub revoked_connections: usize,
 }

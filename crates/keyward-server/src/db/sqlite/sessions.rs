@@ -1,43 +1,15 @@
 //! Dashboard sessions. Each sign-in is a device, listed and revocable, so a lost laptop's
 //! session can be cut off from another machine.
 
+use async_trait::async_trait;
 use keyward_core::wire::{Device, Person, StoreInfo, User};
+
+use crate::db::{LoginCandidate, SessionRow, SignedOut};
 use rusqlite::{Connection, params};
 
 use super::audit::{record, record_by};
 use crate::audit::{AuditEvent, RevokedWithDevice};
-use super::{Actor, Db, DbError, DbResult, OptionalExtension, now, random_id, stores::store_info, to_time, to_time_opt};
-
-/// A signed-in session, as the management API's extractor sees it.
-#[derive(Debug, Clone)]
-pub struct SessionRow {
-    pub device_id: String,
-    pub store_id: String,
-    pub user_id: String,
-    pub user_name: String,
-    pub user_email: String,
-    pub role: String,
-    pub created_at: i64,
-    pub last_seen_at: i64,
-    /// Signed out, or the person was removed from the store.
-    pub signed_out: bool,
-    pub store_uninstalled: bool,
-}
-
-/// A device after sign-out, and what was revoked with it.
-pub struct SignedOut {
-    pub device: Device,
-    pub revoked_keys: usize,
-    pub revoked_connections: usize,
-}
-
-/// A user found by email, for sign-in.
-pub struct LoginCandidate {
-    pub user: User,
-    pub store_id: String,
-    pub password_hash: String,
-    pub store_uninstalled: bool,
-}
+use super::{Actor, SqliteStore, DbError, DbResult, OptionalExtension, now, random_id, stores::store_info, to_time, to_time_opt};
 
 const DEVICE_COLUMNS: &str = "d.id, d.name, u.name, u.email, d.created_at, d.last_seen_at, d.signed_out_at";
 
@@ -64,8 +36,9 @@ fn device(conn: &Connection, id: &str, current: &str) -> DbResult<Option<Device>
         .optional()?)
 }
 
-impl Db {
-    pub async fn login_candidate(&self, email: String) -> DbResult<Option<LoginCandidate>> {
+#[async_trait]
+impl crate::db::SessionStore for SqliteStore {
+    async fn login_candidate(&self, email: String) -> DbResult<Option<LoginCandidate>> {
         self.read(move |conn| {
             Ok(conn
                 .query_row(
@@ -89,7 +62,7 @@ impl Db {
     /// Records a new signed-in device holding the session token whose digest is given.
     /// `checked_password` is the hash the password was checked against: if the password
     /// changed (or the person was removed) while it was being checked, nobody is signed in.
-    pub async fn create_device(
+    async fn create_device(
         &self,
         store_id: String,
         user_id: String,
@@ -121,8 +94,8 @@ impl Db {
         .await
     }
 
-    pub async fn session_for_token(&self, token_hash: Vec<u8>) -> DbResult<Option<SessionRow>> {
-        // `+?1`: see `Db::key_for_auth`.
+    async fn session_for_token(&self, token_hash: Vec<u8>) -> DbResult<Option<SessionRow>> {
+        // `+?1`: see `SqliteStore::key_for_auth`.
         self.lookup(move |conn| {
             Ok(conn
                 .prepare_cached(
@@ -154,7 +127,7 @@ impl Db {
     }
 
     /// Marks a device as seen now. Called at most once a minute per device.
-    pub async fn touch_device(&self, device_id: String) -> DbResult<()> {
+    async fn touch_device(&self, device_id: String) -> DbResult<()> {
         self.write(move |tx| {
             tx.execute("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1", params![device_id, now()])?;
             Ok(())
@@ -162,7 +135,7 @@ impl Db {
         .await
     }
 
-    pub async fn list_devices(&self, store_id: String, current: String) -> DbResult<Vec<Device>> {
+    async fn list_devices(&self, store_id: String, current: String) -> DbResult<Vec<Device>> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {DEVICE_COLUMNS} FROM devices d JOIN users u ON u.id = d.user_id
@@ -176,7 +149,7 @@ impl Db {
 
     /// Signs a device out; with `revoke_keys`, also revokes every key created and every
     /// connection granted from it. `None` if the store has no such device.
-    pub async fn sign_out_device(&self, actor: Actor, device_id: String, revoke_keys: bool) -> DbResult<Option<SignedOut>> {
+    async fn sign_out_device(&self, actor: Actor, device_id: String, revoke_keys: bool) -> DbResult<Option<SignedOut>> {
         self.write(move |tx| {
             let Some(before) = device(tx, &device_id, &actor.device_id)? else { return Ok(None) };
             let owner: Option<String> = tx
@@ -206,11 +179,8 @@ impl Db {
         })
         .await
     }
-}
-
-impl Db {
     /// The user a device belongs to, if the device is the store's.
-    pub async fn device_user(&self, store_id: String, device_id: String) -> DbResult<Option<String>> {
+    async fn device_user(&self, store_id: String, device_id: String) -> DbResult<Option<String>> {
         self.read(move |conn| {
             Ok(conn
                 .query_row("SELECT user_id FROM devices WHERE store_id = ?1 AND id = ?2", [store_id, device_id], |r| r.get(0))
@@ -220,7 +190,7 @@ impl Db {
     }
 
     /// Ends a session that outlived its idle or absolute lifetime, as if signed out.
-    pub async fn end_expired_session(&self, device_id: String) -> DbResult<()> {
+    async fn end_expired_session(&self, device_id: String) -> DbResult<()> {
         self.write(move |tx| {
             let row: Option<(String, String, String)> = tx
                 .query_row(
@@ -237,7 +207,7 @@ impl Db {
     }
 
     /// The argon2id hash of a person's password, to check it before a change.
-    pub async fn password_hash(&self, user_id: String) -> DbResult<Option<String>> {
+    async fn password_hash(&self, user_id: String) -> DbResult<Option<String>> {
         self.read(move |conn| {
             Ok(conn
                 .query_row("SELECT password_hash FROM users WHERE id = ?1 AND removed_at IS NULL", [user_id], |r| r.get(0))
@@ -247,7 +217,7 @@ impl Db {
     }
 
     /// Sets a new password and signs out every other device of the person. Returns how many.
-    pub async fn change_password(&self, actor: Actor, password_hash: String) -> DbResult<usize> {
+    async fn change_password(&self, actor: Actor, password_hash: String) -> DbResult<usize> {
         self.write(move |tx| {
             tx.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![actor.user_id, password_hash])?;
             let signed_out = tx.execute(

@@ -1,13 +1,15 @@
 //! Stores and their staff: created by the operator's admin commands, and uninstalled by the
 //! merchant, which stops every key, connection and session of the store at once.
 
+use async_trait::async_trait;
 use keyward_core::wire::{StaffMember, StoreInfo};
 use rusqlite::{Connection, params};
 
+use crate::db::{NewStore, StoreSummary};
 use crate::problems::Problem;
 use super::audit::{record, record_by};
 use crate::audit::AuditEvent;
-use super::{Actor, Db, DbError, DbResult, OptionalExtension, keys::bump_all_keys_of_store, now, random_id, to_time};
+use super::{Actor, SqliteStore, DbError, DbResult, OptionalExtension, keys::bump_all_keys_of_store, now, random_id, to_time};
 
 const MEMBER_SELECT: &str = "SELECT id, name, email, role, created_at FROM users";
 
@@ -19,14 +21,6 @@ fn member(conn: &Connection, store_id: &str, id: &str) -> DbResult<Option<StaffM
     Ok(conn
         .query_row(&format!("{MEMBER_SELECT} WHERE store_id = ?1 AND id = ?2 AND removed_at IS NULL"), [store_id, id], member_from_row)
         .optional()?)
-}
-
-/// A store to create, with its owner.
-pub struct NewStore {
-    pub name: String,
-    pub owner_name: String,
-    pub owner_email: String,
-    pub owner_password_hash: String,
 }
 
 pub(crate) fn store_info(conn: &Connection, store_id: &str) -> DbResult<Option<StoreInfo>> {
@@ -81,9 +75,10 @@ fn insert_user(
     Ok(id)
 }
 
-impl Db {
+#[async_trait]
+impl crate::db::MerchantStore for SqliteStore {
     /// Creates a store and its owner; returns the store's id.
-    pub async fn create_store(&self, new: NewStore) -> DbResult<String> {
+    async fn create_store(&self, new: NewStore) -> DbResult<String> {
         self.write(move |tx| {
             let id = random_id("sto");
             tx.execute(
@@ -98,7 +93,7 @@ impl Db {
     }
 
     /// Adds a staff member to a store; returns the user's id.
-    pub async fn add_staff(&self, store_id: String, name: String, email: String, password_hash: String) -> DbResult<String> {
+    async fn add_staff(&self, store_id: String, name: String, email: String, password_hash: String) -> DbResult<String> {
         self.write(move |tx| {
             if store_info(tx, &store_id)?.is_none() {
                 return Err(DbError::Invalid(Problem::NoSuchStore { id: store_id }));
@@ -109,7 +104,7 @@ impl Db {
     }
 
     /// Turns the store's subscription on or off; off makes the data plane answer 403.
-    pub async fn set_subscription(&self, store_id: String, active: bool) -> DbResult<()> {
+    async fn set_subscription(&self, store_id: String, active: bool) -> DbResult<()> {
         self.write(move |tx| {
             let changed = tx.execute("UPDATE stores SET subscription_active = ?2 WHERE id = ?1", params![store_id, active])?;
             if changed == 0 {
@@ -125,14 +120,14 @@ impl Db {
         .await
     }
 
-    pub async fn store_info(&self, store_id: String) -> DbResult<Option<StoreInfo>> {
+    async fn store_info(&self, store_id: String) -> DbResult<Option<StoreInfo>> {
         self.lookup(move |conn| store_info(conn, &store_id)).await
     }
 
     /// Every store, for the operator: (id, name, subscription active, uninstalled).
     /// The name of the store, when this service hosts exactly one that has Keyward installed:
     /// a page shown before anyone signs in may then name it.
-    pub async fn only_store_name(&self) -> DbResult<Option<String>> {
+    async fn only_store_name(&self) -> DbResult<Option<String>> {
         self.read(|conn| {
             let names: Vec<String> = conn
                 .prepare_cached("SELECT name FROM stores WHERE uninstalled_at IS NULL LIMIT 2")?
@@ -143,17 +138,19 @@ impl Db {
         .await
     }
 
-    pub async fn list_stores(&self) -> DbResult<Vec<(String, String, bool, bool)>> {
+    async fn list_stores(&self) -> DbResult<Vec<StoreSummary>> {
         self.read(|conn| {
             let mut stmt = conn.prepare("SELECT id, name, subscription_active, uninstalled_at IS NOT NULL FROM stores ORDER BY created_at")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            let rows = stmt.query_map([], |r| {
+                Ok(StoreSummary { id: r.get(0)?, name: r.get(1)?, subscription_active: r.get(2)?, uninstalled: r.get(3)? })
+            })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
     }
 
     /// Uninstall: every key revoked, every connection revoked, every session signed out.
-    pub async fn uninstall_store(&self, actor: Actor) -> DbResult<()> {
+    async fn uninstall_store(&self, actor: Actor) -> DbResult<()> {
         self.write(move |tx| {
             let store_id = &actor.store_id;
             let t = now();
@@ -165,11 +162,8 @@ impl Db {
         })
         .await
     }
-}
-
-impl Db {
     /// The people who can sign in to the store: the owner first, then staff by name.
-    pub async fn list_staff(&self, store_id: String) -> DbResult<Vec<StaffMember>> {
+    async fn list_staff(&self, store_id: String) -> DbResult<Vec<StaffMember>> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "{MEMBER_SELECT} WHERE store_id = ?1 AND removed_at IS NULL ORDER BY role = 'staff', name COLLATE NOCASE"
@@ -181,7 +175,7 @@ impl Db {
     }
 
     /// The owner adds a staff member, recorded in the audit trail.
-    pub async fn add_staff_member(&self, actor: Actor, name: String, email: String, password_hash: String) -> DbResult<StaffMember> {
+    async fn add_staff_member(&self, actor: Actor, name: String, email: String, password_hash: String) -> DbResult<StaffMember> {
         self.write(move |tx| {
             let id = insert_user(tx, &actor.store_id, &name, &email, &password_hash, "staff")?;
             record_by(tx, &actor, &AuditEvent::StaffAdded { user_id: &id, name: &name, email: &email })?;
@@ -193,7 +187,7 @@ impl Db {
     /// The owner removes a staff member: they can no longer sign in, and every device they
     /// are signed in on is signed out. The keys they made stay (they belong to the store);
     /// the owner revokes those separately if need be. Returns the member and how many devices.
-    pub async fn remove_staff_member(&self, actor: Actor, user_id: String) -> DbResult<(StaffMember, usize)> {
+    async fn remove_staff_member(&self, actor: Actor, user_id: String) -> DbResult<(StaffMember, usize)> {
         self.write(move |tx| {
             let member = member(tx, &actor.store_id, &user_id)?.ok_or(DbError::NotFound)?;
             if member.role != "staff" {
