@@ -3,8 +3,7 @@
 //! most ten plus, during an overlap, the one key each of them replaces.
 
 use keyward_core::hashing;
-use keyward_server::Db;
-use keyward_server::db::{Actor, KeyChange, NewKey, NewStore};
+use keyward_server::db::{Actor, Db, KeyChange, NewKey, NewStore, SqliteStore};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -38,7 +37,7 @@ impl Store {
     async fn new() -> Store {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keyward.db");
-        let db = Db::open(&path).unwrap();
+        let db: Db = std::sync::Arc::new(SqliteStore::open(&path).unwrap());
         db.ensure_brand("asmk").await.unwrap();
         let store_id = db
             .create_store(NewStore {

@@ -1,24 +1,10 @@
 //! The PostgreSQL backend against a real server: the throwaway cluster `./dev test` starts
 //! (its address in KEYWARD_TEST_POSTGRES_URL). Each test gets a database of its own.
 
+mod support;
+
 use keyward_server::db::postgres::{Migrated, PgError, connect, migrate};
-
-/// A fresh, empty database on the test cluster; returns its URL.
-async fn fresh_database() -> String {
-    let admin = std::env::var("KEYWARD_TEST_POSTGRES_URL")
-        .expect("KEYWARD_TEST_POSTGRES_URL names the test PostgreSQL; run the tests with ./dev test, which starts one");
-    let name = format!("kw_{}", rand_suffix());
-    let pool = connect(&admin).await.unwrap();
-    pool.get().await.unwrap().batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
-}
-
-fn rand_suffix() -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-    format!("{:x}{:x}", nanos, std::process::id())
-}
+use support::fresh_database;
 
 async fn tables(url: &str) -> Vec<String> {
     let pool = connect(url).await.unwrap();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
 use keyward_core::Brand;
-use keyward_server::{AppState, Config, Db};
+use keyward_server::{AppState, Config};
 use tempfile::TempDir;
 
 const APP: &str = env!("CARGO_BIN_EXE_keyward-app");
@@ -98,7 +98,7 @@ impl KeyService {
         let db = db.to_owned();
         let address = runtime
             .spawn(async move {
-                let db = Db::open(&db).unwrap();
+                let db = keyward_server::db::open_sqlite(&db).unwrap();
                 db.ensure_brand("kw").await.unwrap();
                 keyward_server::demo::ensure_demo_store(&db).await.unwrap();
                 let state = AppState::new(db, Config::new(Brand::new("kw").unwrap()));

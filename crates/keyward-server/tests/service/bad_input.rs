@@ -11,7 +11,7 @@ async fn malformed_requests_get_clear_4xx_errors_and_change_nothing() {
     let owner = svc.store("Acme").await;
     let session = svc.login(&owner, "laptop").await;
     let (id, key) = svc.create_key(&session, json!({"name": "bot", "scopes": ["read", "write"]})).await;
-    let before = svc.snapshot();
+    let before = svc.snapshot().await;
 
     let raw = |method: Method, path: &str, content_type: Option<&str>, body: Vec<u8>| {
         let mut request = svc.http.request(method, format!("{}{path}", svc.base)).bearer_auth(&session).body(body);
@@ -73,5 +73,5 @@ async fn malformed_requests_get_clear_4xx_errors_and_change_nothing() {
     let wrong_method = svc.call(Method::PUT, "/api/keys", Some(&session), Some(json!({}))).await;
     wrong_method.assert_error(405, "method_not_allowed");
 
-    assert_eq!(svc.snapshot(), before, "bad requests must not change the database");
+    assert_eq!(svc.snapshot().await, before, "bad requests must not change the database");
 }

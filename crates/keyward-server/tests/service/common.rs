@@ -1,11 +1,15 @@
-//! A real key service for each test: its own SQLite file in a temporary folder, served over
-//! HTTP on a free loopback port, with the test holding the state to read counters.
+//! A real key service for each test, served over HTTP on a free loopback port, with the test
+//! holding the state to read counters. Its database is its own SQLite file in a temporary
+//! folder, or, with `KEYWARD_TEST_BACKEND=postgres`, a fresh database of its own on the
+//! PostgreSQL cluster named by `KEYWARD_TEST_POSTGRES_URL` (`./dev test` runs this suite both
+//! ways): the same tests, on either backend.
 
 use std::net::SocketAddr;
 
 use keyward_core::{Brand, hashing};
 use keyward_server::db::NewStore;
-use keyward_server::{AppState, Config, Db};
+use keyward_server::db::Database;
+use keyward_server::{AppState, Config};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -15,7 +19,10 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct Service {
     pub base: String,
     pub state: AppState,
-    pub dir: TempDir,
+    /// The temporary folder (the SQLite file, when that is the backend); removed on drop.
+    pub _dir: TempDir,
+    /// Where the data lives: the SQLite file in `dir`, or a PostgreSQL database.
+    pub database: Database,
     pub http: reqwest::Client,
     /// Dropping the service drops this, which stops the server.
     _shutdown: tokio::sync::oneshot::Sender<()>,
@@ -65,7 +72,8 @@ impl Service {
 
     pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Service {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("keyward.db")).unwrap();
+        let database = test_database(&dir).await;
+        let db = database.open().await.unwrap();
         db.ensure_brand("asmk").await.unwrap();
         let mut config = Config::new(Brand::new("asmk").unwrap());
         configure(&mut config);
@@ -84,14 +92,11 @@ impl Service {
         Service {
             base: format!("http://{addr}"),
             state,
-            dir,
+            _dir: dir,
+            database,
             http: reqwest::Client::new(),
             _shutdown: tx,
         }
-    }
-
-    pub fn db_path(&self) -> std::path::PathBuf {
-        self.dir.path().join("keyward.db")
     }
 
     /// A new store with its owner.
@@ -168,29 +173,139 @@ impl Service {
     }
 
     /// Every row of every table, as text: to prove a request changed nothing.
-    pub fn snapshot(&self) -> String {
-        let conn = rusqlite::Connection::open(self.db_path()).unwrap();
-        let tables: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        let mut out = String::new();
-        for table in tables {
-            let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY rowid")).unwrap();
-            let columns = stmt.column_count();
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok((0..columns).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|"))
-                })
-                .unwrap();
-            for row in rows {
-                out.push_str(&format!("{table}: {}\n", row.unwrap()));
+    pub async fn snapshot(&self) -> String {
+        match &self.database {
+            Database::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                let tables: Vec<String> = conn
+                    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+                    .unwrap()
+                    .query_map([], |r| r.get(0))
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                let mut out = String::new();
+                for table in tables {
+                    let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY rowid")).unwrap();
+                    let columns = stmt.column_count();
+                    let rows = stmt
+                        .query_map([], |r| {
+                            Ok((0..columns).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|"))
+                        })
+                        .unwrap();
+                    for row in rows {
+                        out.push_str(&format!("{table}: {}\n", row.unwrap()));
+                    }
+                }
+                out
+            }
+            Database::Postgres(url) => {
+                let client = pg(url).await;
+                let tables = client
+                    .query("SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1", &[])
+                    .await
+                    .unwrap();
+                let mut out = String::new();
+                for table in tables.iter().map(|r| r.get::<_, String>(0)) {
+                    for row in client.query(&format!("SELECT t::text FROM {table} t ORDER BY 1"), &[]).await.unwrap() {
+                        out.push_str(&format!("{table}: {}\n", row.get::<_, String>(0)));
+                    }
+                }
+                out
             }
         }
-        out
+    }
+
+    /// Everything the database keeps at rest, as text: the file and its WAL for SQLite, every
+    /// row for PostgreSQL. For proving that a secret is never stored.
+    pub async fn at_rest(&self) -> String {
+        match &self.database {
+            Database::Sqlite(path) => {
+                let mut bytes = std::fs::read(path).unwrap();
+                bytes.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+            Database::Postgres(_) => self.snapshot().await,
+        }
+    }
+
+    /// Runs one statement straight on the database, behind the service's back (to age rows as
+    /// if time had passed); `$1`, `$2`… are the text `params`. Returns how many rows it changed.
+    pub async fn sql(&self, statement: &str, params: &[&str]) -> u64 {
+        match &self.database {
+            Database::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                conn.execute(&sqlite_placeholders(statement), rusqlite::params_from_iter(params.iter())).unwrap() as u64
+            }
+            Database::Postgres(url) => {
+                let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+                pg(url).await.execute(statement, &params).await.unwrap()
+            }
+        }
+    }
+
+    /// The first column of the first row a query returns, read as `T` (`i64` for integers,
+    /// `String` for text); `None` for no row.
+    pub async fn sql_value<T>(&self, query: &str, params: &[&str]) -> Option<T>
+    where
+        T: rusqlite::types::FromSql + for<'a> tokio_postgres::types::FromSql<'a>,
+    {
+        match &self.database {
+            Database::Sqlite(path) => {
+                use rusqlite::OptionalExtension;
+                let conn = rusqlite::Connection::open(path).unwrap();
+                conn.query_row(&sqlite_placeholders(query), rusqlite::params_from_iter(params.iter()), |r| r.get(0)).optional().unwrap()
+            }
+            Database::Postgres(url) => {
+                let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+                pg(url).await.query_opt(query, &params).await.unwrap().map(|row| row.get(0))
+            }
+        }
+    }
+}
+
+/// SQLite numbers parameters `?1`; the tests write `$1` as PostgreSQL does.
+fn sqlite_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A name part no other test, in this process or another, has used.
+fn unique_suffix() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{nanos:x}_{:x}_{n}", std::process::id())
+}
+
+/// A plain connection to a test database.
+async fn pg(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// The database a test service runs on: see the module's comment.
+async fn test_database(dir: &TempDir) -> Database {
+    match std::env::var("KEYWARD_TEST_BACKEND").as_deref() {
+        Ok("postgres") => {
+            let admin = std::env::var("KEYWARD_TEST_POSTGRES_URL")
+                .expect("KEYWARD_TEST_BACKEND=postgres needs KEYWARD_TEST_POSTGRES_URL; run the tests with ./dev test, which starts a PostgreSQL");
+            let name = format!("kw_{}", unique_suffix());
+            pg(&admin).await.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+            let (base, _) = admin.rsplit_once('/').unwrap();
+            Database::Postgres(format!("{base}/{name}"))
+        }
+        Ok("sqlite") | Err(_) => Database::Sqlite(dir.path().join("keyward.db")),
+        Ok(other) => panic!("KEYWARD_TEST_BACKEND is {other:?}; use sqlite or postgres"),
     }
 }
 

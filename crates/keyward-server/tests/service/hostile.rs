@@ -44,7 +44,7 @@ async fn a_burst_of_malformed_requests_gets_4xx_and_the_service_keeps_serving() 
     let (_, key) = svc.create_key(&session, json!({"name": "bot"})).await;
     assert_eq!(svc.with_key("/v1/whoami", &key).await.status, 200);
     svc.state.usage.flush(&svc.state.db).await.unwrap();
-    let before = svc.snapshot();
+    let before = svc.snapshot().await;
     let base = svc.base.clone();
     let patience = Duration::from_secs(5);
 
@@ -123,7 +123,7 @@ async fn a_burst_of_malformed_requests_gets_4xx_and_the_service_keeps_serving() 
     expect(&base, b"GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n", 404).await;
     expect(&base, b"DELETE /api/keys HTTP/1.1\r\nHost: localhost\r\n\r\n", 405).await;
 
-    assert_eq!(svc.snapshot(), before, "the database is unchanged");
+    assert_eq!(svc.snapshot().await, before, "the database is unchanged");
     assert_eq!(svc.with_key("/v1/whoami", &key).await.status, 200, "the key still works");
 }
 

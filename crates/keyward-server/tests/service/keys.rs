@@ -40,11 +40,10 @@ async fn the_secret_is_shown_once_and_only_its_hash_is_stored() {
     }
     assert!(list.body["keys"][0].get("key").is_none());
 
-    // At rest: the database file and its WAL hold an argon2id hash, never the secret.
+    // At rest: the database (SQLite's file and its WAL, or PostgreSQL's rows) holds an argon2id
+    // hash, never the secret.
     svc.state.usage.flush(&svc.state.db).await.unwrap();
-    let mut bytes = std::fs::read(svc.db_path()).unwrap();
-    bytes.extend(std::fs::read(svc.db_path().with_extension("db-wal")).unwrap_or_default());
-    let haystack = String::from_utf8_lossy(&bytes);
+    let haystack = svc.at_rest().await;
     assert!(!haystack.contains(secret), "the secret is on disk");
     assert!(haystack.contains("$argon2id$v=19$m=19456,t=2,p=1$"), "the argon2id hash is on disk");
 }
@@ -58,9 +57,9 @@ async fn the_eleventh_active_key_is_refused_until_one_is_revoked_or_deactivated(
     for i in 0..10 {
         ids.push(svc.create_key(&session, json!({"name": format!("key {i}")})).await.0);
     }
-    let before = svc.snapshot();
+    let before = svc.snapshot().await;
     svc.post("/api/keys", &session, json!({"name": "eleventh"})).await.assert_error(409, "active_key_limit");
-    assert_eq!(svc.snapshot(), before, "a refused create changes nothing");
+    assert_eq!(svc.snapshot().await, before, "a refused create changes nothing");
 
     svc.patch(&format!("/api/keys/{}", ids[0]), &session, json!({"is_active": false})).await.assert_status(200);
     let (eleventh, _) = svc.create_key(&session, json!({"name": "eleventh"})).await;
@@ -171,17 +170,14 @@ async fn last_used_is_shown_at_once_and_written_without_a_write_per_request() {
     let session = svc.login(&owner, "laptop").await;
     let (id, key) = svc.create_key(&session, json!({"name": "bot"})).await;
     assert!(svc.get(&format!("/api/keys/{id}"), &session).await.body["last_used_at"].is_null());
-    let before = svc.snapshot();
+    let before = svc.snapshot().await;
     for _ in 0..5 {
         svc.with_key("/v1/whoami", &key).await.assert_status(200);
     }
-    assert_eq!(svc.snapshot(), before, "requests alone write nothing");
+    assert_eq!(svc.snapshot().await, before, "requests alone write nothing");
     assert!(svc.get(&format!("/api/keys/{id}"), &session).await.body["last_used_at"].is_string());
     svc.state.usage.flush(&svc.state.db).await.unwrap();
-    let on_disk: Option<i64> = rusqlite::Connection::open(svc.db_path())
-        .unwrap()
-        .query_row("SELECT last_used_at FROM api_keys WHERE id = ?1", [&id], |r| r.get(0))
-        .unwrap();
+    let on_disk: Option<i64> = svc.sql_value::<Option<i64>>("SELECT last_used_at FROM api_keys WHERE id = $1", &[&id]).await.flatten();
     assert!(on_disk.is_some());
 }
 

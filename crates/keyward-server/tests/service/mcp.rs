@@ -51,11 +51,11 @@ async fn a_read_only_key_neither_sees_nor_calls_write_tools() {
     let listed = mcp(&svc, &key, 1, "tools/list", json!({})).await;
     let names = tool_names(&listed);
     assert_eq!(names, vec!["list_raw_materials", "get_raw_material", "list_boms", "get_bom"]);
-    let before = svc.snapshot();
+    let before = svc.snapshot().await;
     let refused = mcp(&svc, &key, 2, "tools/call", json!({"name": "create_raw_material", "arguments": {"name": "X", "unit": "kg"}})).await;
     assert!(refused.body["error"]["message"].as_str().unwrap().contains("read only"), "{}", refused.text);
     assert!(refused.body.get("result").is_none());
-    assert_eq!(svc.snapshot(), before);
+    assert_eq!(svc.snapshot().await, before);
 }
 
 #[tokio::test]

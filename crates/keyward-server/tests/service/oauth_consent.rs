@@ -80,14 +80,14 @@ async fn a_read_only_connection_cannot_see_or_call_write_tools() {
     let grant = svc.connect_app(&session, "Claude", json!({"scopes": ["read"]})).await;
     let tools = mcp(&svc, &grant.access, 1, "tools/list", json!({})).await;
     assert!(!tools.assert_status(200).to_string().contains("set_stock"));
-    let before = svc.snapshot();
+    let before = svc.snapshot().await;
     let call = mcp(&svc, &grant.access, 2, "tools/call", json!({"name": "set_stock", "arguments": {"id": 1, "stock": 5}})).await;
     call.assert_error(403, "insufficient_scope");
     let challenge = format!("Bearer error=\"insufficient_scope\", scope=\"read write\", resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"", svc.base);
     assert_eq!(call.header("www-authenticate"), Some(challenge.as_str()));
     let rest = read(svc.http.post(format!("{}/v1/raw-materials", svc.base)).bearer_auth(&grant.access).json(&json!({"name": "x", "unit": "kg"})).send().await.unwrap()).await;
     assert_eq!(rest.status, 401, "and the token is for /mcp only: {}", rest.text);
-    assert_eq!(svc.snapshot().lines().filter(|l| l.starts_with("raw_materials")).count(), before.lines().filter(|l| l.starts_with("raw_materials")).count());
+    assert_eq!(svc.snapshot().await.lines().filter(|l| l.starts_with("raw_materials")).count(), before.lines().filter(|l| l.starts_with("raw_materials")).count());
     mcp(&svc, &grant.access, 3, "tools/call", json!({"name": "list_raw_materials", "arguments": {}})).await.assert_status(200);
 }
 
@@ -96,20 +96,20 @@ async fn deny_sends_access_denied_with_state_and_issuer_and_stores_nothing() {
     let svc = Service::start().await;
     svc.store("Acme").await;
     let app = svc.register_app("Claude").await;
-    let before = svc.snapshot();
+    let before = svc.snapshot().await;
     let answer = svc.consent(&app, &[("decision", "deny")]).await;
     assert_eq!(answer.redirect_param("error").as_deref(), Some("access_denied"));
     assert_eq!(answer.redirect_param("state").as_deref(), Some("state-123"));
     assert_eq!(answer.redirect_param("iss").as_deref(), Some(svc.base.as_str()));
     assert!(answer.redirect_param("code").is_none());
-    assert_eq!(svc.snapshot(), before);
+    assert_eq!(svc.snapshot().await, before);
 }
 
 #[tokio::test]
 async fn problems_before_the_redirect_uri_is_trusted_are_pages_never_redirects() {
     let svc = Service::start().await;
     let app = svc.register_app("Claude").await;
-    let before = svc.snapshot();
+    let before = svc.snapshot().await;
     let evil = svc.open_consent(&svc.authorization_params(&app, &[("redirect_uri", "https://evil.example/cb")])).await;
     assert_page(&evil, 400, "did not register");
     let unknown = svc.open_consent(&svc.authorization_params(&app, &[("client_id", "cli_nobody")])).await;
@@ -119,7 +119,7 @@ async fn problems_before_the_redirect_uri_is_trusted_are_pages_never_redirects()
     let private = svc.open_consent(&svc.authorization_params(&app, &[("client_id", "https://127.0.0.1/client.json")])).await;
     assert_eq!(private.status, 400, "a metadata document on this machine is not fetched: {}", private.text);
     assert!(private.header("location").is_none());
-    assert_eq!(svc.snapshot(), before);
+    assert_eq!(svc.snapshot().await, before);
 }
 
 #[tokio::test]
@@ -129,7 +129,7 @@ async fn problems_after_the_redirect_uri_is_trusted_go_back_to_the_app_at_once_o
     let secret_hash = keyward_server::auth::tokens::digest("kwcs_unused");
     let partner = svc.state.db.register_partner("Acme Analytics".into(), vec![REDIRECT.into()], secret_hash).await.unwrap();
     let partner = crate::browser::App { client_id: partner.id, redirect_uri: REDIRECT.into() };
-    let before = svc.snapshot();
+    let before = svc.snapshot().await;
     let reply = read(browser().get(format!("{}/oauth/authorize", svc.base)).send().await.unwrap()).await;
     assert_page(&reply, 400, "client_id");
     for (changes, error) in [
@@ -153,7 +153,7 @@ async fn problems_after_the_redirect_uri_is_trusted_go_back_to_the_app_at_once_o
         let link = page.text.split("<a href=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
         assert!(link.starts_with(REDIRECT) && link.contains(&format!("error={error}")) && link.contains("state=state-123"), "{link}");
     }
-    assert_eq!(svc.snapshot(), before);
+    assert_eq!(svc.snapshot().await, before);
 }
 
 #[tokio::test]
@@ -161,7 +161,7 @@ async fn a_wrong_code_or_password_shows_the_page_again_with_the_reason_and_appro
     let svc = Service::start().await;
     let owner = svc.store("Acme").await;
     let app = svc.register_app("Claude").await;
-    let before = svc.snapshot();
+    let before = svc.snapshot().await;
     let wrong_code = svc.consent(&app, &[("connection_code", "kwcode_made_up"), ("decision", "approve")]).await;
     assert_page(&wrong_code, 400, "connection code is not valid");
     assert!(wrong_code.text.contains("<form method=\"post\""), "the form is shown again");
@@ -173,7 +173,7 @@ async fn a_wrong_code_or_password_shows_the_page_again_with_the_reason_and_appro
     assert_page(&nothing, 400, "Paste a connection code, or sign in");
     let bad_scope = svc.consent(&app, &[("email", &owner.email), ("password", PASSWORD), ("scope", "admin"), ("decision", "approve")]).await;
     assert_page(&bad_scope, 400, "Read only or Read &amp; write");
-    assert_eq!(svc.snapshot(), before);
+    assert_eq!(svc.snapshot().await, before);
 }
 
 #[tokio::test]
@@ -184,7 +184,7 @@ async fn a_forged_or_tampered_form_approves_nothing() {
     let page = svc.open_consent(&svc.authorization_params(&app, &[])).await;
     let hidden = hidden_inputs(&page.text);
     let signed_in = [("email", owner.email.as_str()), ("password", PASSWORD), ("decision", "approve")];
-    let before = svc.snapshot();
+    let before = svc.snapshot().await;
 
     let forged: Vec<(String, String)> = hidden.iter().map(|(k, v)| if k == "csrf_token" { (k.clone(), "9999999999.Zm9yZ2Vk".into()) } else { (k.clone(), v.clone()) }).collect();
     assert_page(&svc.post_consent(&forged, &signed_in).await, 400, "not made by this service");
@@ -203,11 +203,11 @@ async fn a_forged_or_tampered_form_approves_nothing() {
     assert_page(&repeated, 400, "could not be read");
     let huge = read(browser().post(format!("{}/oauth/authorize", svc.base)).form(&[("state", "x".repeat(100_000))]).send().await.unwrap()).await;
     assert_eq!(huge.status, 413, "{}", huge.text);
-    assert_eq!(svc.snapshot(), before);
+    assert_eq!(svc.snapshot().await, before);
 
     let sandboxed = read(browser().post(format!("{}/oauth/authorize", svc.base)).header("origin", "null").form(&form).send().await.unwrap()).await;
     assert_page(&sandboxed, 403, "another website");
-    assert_eq!(svc.snapshot(), before);
+    assert_eq!(svc.snapshot().await, before);
 
     // The genuine form still works, as a browser posts it from the page (its own origin).
     assert_eq!(page.header("referrer-policy"), Some("same-origin"), "so the browser sends the page's origin with the post");
@@ -223,7 +223,7 @@ async fn a_code_is_bound_to_its_verifier_client_redirect_and_resource() {
     let other = svc.register_app("Other").await;
     let code = svc.approve_as(&app, &owner, "read").await;
     let resource = svc.resource();
-    let before = svc.snapshot();
+    let before = svc.snapshot().await;
     let attempt = |verifier: &'static str, client: String, redirect: &'static str, resource: String| {
         let code = code.clone();
         let svc = &svc;
@@ -236,7 +236,7 @@ async fn a_code_is_bound_to_its_verifier_client_redirect_and_resource() {
     attempt(VERIFIER, other.client_id.clone(), REDIRECT, resource.clone()).await.assert_oauth_error(400, "invalid_grant");
     attempt(VERIFIER, app.client_id.clone(), "http://127.0.0.1:9/elsewhere", resource.clone()).await.assert_oauth_error(400, "invalid_grant");
     attempt(VERIFIER, app.client_id.clone(), REDIRECT, "https://elsewhere.example/mcp".into()).await.assert_oauth_error(400, "invalid_target");
-    assert_eq!(svc.snapshot(), before, "a refused exchange changes nothing (the code still works)");
+    assert_eq!(svc.snapshot().await, before, "a refused exchange changes nothing (the code still works)");
     svc.exchange(&app, &code).await.assert_status(200);
 }
 
@@ -246,15 +246,14 @@ async fn a_code_expires_after_a_minute() {
     let owner = svc.store("Acme").await;
     let app = svc.register_app("Claude").await;
     let code = svc.approve_as(&app, &owner, "read").await;
-    let conn = rusqlite::Connection::open(svc.db_path()).unwrap();
-    let lifetime: i64 = conn.query_row("SELECT expires_at - (SELECT MAX(created_at) FROM oauth_clients) FROM authorization_codes", [], |r| r.get(0)).unwrap();
+    let lifetime: i64 = svc.sql_value("SELECT expires_at - (SELECT MAX(created_at) FROM oauth_clients) FROM authorization_codes", &[]).await.unwrap();
     assert!(lifetime <= 61, "codes live at most 60 seconds: {lifetime}");
-    conn.execute("UPDATE authorization_codes SET expires_at = expires_at - 61", []).unwrap();
-    let before = svc.snapshot();
+    svc.sql("UPDATE authorization_codes SET expires_at = expires_at - 61", &[]).await;
+    let before = svc.snapshot().await;
     let expired = svc.exchange(&app, &code).await;
     expired.assert_oauth_error(400, "invalid_grant");
     assert!(expired.body["error_description"].as_str().unwrap().contains("expired"));
-    assert_eq!(svc.snapshot(), before);
+    assert_eq!(svc.snapshot().await, before);
 }
 
 #[tokio::test]
@@ -285,7 +284,7 @@ async fn a_token_reaches_only_the_store_that_approved_it() {
     let access = svc.exchange(&app, &code).await.body["access_token"].as_str().unwrap().to_owned();
     let listed = mcp(&svc, &access, 1, "tools/call", json!({"name": "list_raw_materials", "arguments": {}})).await;
     assert!(!listed.assert_status(200).to_string().contains("B's secret flour"));
-    let b_id: i64 = rusqlite::Connection::open(svc.db_path()).unwrap().query_row("SELECT id FROM raw_materials WHERE store_id = ?1", [&b.store_id], |r| r.get(0)).unwrap();
+    let b_id: i64 = svc.sql_value("SELECT id FROM raw_materials WHERE store_id = $1", &[&b.store_id]).await.unwrap();
     let reached = mcp(&svc, &access, 2, "tools/call", json!({"name": "set_stock", "arguments": {"id": b_id, "stock": 0}})).await;
     assert_eq!(reached.body["result"]["isError"], true, "{}", reached.text);
 }
@@ -350,14 +349,14 @@ async fn a_confidential_client_must_authenticate_and_may_use_basic_or_the_form()
         }
         async move { read(request.form(&form).send().await.unwrap()).await }
     };
-    let before = svc.snapshot();
+    let before = svc.snapshot().await;
     exchange(None, None).await.assert_oauth_error(401, "invalid_client");
     exchange(None, Some("kwcs_wrong")).await.assert_oauth_error(401, "invalid_client");
     let basic_wrong = exchange(Some((&id, "kwcs_wrong")), None).await;
     basic_wrong.assert_oauth_error(401, "invalid_client");
     assert_eq!(basic_wrong.header("www-authenticate"), Some("Basic realm=\"keyward\""));
     exchange(Some((&id, &secret)), Some(&secret)).await.assert_oauth_error(400, "invalid_request");
-    assert_eq!(svc.snapshot(), before);
+    assert_eq!(svc.snapshot().await, before);
     let tokens = exchange(Some((&id, &secret)), None).await;
     tokens.assert_status(200);
     let refresh = tokens.body["refresh_token"].as_str().unwrap();
@@ -470,9 +469,8 @@ async fn a_sign_in_approval_made_stale_by_a_password_change_or_removal_approves_
     let svc = Service::start().await;
     let owner = svc.store("Acme").await;
     let staff = svc.staff(&owner, "Sam Staff").await;
-    let conn = rusqlite::Connection::open(svc.db_path()).unwrap();
-    let (staff_id, checked): (String, String) =
-        conn.query_row("SELECT id, password_hash FROM users WHERE email = ?1", [&staff.email], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let staff_id: String = svc.sql_value("SELECT id FROM users WHERE email = $1", &[&staff.email]).await.unwrap();
+    let checked: String = svc.sql_value("SELECT password_hash FROM users WHERE email = $1", &[&staff.email]).await.unwrap();
     let code = |n: u8| keyward_server::db::NewAuthorizationCode {
         code_hash: vec![n; 32],
         client_id: "cli_x".into(),
@@ -487,12 +485,12 @@ async fn a_sign_in_approval_made_stale_by_a_password_change_or_removal_approves_
     let stale = approve("$argon2id$v=19$m=19456,t=2,p=1$b2xk$b2xk".into(), 1).await;
     assert!(matches!(stale, Err(keyward_server::db::DbError::CredentialsChanged)), "{stale:?}");
     // The member was removed meanwhile.
-    conn.execute("UPDATE users SET removed_at = 1 WHERE id = ?1", [&staff_id]).unwrap();
+    svc.sql("UPDATE users SET removed_at = 1 WHERE id = $1", &[&staff_id]).await;
     let removed = approve(checked.clone(), 2).await;
     assert!(matches!(removed, Err(keyward_server::db::DbError::CredentialsChanged)), "{removed:?}");
-    let codes: i64 = conn.query_row("SELECT COUNT(*) FROM authorization_codes", [], |r| r.get(0)).unwrap();
+    let codes: i64 = svc.sql_value("SELECT COUNT(*) FROM authorization_codes", &[]).await.unwrap();
     assert_eq!(codes, 0, "nothing was approved");
-    conn.execute("UPDATE users SET removed_at = NULL WHERE id = ?1", [&staff_id]).unwrap();
+    svc.sql("UPDATE users SET removed_at = NULL WHERE id = $1", &[&staff_id]).await;
     approve(checked, 3).await.unwrap();
 }
 

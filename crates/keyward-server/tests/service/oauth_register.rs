@@ -47,13 +47,13 @@ async fn a_confidential_client_gets_a_secret_once_and_only_its_digest_is_kept() 
     let secret = body["client_secret"].as_str().unwrap();
     assert!(secret.starts_with("kwcs_"));
     assert_eq!(body["client_secret_expires_at"], 0);
-    assert!(!svc.snapshot().contains(&secret[5..]), "the secret itself is never stored");
+    assert!(!svc.snapshot().await.contains(&secret[5..]), "the secret itself is never stored");
 }
 
 #[tokio::test]
 async fn bad_registrations_are_refused_in_oauths_shape_and_store_nothing() {
     let svc = Service::start().await;
-    let before = svc.snapshot();
+    let before = svc.snapshot().await;
     let uri = |u: &str| json!({"client_name": "x", "redirect_uris": [u]});
     for (body, error) in [
         (json!({"client_name": "x"}), "invalid_redirect_uri"),
@@ -77,7 +77,7 @@ async fn bad_registrations_are_refused_in_oauths_shape_and_store_nothing() {
     }
     let garbage = read(svc.http.post(format!("{}/oauth/register", svc.base)).header("content-type", "application/json").body("{not json").send().await.unwrap()).await;
     assert_oauth_error(&garbage, "invalid_client_metadata");
-    assert_eq!(svc.snapshot(), before, "nothing was registered");
+    assert_eq!(svc.snapshot().await, before, "nothing was registered");
 }
 
 #[tokio::test]
@@ -97,10 +97,10 @@ async fn registrations_from_one_address_are_limited() {
 async fn registrations_never_used_are_forgotten_after_a_day() {
     let svc = Service::start().await;
     register(&svc, json!({"redirect_uris": ["https://e.com/cb"]})).await.assert_status(201);
-    let count = || rusqlite::Connection::open(svc.db_path()).unwrap().query_row("SELECT COUNT(*) FROM oauth_clients", [], |r| r.get::<_, i64>(0)).unwrap();
-    assert_eq!(count(), 1);
+    let count = async || svc.sql_value::<i64>("SELECT COUNT(*) FROM oauth_clients", &[]).await.unwrap();
+    assert_eq!(count().await, 1);
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     assert_eq!(svc.state.db.forget_unused_clients(now - 24 * 3600).await.unwrap(), 0, "a fresh registration stays");
     assert_eq!(svc.state.db.forget_unused_clients(now + 1).await.unwrap(), 1);
-    assert_eq!(count(), 0);
+    assert_eq!(count().await, 0);
 }

@@ -26,9 +26,8 @@ async fn app_call(svc: &Service, access: &str) -> Reply {
 
 /// Moves every refresh token's use back a minute, past the window in which a retry of the
 /// same refresh is answered again instead of treated as a replay.
-fn age_refresh_uses(svc: &Service) {
-    let conn = rusqlite::Connection::open(svc.db_path()).unwrap();
-    conn.execute("UPDATE connection_tokens SET used_at = used_at - 60 WHERE used_at IS NOT NULL", []).unwrap();
+async fn age_refresh_uses(svc: &Service) {
+    svc.sql("UPDATE connection_tokens SET used_at = used_at - 60 WHERE used_at IS NOT NULL", &[]).await;
 }
 
 async fn sign_in(svc: &Service, email: &str, password: &str, forwarded_for: Option<&str>) -> Reply {
@@ -43,16 +42,10 @@ async fn sign_in(svc: &Service, email: &str, password: &str, forwarded_for: Opti
 }
 
 /// Rewrites a device's times in the database, as if time had passed.
-fn age_device(svc: &Service, device_name: &str, created_ago: i64, seen_ago: i64) {
-    let conn = rusqlite::Connection::open(svc.db_path()).unwrap();
+async fn age_device(svc: &Service, device_name: &str, created_ago: i64, seen_ago: i64) {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let changed = conn
-        .execute(
-            "UPDATE devices SET created_at = ?2, last_seen_at = ?3 WHERE name = ?1",
-            rusqlite::params![device_name, now - created_ago, now - seen_ago],
-        )
-        .unwrap();
-    assert_eq!(changed, 1);
+    let statement = format!("UPDATE devices SET created_at = {}, last_seen_at = {} WHERE name = $1", now - created_ago, now - seen_ago);
+    assert_eq!(svc.sql(&statement, &[device_name]).await, 1);
 }
 
 fn id_of(list: &Value, field: &str, name: &str) -> String {
@@ -217,8 +210,8 @@ async fn f3_sessions_end_after_their_idle_and_absolute_lifetimes() {
     let idle = svc.login(&owner, "idle laptop").await;
     let old = svc.login(&owner, "old laptop").await;
     let fresh = svc.login(&owner, "fresh laptop").await;
-    age_device(&svc, "idle laptop", 2 * 3600, 2 * 3600);
-    age_device(&svc, "old laptop", 25 * 3600, 10);
+    age_device(&svc, "idle laptop", 2 * 3600, 2 * 3600).await;
+    age_device(&svc, "old laptop", 25 * 3600, 10).await;
 
     let expired = svc.get("/api/keys", &idle).await;
     expired.assert_error(401, "session_expired");
@@ -239,12 +232,12 @@ async fn f3_changing_the_password_signs_out_every_other_device() {
     let owner = svc.store("Acme").await;
     let here = svc.login(&owner, "here").await;
     let stolen = svc.login(&owner, "stolen laptop").await;
-    let before = svc.snapshot();
+    let before = svc.snapshot().await;
     let change = |current: &str, new: &str| json!({"current_password": current, "new_password": new});
     svc.patch("/api/me/password", &here, change("not it at all", "a brand new password")).await.assert_error(403, "wrong_password");
     svc.patch("/api/me/password", &here, change(PASSWORD, "short")).await.assert_error(400, "invalid_password");
     svc.patch("/api/me/password", &here, json!({"new_password": "a brand new password"})).await.assert_error(400, "invalid_body");
-    assert_eq!(svc.snapshot(), before, "refused changes change nothing");
+    assert_eq!(svc.snapshot().await, before, "refused changes change nothing");
 
     let done = svc.patch("/api/me/password", &here, change(PASSWORD, "a brand new password")).await;
     assert_eq!(done.assert_status(200)["signed_out_devices"], 1);
@@ -309,14 +302,14 @@ async fn f4_staff_act_only_on_what_they_made_and_see_everything() {
     };
     let devices = svc.get("/api/devices", &staff_session).await.body["devices"].clone();
 
-    let before = svc.snapshot();
+    let before = svc.snapshot().await;
     svc.patch(&format!("/api/keys/{owners_key}"), &staff_session, json!({"name": "mine now"})).await.assert_error(403, "not_yours");
     svc.delete(&format!("/api/keys/{owners_key}"), &staff_session).await.assert_error(403, "not_yours");
     svc.post(&format!("/api/keys/{owners_key}/rotate"), &staff_session, json!({})).await.assert_error(403, "not_yours");
     svc.delete(&format!("/api/connections/{owners_connection}"), &staff_session).await.assert_error(403, "not_yours");
     svc.delete(&format!("/api/devices/{}", id_of(&devices, "name", "owner laptop")), &staff_session).await.assert_error(403, "not_yours");
     svc.delete("/api/store", &staff_session).await.assert_error(403, "owner_only");
-    assert_eq!(svc.snapshot(), before, "refused changes change nothing");
+    assert_eq!(svc.snapshot().await, before, "refused changes change nothing");
 
     for path in ["/api/keys", "/api/connections", "/api/devices", "/api/audit", "/api/staff", "/api/mirror"] {
         svc.get(path, &staff_session).await.assert_status(200);
@@ -398,8 +391,10 @@ async fn f9_the_database_and_its_wal_are_readable_by_their_owner_only() {
     let svc = Service::start().await;
     let owner = svc.store("Acme").await;
     svc.login(&owner, "laptop").await;
+    // A SQLite file's property; a PostgreSQL server keeps its files its own way.
+    let keyward_server::db::Database::Sqlite(db_path) = &svc.database else { return };
     for suffix in ["", "-wal", "-shm"] {
-        let path = std::path::PathBuf::from(format!("{}{suffix}", svc.db_path().display()));
+        let path = std::path::PathBuf::from(format!("{}{suffix}", db_path.display()));
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode & 0o077, 0, "{} is {mode:o}", path.display());
     }
@@ -416,7 +411,7 @@ async fn f9_a_page_under_another_host_name_cannot_drive_a_loopback_service() {
         svc.http.request(method, format!("{}{path}", svc.base)).header("host", host.to_owned())
     };
     let rebinding = format!("evil.example:{port}");
-    let before = svc.snapshot();
+    let before = svc.snapshot().await;
     for request in [
         with_host(Method::POST, "/api/session", &rebinding).json(&json!({"email": owner.email, "password": PASSWORD, "device_name": "x"})),
         with_host(Method::GET, "/api/keys", &rebinding).bearer_auth(&session),
@@ -427,7 +422,7 @@ async fn f9_a_page_under_another_host_name_cannot_drive_a_loopback_service() {
     ] {
         read(request.send().await.unwrap()).await.assert_error(403, "host_not_allowed");
     }
-    assert_eq!(svc.snapshot(), before);
+    assert_eq!(svc.snapshot().await, before);
     for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}")] {
         read(with_host(Method::GET, "/v1/whoami", &host).header("x-api-key", &key).send().await.unwrap()).await.assert_status(200);
     }
@@ -455,7 +450,7 @@ async fn f9_a_replayed_code_or_refresh_token_revokes_everything_it_issued() {
     let refreshed = svc.refresh(&grant.app, &grant.refresh).await;
     let access2 = refreshed.assert_status(200)["access_token"].as_str().unwrap().to_owned();
     let refresh2 = refreshed.body["refresh_token"].as_str().unwrap().to_owned();
-    age_refresh_uses(&svc);
+    age_refresh_uses(&svc).await;
     svc.refresh(&grant.app, &grant.refresh).await.assert_oauth_error(400, "invalid_grant");
     app_call(&svc, &grant.access).await.assert_error(401, "connection_revoked");
     app_call(&svc, &access2).await.assert_error(401, "connection_revoked");

@@ -6,8 +6,8 @@ use std::process::{Output, Stdio};
 use std::sync::Arc;
 
 use keyward_core::{Brand, hashing};
-use keyward_server::db::NewStore;
-use keyward_server::{AppState, Config, Db};
+use keyward_server::db::{Db, NewStore};
+use keyward_server::{AppState, Config};
 use tempfile::TempDir;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_keyward");
@@ -37,7 +37,7 @@ impl Service {
     /// A key service with the store "Acme" and its owner Ada.
     pub async fn start() -> Service {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("k.db")).unwrap();
+        let db = keyward_server::db::open_sqlite(&dir.path().join("k.db")).unwrap();
         db.ensure_brand("asmk").await.unwrap();
         db.create_store(NewStore {
             name: "Acme".into(),

@@ -9,7 +9,7 @@ use crate::common::{Bridge, Device, Service, initialize, keychain_lookup, keycha
 async fn login_create_connect_bridge_then_revoke_undoes_everything() {
     let _turn = keychain_turn().await;
     let service = Service::start().await;
-    let store_id = service.state.db.list_stores().await.unwrap()[0].0.clone();
+    let store_id = service.state.db.list_stores().await.unwrap()[0].id.clone();
     service
         .state
         .db

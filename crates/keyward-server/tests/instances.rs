@@ -1,0 +1,266 @@
+//! Several instances of the key service on one PostgreSQL database keep every promise one
+//! instance keeps: a revocation made through one holds on the very next request to another,
+//! ten working keys per store however creates race across instances, one-time credentials are
+//! spent once, and an instance killed mid-stream loses nothing it acknowledged.
+//!
+//! The instances are real `keyward-server serve --database postgres://…` processes; the
+//! one-time credentials race through two stores with pools of their own, as two instances do.
+
+mod support;
+
+use std::process::Stdio;
+
+use keyward_server::db::{Database, Db, IssuedTokens, NewAuthorizationCode, PresentedCode, TokenClient};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_keyward-server");
+const PASSWORD: &str = "operator-chosen-pw";
+
+/// One `keyward-server serve` process.
+struct Instance {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Instance {
+    async fn start(database: &str) -> Instance {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--database", database, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--brand", "asmk"])
+            .env("KEYWARD_LOG", "warn")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next_line().await.unwrap().expect("the server prints its address");
+        let base = first.rsplit(' ').next().unwrap().to_owned();
+        assert!(base.starts_with("http://127.0.0.1:"), "{first}");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Instance { child, base, http: reqwest::Client::new() }
+    }
+
+    async fn call(&self, method: Method, path: &str, auth: Option<&str>, body: Option<Value>) -> Result<(StatusCode, Value), reqwest::Error> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(auth) = auth {
+            request = request.bearer_auth(auth);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        Ok((status, response.json().await.unwrap_or(Value::Null)))
+    }
+
+    async fn must(&self, method: Method, path: &str, auth: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        self.call(method, path, auth, body).await.unwrap()
+    }
+
+    async fn login(&self) -> String {
+        let body = json!({"email": "ada@acme.test", "password": PASSWORD, "device_name": "laptop"});
+        let (status, body) = self.must(Method::POST, "/api/session", None, Some(body)).await;
+        assert_eq!(status, 201, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn whoami(&self, key: &str) -> StatusCode {
+        self.must(Method::GET, "/v1/whoami", Some(key), None).await.0
+    }
+}
+
+/// A fresh database with the store Acme and its owner, made by the operator's admin command.
+async fn database_with_store() -> String {
+    let url = support::fresh_database().await;
+    let output = Command::new(BIN)
+        .args(["store", "create", "--database", &url, "--name", "Acme", "--owner-name", "Ada Owner", "--owner-email", "ada@acme.test"])
+        .env("KEYWARD_PASSWORD", PASSWORD)
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    url
+}
+
+#[tokio::test]
+async fn a_key_revoked_through_one_instance_is_refused_by_the_other_on_the_next_request() {
+    let url = database_with_store().await;
+    let (a, b) = (Instance::start(&url).await, Instance::start(&url).await);
+    let session = a.login().await;
+    let (status, created) = a.must(Method::POST, "/api/keys", Some(&session), Some(json!({"name": "bot"}))).await;
+    assert_eq!(status, 201, "{created}");
+    let (id, key) = (created["id"].as_str().unwrap(), created["key"].as_str().unwrap());
+    // B has verified this secret and remembers that it matched; status is still read fresh.
+    assert_eq!(b.whoami(key).await, 200);
+    assert_eq!(b.whoami(key).await, 200);
+    let (status, _) = a.must(Method::DELETE, &format!("/api/keys/{id}"), Some(&session), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(b.whoami(key).await, 401, "the very next request through B");
+    assert_eq!(a.whoami(key).await, 401);
+    // A session signed in through A is one device, signed out everywhere at once.
+    let (status, _) = b.must(Method::DELETE, "/api/session", Some(&session), None).await;
+    assert_eq!(status, 204);
+    assert_eq!(a.must(Method::GET, "/api/keys", Some(&session), None).await.0, 401);
+}
+
+#[tokio::test]
+async fn twelve_creates_racing_on_two_instances_make_exactly_ten_keys() {
+    let url = database_with_store().await;
+    let (a, b) = (Instance::start(&url).await, Instance::start(&url).await);
+    let session = a.login().await;
+    // Twelve at once, alternating between the instances, on tasks of their own.
+    let targets = [(a.base.clone(), a.http.clone()), (b.base.clone(), b.http.clone())];
+    let creates: Vec<_> = (0..12)
+        .map(|i| {
+            let ((base, http), session) = (targets[i % 2].clone(), session.clone());
+            tokio::spawn(async move {
+                let response = http.post(format!("{base}/api/keys")).bearer_auth(session).json(&json!({"name": format!("bot {i}")})).send().await.unwrap();
+                (response.status(), response.json::<Value>().await.unwrap_or(Value::Null))
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for create in creates {
+        answers.push(create.await.unwrap());
+    }
+    let made = answers.iter().filter(|(status, _)| *status == 201).count();
+    let refused: Vec<&Value> = answers.iter().filter(|(status, _)| *status == 409).map(|(_, body)| body).collect();
+    assert_eq!((made, refused.len()), (10, 2), "{answers:?}");
+    assert!(refused.iter().all(|body| body["error"]["code"] == "active_key_limit"), "{refused:?}");
+    let (_, listed) = b.must(Method::GET, "/api/keys", Some(&session), None).await;
+    assert_eq!(listed["keys"].as_array().unwrap().len(), 10);
+}
+
+#[tokio::test]
+async fn an_instance_killed_mid_stream_loses_no_acknowledged_create_or_revoke() {
+    let url = database_with_store().await;
+    let (a, b) = (Instance::start(&url).await, Instance::start(&url).await);
+    let session = a.login().await;
+    let (tx, mut acknowledged) = tokio::sync::mpsc::unbounded_channel::<(String, bool)>();
+    let (base, http, stream_session) = (a.base.clone(), a.http.clone(), session.clone());
+    // Create a key and revoke it, over and over, until A stops answering; every answer that
+    // came back is an acknowledgement the merchant relies on.
+    let stream = tokio::spawn(async move {
+        loop {
+            let created = http.post(format!("{base}/api/keys")).bearer_auth(&stream_session).json(&json!({"name": "churn"})).send().await;
+            let Ok(created) = created else { return };
+            if created.status() != 201 {
+                return;
+            }
+            let Ok(body) = created.json::<Value>().await else { return };
+            let id = body["id"].as_str().unwrap().to_owned();
+            let _ = tx.send((id.clone(), false));
+            let revoked = http.delete(format!("{base}/api/keys/{id}")).bearer_auth(&stream_session).send().await;
+            match revoked {
+                Ok(r) if r.status() == 200 => {
+                    let _ = tx.send((id, true));
+                }
+                _ => return,
+            }
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let Instance { mut child, .. } = a;
+    child.kill().await.unwrap(); // SIGKILL: no shutdown code runs.
+    stream.await.unwrap();
+    let mut created = std::collections::BTreeSet::new();
+    let mut revoked = std::collections::BTreeSet::new();
+    while let Ok((id, is_revoke)) = acknowledged.try_recv() {
+        if is_revoke { revoked.insert(id) } else { created.insert(id) };
+    }
+    assert!(created.len() >= 3, "the stream ran before the kill: {created:?}");
+    let (status, listed) = b.must(Method::GET, "/api/keys?include_revoked=true", Some(&session), None).await;
+    assert_eq!(status, 200, "{listed}");
+    let keys = listed["keys"].as_array().unwrap();
+    for id in &created {
+        let key = keys.iter().find(|k| k["id"] == id.as_str()).unwrap_or_else(|| panic!("acknowledged create {id} was lost"));
+        if revoked.contains(id) {
+            assert_eq!(key["status"], "revoked", "acknowledged revoke of {id} was lost: {key}");
+        }
+    }
+}
+
+/// A store of its own on the same database: another instance, as far as the database can tell.
+async fn instance_store(url: &str) -> Db {
+    Database::Postgres(url.to_owned()).open().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_authorization_code_and_a_refresh_token_are_spent_once_across_instances() {
+    let url = database_with_store().await;
+    let (a, b) = (instance_store(&url).await, instance_store(&url).await);
+    let owner = a.login_candidate("ada@acme.test".into()).await.unwrap().unwrap();
+    let client = a
+        .register_client(keyward_server::db::NewClient {
+            name: "Claude".into(),
+            kind: "registered",
+            redirect_uris: vec!["https://claude.ai/api/mcp/auth_callback".into()],
+            auth_method: "none".into(),
+            secret_hash: None,
+        })
+        .await
+        .unwrap();
+    let verifier = "a-verifier-long-enough-for-pkce-s256-0123456789";
+    let code = NewAuthorizationCode {
+        code_hash: vec![7; 32],
+        client_id: client.id.clone(),
+        app_name: "Claude".into(),
+        kind: "web_chat",
+        redirect_uri: "https://claude.ai/api/mcp/auth_callback".into(),
+        code_challenge: keyward_server::oauth::pkce::challenge_of(verifier),
+        resource: "http://127.0.0.1/mcp".into(),
+    };
+    a.approve_as_member(owner.user.id.clone(), owner.password_hash.clone(), owner.store_id.clone(), keyward_core::Scopes::read_only(), code)
+        .await
+        .unwrap();
+    let presented = PresentedCode {
+        client: TokenClient { client_id: client.id.clone(), resource: None },
+        redirect_uri: None,
+        code_verifier: verifier.into(),
+    };
+    let tokens = |n: u8| IssuedTokens { access_hash: vec![n; 32], refresh_hash: vec![n + 100; 32] };
+    // The same code traded on both instances at the same moment: one wins.
+    let (on_a, on_b) = tokio::join!(
+        a.exchange_authorization_code(vec![7; 32], presented.clone(), tokens(1)),
+        b.exchange_authorization_code(vec![7; 32], presented.clone(), tokens(2)),
+    );
+    let outcomes = [on_a.unwrap(), on_b.unwrap()];
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
+    assert!(outcomes.iter().any(|o| matches!(o, Err(keyward_server::oauth::refusals::GrantProblem::CodeReplayed))), "{outcomes:?}");
+    // The replay revoked the connection the first trade made: nobody can tell which was the app.
+    let connections = b.list_connections(owner.store_id.clone()).await.unwrap();
+    assert_eq!(connections.len(), 1);
+    assert!(connections[0].revoked_at.is_some(), "{connections:?}");
+
+    // A refresh token of a live connection, spent on both instances at once: one new pair.
+    let code = NewAuthorizationCode {
+        code_hash: vec![8; 32],
+        client_id: client.id.clone(),
+        app_name: "Claude".into(),
+        kind: "web_chat",
+        redirect_uri: "https://claude.ai/api/mcp/auth_callback".into(),
+        code_challenge: keyward_server::oauth::pkce::challenge_of(verifier),
+        resource: "http://127.0.0.1/mcp".into(),
+    };
+    a.approve_as_member(owner.user.id.clone(), owner.password_hash.clone(), owner.store_id.clone(), keyward_core::Scopes::read_only(), code)
+        .await
+        .unwrap();
+    a.exchange_authorization_code(vec![8; 32], presented.clone(), tokens(3)).await.unwrap().unwrap();
+    let client_asking = TokenClient { client_id: client.id.clone(), resource: None };
+    let (on_a, on_b) = tokio::join!(
+        a.refresh_connection(vec![103; 32], client_asking.clone(), tokens(4)),
+        b.refresh_connection(vec![103; 32], client_asking.clone(), tokens(5)),
+    );
+    // Within the retry window the second is answered as a retry that retires the first answer,
+    // so whichever came second, exactly one pair works afterwards.
+    assert!(on_a.unwrap().is_ok() && on_b.unwrap().is_ok());
+    let mut live = 0;
+    for n in [4u8, 5] {
+        let token = b.connection_token(vec![n; 32]).await.unwrap().unwrap();
+        live += usize::from(!token.expired && !token.revoked);
+    }
+    assert_eq!(live, 1, "one chain lives");
+}
