@@ -62,6 +62,10 @@ pub struct Config {
     pub header_timeout: Duration,
     /// How long a client may take to send a request's body before it gets 408.
     pub body_timeout: Duration,
+    /// How often instances on a shared database exchange their rate and failure counts: the
+    /// total accepted across instances stays within a limit plus what the others accept in
+    /// this long (see [`crate::auth::shared_counts`]).
+    pub count_sharing_interval: Duration,
 }
 
 impl Config {
@@ -82,6 +86,7 @@ impl Config {
             unauthenticated_store: None,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
+            count_sharing_interval: Duration::from_secs(1),
         }
     }
 }
@@ -142,19 +147,31 @@ impl AppState {
     pub fn new(db: Db, config: Config) -> Self {
         let hashes = HashPool::for_this_machine();
         let metrics = crate::metrics::Metrics::new(db.metrics(), hashes.verification_counter());
+        // Instances on one database name callers alike, by a key only they hold.
+        let shared = db.is_shared().then(|| {
+            use sha2::Digest;
+            sha2::Sha256::new().chain_update(b"keyward rate-limit names\0").chain_update(db.consent_key()).finalize().into()
+        });
+        let limiter = |label, limit, window| match shared {
+            Some(key) => WindowLimiter::shared(label, limit, window, key),
+            None => WindowLimiter::new(limit, window),
+        };
         AppState {
             verified: Arc::new(VerifiedCache::new(config.verified_cache)),
             usage: Arc::new(UsageTracker::default()),
-            key_limiter: Arc::new(WindowLimiter::new(config.key_requests_per_minute, Duration::from_secs(60))),
-            throttle: Arc::new(Throttle::new(ThrottleLimits {
-                failures_per_address_per_minute: config.failed_auth_per_minute,
-                password_failures_per_client: config.password_failures_per_client,
-                password_failures_per_account: config.password_failures_per_account,
-            })),
+            key_limiter: Arc::new(limiter("key_requests", config.key_requests_per_minute, Duration::from_secs(60))),
+            throttle: Arc::new(Throttle::counted(
+                ThrottleLimits {
+                    failures_per_address_per_minute: config.failed_auth_per_minute,
+                    password_failures_per_client: config.password_failures_per_client,
+                    password_failures_per_account: config.password_failures_per_account,
+                },
+                shared,
+            )),
             hashes: Arc::new(hashes),
             metrics,
             draining: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-            registration_limiter: Arc::new(WindowLimiter::new(20, Duration::from_secs(3600))),
+            registration_limiter: Arc::new(limiter("registrations", 20, Duration::from_secs(3600))),
             config: Arc::new(config),
             db,
         }
@@ -215,6 +232,7 @@ pub async fn serve(
     use hyper_util::server::conn::auto;
 
     let background = spawn_background(state.clone());
+    let sharing = state.db.is_shared().then(|| crate::auth::shared_counts::spawn(state.clone()));
     let app = router(state.clone());
     let mut connections = auto::Builder::new(TokioExecutor::new());
     connections.http1().timer(TokioTimer::new()).header_read_timeout(state.config.header_timeout);
@@ -259,6 +277,9 @@ pub async fn serve(
         tracing::info!("connections still open after 5 s of shutting down were dropped");
     }
     background.abort();
+    if let Some(sharing) = sharing {
+        sharing.abort();
+    }
     state.usage.flush(&state.db).await?;
     Ok(())
 }

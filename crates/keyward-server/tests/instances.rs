@@ -28,8 +28,13 @@ struct Instance {
 
 impl Instance {
     async fn start(database: &str) -> Instance {
+        Instance::start_with(database, &[]).await
+    }
+
+    async fn start_with(database: &str, more: &[&str]) -> Instance {
         let mut child = Command::new(BIN)
             .args(["serve", "--database", database, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--brand", "asmk"])
+            .args(more)
             .env("KEYWARD_LOG", "warn")
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -263,4 +268,27 @@ async fn an_authorization_code_and_a_refresh_token_are_spent_once_across_instanc
         live += usize::from(!token.expired && !token.revoked);
     }
     assert_eq!(live, 1, "one chain lives");
+}
+
+#[tokio::test]
+async fn a_keys_rate_limit_holds_across_instances_within_one_exchange_of_tolerance() {
+    let url = database_with_store().await;
+    let limit = 20;
+    let (a, b) = (Instance::start_with(&url, &["--rate-limit", "20"]).await, Instance::start_with(&url, &["--rate-limit", "20"]).await);
+    let session = a.login().await;
+    let (_, created) = a.must(Method::POST, "/api/keys", Some(&session), Some(json!({"name": "busy bot"}))).await;
+    let key = created["key"].as_str().unwrap().to_owned();
+    // Sixty requests in three seconds, alternating: each instance alone would let twenty
+    // through, forty in all. Shared, the total is the limit plus what the other instance
+    // accepts in one exchange interval (a second, about ten here).
+    let mut accepted = 0;
+    for i in 0..60 {
+        let instance = if i % 2 == 0 { &a } else { &b };
+        let status = instance.whoami(&key).await;
+        assert!(status == 200 || status == 429, "{status}");
+        accepted += usize::from(status == 200);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(accepted >= limit, "the limit itself is served: {accepted}");
+    assert!(accepted <= limit + 15, "{accepted} accepted across two instances for a limit of {limit}");
 }

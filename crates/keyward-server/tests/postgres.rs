@@ -25,13 +25,13 @@ async fn migrating_creates_every_table_once_even_when_instances_start_together()
     let (first, second) = tokio::join!(migrate(&a), migrate(&b));
     let mut outcomes = [first.unwrap(), second.unwrap()];
     outcomes.sort_by_key(|m| m.from);
-    assert_eq!(outcomes[0], Migrated { from: 0, to: 1 }, "one instance migrated");
-    assert_eq!(outcomes[1], Migrated { from: 1, to: 1 }, "the other found nothing left to do");
+    assert_eq!(outcomes[0], Migrated { from: 0, to: 2 }, "one instance migrated");
+    assert_eq!(outcomes[1], Migrated { from: 2, to: 2 }, "the other found nothing left to do");
     let names = tables(&url).await;
-    for table in ["api_keys", "audit_events", "authorization_codes", "connection_tokens", "connections", "devices", "oauth_clients", "schema_version", "service_secrets", "stores", "users"] {
+    for table in ["api_keys", "audit_events", "authorization_codes", "connection_tokens", "connections", "devices", "oauth_clients", "schema_version", "service_secrets", "rate_counts", "stores", "users"] {
         assert!(names.iter().any(|n| n == table), "{table} is missing: {names:?}");
     }
-    assert_eq!(migrate(&a).await.unwrap(), Migrated { from: 1, to: 1 }, "running it again changes nothing");
+    assert_eq!(migrate(&a).await.unwrap(), Migrated { from: 2, to: 2 }, "running it again changes nothing");
 }
 
 #[tokio::test]
@@ -73,7 +73,7 @@ async fn keyward_server_migrate_brings_a_database_up_to_date_once() {
         })
         .collect();
     said.sort();
-    assert_eq!(said, ["Brought the PostgreSQL schema from version 0 to 1.\n", "The PostgreSQL schema is up to date (version 1).\n"]);
+    assert_eq!(said, ["Brought the PostgreSQL schema from version 0 to 2.\n", "The PostgreSQL schema is up to date (version 2).\n"]);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let down = tokio::process::Command::new(env!("CARGO_BIN_EXE_keyward-server"))
         .args(["migrate"])

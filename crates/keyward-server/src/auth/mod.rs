@@ -7,6 +7,7 @@ pub mod limits;
 pub mod permissions;
 pub mod principal;
 pub mod session;
+pub mod shared_counts;
 pub mod throttle;
 pub mod tokens;
 pub mod verified;

@@ -72,13 +72,29 @@ fn too_many(quota: Quota, what: &str) -> ApiError {
 const MAX_ACCOUNT_CHARS: usize = 254;
 
 impl Throttle {
+    /// A throttle counting in this process alone.
     pub fn new(limits: ThrottleLimits) -> Throttle {
+        Throttle::counted(limits, None)
+    }
+
+    /// A throttle whose counts are shared with the other instances when `shared` holds their
+    /// common naming key (see [`super::shared_counts`]).
+    pub fn counted(limits: ThrottleLimits, shared: Option<[u8; 32]>) -> Throttle {
+        let limiter = |label, limit, window| match shared {
+            Some(key) => WindowLimiter::shared(label, limit, window, key),
+            None => WindowLimiter::new(limit, window),
+        };
         Throttle {
-            by_address: WindowLimiter::new(limits.failures_per_address_per_minute, Duration::from_secs(60)),
-            by_key: WindowLimiter::new(limits.failures_per_address_per_minute, Duration::from_secs(60)),
-            by_account: WindowLimiter::new(limits.password_failures_per_account, PASSWORD_WINDOW),
-            by_account_and_address: WindowLimiter::new(limits.password_failures_per_client, PASSWORD_WINDOW),
+            by_address: limiter("failures_by_address", limits.failures_per_address_per_minute, Duration::from_secs(60)),
+            by_key: limiter("failures_by_key", limits.failures_per_address_per_minute, Duration::from_secs(60)),
+            by_account: limiter("password_failures_by_account", limits.password_failures_per_account, PASSWORD_WINDOW),
+            by_account_and_address: limiter("password_failures_by_client", limits.password_failures_per_client, PASSWORD_WINDOW),
         }
+    }
+
+    /// Its counters, for sharing them.
+    pub fn limiters(&self) -> [&WindowLimiter; 4] {
+        [&self.by_address, &self.by_key, &self.by_account, &self.by_account_and_address]
     }
 
     /// Counts a failure that cost nothing to find (malformed key, unknown token, code or session).

@@ -233,6 +233,14 @@ pub trait Store:
     /// How many key rows have been read to authenticate requests since start: lets tests and
     /// operators see that malformed keys never reach the database.
     fn key_lookups(&self) -> u64;
+    /// Whether several instances may serve this database at once; their rate and failure
+    /// counts are then shared through it (see `auth::shared_counts`).
+    fn is_shared(&self) -> bool;
+    /// Adds this instance's count changes to `limiter`'s shared counts for one window (which
+    /// ends at `ends_at`, Unix seconds), and answers the totals of those names across instances.
+    async fn share_counts(&self, limiter: String, window: i64, ends_at: i64, changes: Vec<(Vec<u8>, i64)>) -> DbResult<Vec<(Vec<u8>, i64)>>;
+    /// Forgets shared counts of windows that ended before `before`. Returns how many.
+    async fn forget_counts(&self, before: i64) -> DbResult<u64>;
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> DbResult<()>;
     /// The brand this database's keys carry, fixed the first time it is served.

@@ -202,7 +202,12 @@ impl Service {
             Database::Postgres(url) => {
                 let client = pg(url).await;
                 let tables = client
-                    .query("SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1", &[])
+                    // rate_counts holds the instances' shared request counters, which every
+                    // request moves (as SQLite's in-memory counters): not the store's data.
+                    .query(
+                        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_name <> 'rate_counts' ORDER BY 1",
+                        &[],
+                    )
                     .await
                     .unwrap();
                 let mut out = String::new();

@@ -33,7 +33,10 @@ use super::{CONSENT_SECRET, DbError, DbResult, Timed, fresh_secret, now};
 use crate::problems::Problem;
 
 /// The PostgreSQL schema's migrations, in order; `schema_version` records how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_schema.sql"),
+    include_str!("../../../migrations/postgres/0002_rate_counts.sql"),
+];
 
 /// The advisory lock migrations hold, so instances started together migrate one at a time
 /// ("keyward" in ASCII, then 1).
@@ -251,6 +254,35 @@ impl super::Store for PgStore {
 
     fn key_lookups(&self) -> u64 {
         self.inner.key_lookups.load(Ordering::Relaxed)
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    async fn share_counts(&self, limiter: String, window: i64, ends_at: i64, changes: Vec<(Vec<u8>, i64)>) -> DbResult<Vec<(Vec<u8>, i64)>> {
+        self.read(move |c| {
+            Box::pin(async move {
+                let (names, counts): (Vec<Vec<u8>>, Vec<i64>) = changes.into_iter().unzip();
+                // In name order, so two instances adding to the same rows never wait on each
+                // other in a circle.
+                let rows = c
+                    .query(
+                        "INSERT INTO rate_counts (limiter, window_index, name, count, expires_at)
+                         SELECT $1, $2, n, c, $3 FROM unnest($4::bytea[], $5::bigint[]) AS u(n, c) ORDER BY n
+                         ON CONFLICT (limiter, window_index, name) DO UPDATE SET count = rate_counts.count + excluded.count
+                         RETURNING name, count",
+                        &[&limiter, &window, &ends_at, &names, &counts],
+                    )
+                    .await?;
+                Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            })
+        })
+        .await
+    }
+
+    async fn forget_counts(&self, before: i64) -> DbResult<u64> {
+        self.read(move |c| Box::pin(async move { Ok(c.execute("DELETE FROM rate_counts WHERE expires_at < $1", &[&before]).await?) })).await
     }
 
     async fn ping(&self) -> DbResult<()> {

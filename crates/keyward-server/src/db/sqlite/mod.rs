@@ -185,6 +185,19 @@ impl super::Store for SqliteStore {
         self.inner.key_lookups.load(Ordering::Relaxed)
     }
 
+    /// One process serves a SQLite file, so its counts are all there is.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    async fn share_counts(&self, _limiter: String, _window: i64, _ends_at: i64, _changes: Vec<(Vec<u8>, i64)>) -> DbResult<Vec<(Vec<u8>, i64)>> {
+        Ok(Vec::new())
+    }
+
+    async fn forget_counts(&self, _before: i64) -> DbResult<u64> {
+        Ok(0)
+    }
+
     async fn ping(&self) -> DbResult<()> {
         self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }
