@@ -36,6 +36,9 @@ pub enum ApiError {
     /// 500: logged in full, shown as a generic sentence.
     #[error("internal error: {0}")]
     Internal(String),
+    /// 503: the database does not answer (logged in full); the request can be sent again.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl ApiError {
@@ -64,6 +67,7 @@ impl ApiError {
             ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::RateLimited { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
         }
     }
 
@@ -85,6 +89,10 @@ impl IntoResponse for ApiError {
                 tracing::error!(%detail, "internal error");
                 "Something went wrong inside the key service. Try again; if it keeps happening, tell the operator.".to_owned()
             }
+            ApiError::Unavailable(detail) => {
+                tracing::warn!(%detail, "the database does not answer");
+                "The key service cannot reach its database right now. Send the request again in a moment; if it keeps happening, tell the operator.".to_owned()
+            }
             other => other.to_string(),
         };
         let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message } };
@@ -95,6 +103,9 @@ impl IntoResponse for ApiError {
             if let Ok(value) = HeaderValue::from_str(&challenge) {
                 headers.insert(header::WWW_AUTHENTICATE, value);
             }
+        }
+        if let ApiError::Unavailable(_) = &self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(1));
         }
         if let ApiError::RateLimited { retry_after, .. } = &self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
@@ -123,6 +134,7 @@ impl From<DbError> for ApiError {
                 "invalid_credentials",
                 "The password was changed while signing in. Sign in again with the current password.",
             ),
+            DbError::Postgres(ref e) if e.is_unavailable() => ApiError::Unavailable(err.to_string()),
             DbError::IdTaken | DbError::Sqlite(_) | DbError::Postgres(_) | DbError::Worker(_) => ApiError::Internal(err.to_string()),
         }
     }
@@ -279,6 +291,10 @@ impl From<ApiError> for OAuthError {
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 "Something went wrong inside the key service. Try again; if it keeps happening, tell the operator.".to_owned()
+            }
+            ApiError::Unavailable(detail) => {
+                tracing::warn!(%detail, "the database does not answer");
+                "The key service cannot reach its database right now. Send the request again in a moment; if it keeps happening, tell the operator.".to_owned()
             }
             other => other.to_string(),
         };

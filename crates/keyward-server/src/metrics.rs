@@ -40,6 +40,11 @@ pub struct DbMetrics {
     pub latency: Family<DbLabels, Histogram, fn() -> Histogram>,
     /// Database connections busy right now.
     pub in_use: Gauge,
+    /// Connections the storage keeps open now (PostgreSQL's pool grows to its maximum as
+    /// needed; SQLite keeps its writer and readers open).
+    pub open: Gauge,
+    /// The most connections the storage will open.
+    pub max: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -49,7 +54,12 @@ fn latency_histogram() -> Histogram {
 
 impl Default for DbMetrics {
     fn default() -> Self {
-        DbMetrics { latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram), in_use: Gauge::default() }
+        DbMetrics {
+            latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            in_use: Gauge::default(),
+            open: Gauge::default(),
+            max: Gauge::default(),
+        }
     }
 }
 
@@ -82,6 +92,8 @@ impl Metrics {
         registry.register("argon2_runs", "argon2 verifications run (key secrets and passwords)", argon2_runs.clone());
         registry.register("db_latency_seconds", "Time a database call took, queueing included", db.latency.clone());
         registry.register("db_connections_in_use", "Database connections busy now", db.in_use.clone());
+        registry.register("db_connections_open", "Database connections the pool holds open now", db.open.clone());
+        registry.register("db_connections_max", "The most database connections the pool will open", db.max.clone());
         let authenticated = authentications.get_or_create(&AuthLabels { outcome: "ok".into() }).clone();
         Metrics { registry: Arc::new(registry), requests, authentications, authenticated, argon2_runs }
     }

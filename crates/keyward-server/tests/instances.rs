@@ -292,3 +292,86 @@ async fn a_keys_rate_limit_holds_across_instances_within_one_exchange_of_toleran
     assert!(accepted >= limit, "the limit itself is served: {accepted}");
     assert!(accepted <= limit + 15, "{accepted} accepted across two instances for a limit of {limit}");
 }
+
+/// A TCP relay between an instance and PostgreSQL that can be cut, as if the database went
+/// away, and restored, without touching the cluster the other tests share.
+struct Relay {
+    port: u16,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    links: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn to(target: std::net::SocketAddr) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let links = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (accept_cut, accept_links) = (cut.clone(), links.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if accept_cut.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: the database is away
+                }
+                let link = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                accept_links.lock().unwrap().push(link);
+            }
+        });
+        Relay { port, cut, links }
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Asks `/readyz` until it answers `want`, for up to ten seconds; returns the last answer.
+async fn readiness(instance: &Instance, want: u16) -> (StatusCode, Value) {
+    let mut last = instance.must(Method::GET, "/readyz", None, None).await;
+    for _ in 0..100 {
+        if last.0 == want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        last = instance.must(Method::GET, "/readyz", None, None).await;
+    }
+    last
+}
+
+#[tokio::test]
+async fn readyz_turns_false_when_postgres_goes_away_and_true_when_it_is_back() {
+    let url = database_with_store().await;
+    let parsed = url::Url::parse(&url).unwrap();
+    let target: std::net::SocketAddr = format!("{}:{}", parsed.host_str().unwrap(), parsed.port().unwrap()).parse().unwrap();
+    let relay = Relay::to(target).await;
+    let mut through_relay = parsed.clone();
+    through_relay.set_port(Some(relay.port)).unwrap();
+    let instance = Instance::start(through_relay.as_str()).await;
+    assert_eq!(readiness(&instance, 200).await.0, 200);
+    let session = instance.login().await;
+    let (_, created) = instance.must(Method::POST, "/api/keys", Some(&session), Some(json!({"name": "bot"}))).await;
+    let key = created["key"].as_str().unwrap().to_owned();
+
+    relay.cut();
+    let (status, body) = readiness(&instance, 503).await;
+    assert_eq!((status.as_u16(), body["status"].as_str()), (503, Some("database_unavailable")), "{body}");
+    // Requests meanwhile get a sentence and a retry, not a 500.
+    let (status, body) = instance.must(Method::GET, "/v1/whoami", Some(&key), None).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "database_unavailable");
+
+    relay.restore();
+    assert_eq!(readiness(&instance, 200).await.0, 200);
+    assert_eq!(instance.whoami(&key).await, 200, "the pool reconnects by itself");
+}

@@ -60,6 +60,17 @@ pub enum PgError {
     Pool(String),
 }
 
+impl PgError {
+    /// The server cannot be reached or the connection dropped: worth retrying, not a bug.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            PgError::Unreachable { .. } | PgError::Pool(_) => true,
+            PgError::Query(e) => e.is_closed() || std::error::Error::source(e).is_some_and(|cause| cause.is::<std::io::Error>()),
+            PgError::BadUrl(_) | PgError::NewerSchema { .. } => false,
+        }
+    }
+}
+
 /// A pool of connections to the database at `url` (`postgres://…`), checked by one round trip.
 pub async fn connect(url: &str) -> Result<Pool, PgError> {
     let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| PgError::BadUrl(e.to_string()))?;
@@ -158,26 +169,17 @@ impl PgStore {
     pub async fn open(url: &str) -> DbResult<PgStore> {
         let pool = connect(url).await?;
         migrate(&pool).await?;
-        let store = PgStore {
-            inner: Arc::new(Inner {
-                pool,
-                consent_key: Vec::new(),
-                key_lookups: AtomicU64::new(0),
-                metrics: crate::metrics::DbMetrics::default(),
-            }),
+        let consent_key = {
+            let client = pool.get().await.map_err(|e| PgError::Pool(e.to_string()))?;
+            // The first instance makes it; every later one (and every restart) reads that one.
+            client
+                .execute("INSERT INTO service_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", &[&CONSENT_SECRET, &fresh_secret()])
+                .await?;
+            client.query_one("SELECT value FROM service_secrets WHERE name = $1", &[&CONSENT_SECRET]).await?.get::<_, Vec<u8>>(0)
         };
-        let consent_key = store
-            .write(|tx| {
-                Box::pin(async move {
-                    tx.execute("INSERT INTO service_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", &[&CONSENT_SECRET, &fresh_secret()])
-                        .await?;
-                    let row = tx.query_one("SELECT value FROM service_secrets WHERE name = $1", &[&CONSENT_SECRET]).await?;
-                    Ok(row.get::<_, Vec<u8>>(0))
-                })
-            })
-            .await?;
-        let inner = Arc::into_inner(store.inner).expect("no other handle to a store being opened");
-        Ok(PgStore { inner: Arc::new(Inner { consent_key, ..inner }) })
+        let metrics = crate::metrics::DbMetrics::default();
+        metrics.max.set(i64::try_from(POOL_SIZE).unwrap_or(i64::MAX));
+        Ok(PgStore { inner: Arc::new(Inner { pool, consent_key, key_lookups: AtomicU64::new(0), metrics }) })
     }
 
     /// The pool, for tests and tools that need a plain connection.
@@ -186,7 +188,10 @@ impl PgStore {
     }
 
     async fn client(&self) -> DbResult<deadpool_postgres::Object> {
-        self.inner.pool.get().await.map_err(|e| DbError::Postgres(PgError::Pool(e.to_string())))
+        let client = self.inner.pool.get().await.map_err(|e| DbError::Postgres(PgError::Pool(e.to_string())));
+        let status = self.inner.pool.status();
+        self.inner.metrics.open.set(i64::try_from(status.size).unwrap_or(i64::MAX));
+        client
     }
 
     /// Runs `body` in one transaction, committing if it returns `Ok` and rolling back

@@ -84,6 +84,10 @@ impl SqliteStore {
             configure(&reader)?;
             readers.push(Mutex::new(reader));
         }
+        let metrics = crate::metrics::DbMetrics::default();
+        // The writer and the readers stay open for the life of the store.
+        metrics.open.set(i64::try_from(1 + READERS).unwrap_or(i64::MAX));
+        metrics.max.set(i64::try_from(1 + READERS).unwrap_or(i64::MAX));
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 writer: Mutex::new(writer),
@@ -91,7 +95,7 @@ impl SqliteStore {
                 next_reader: AtomicUsize::new(0),
                 key_lookups: std::sync::atomic::AtomicU64::new(0),
                 consent_key,
-                metrics: crate::metrics::DbMetrics::default(),
+                metrics,
             }),
         })
     }
