@@ -1,5 +1,5 @@
-//! The load generator: many keep-alive connections hammering one URL for a while, each
-//! request timed. It runs as its own process (`keyward-bench load`), so the key service and
+//! The load generator: many keep-alive connections hammering one URL (or several, comma
+//! separated, the connections spread over them) for a while, each request timed. It runs as its own process (`keyward-bench load`), so the key service and
 //! the load never share a runtime.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -47,10 +47,11 @@ impl Load {
         let measure_from = started + self.warmup;
         let until = measure_from + self.duration;
         let mut tasks = Vec::new();
-        for _ in 0..self.connections {
+        let urls: Vec<&str> = self.url.split(',').collect();
+        for connection in 0..self.connections {
             // One client per task: each keeps its own connection alive, like separate callers.
             let client = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
-            let (url, key, record) = (self.url.clone(), self.key.clone(), self.record);
+            let (url, key, record) = (urls[connection % urls.len()].to_owned(), self.key.clone(), self.record);
             tasks.push(tokio::spawn(async move {
                 let mut latencies_us: Vec<u32> = Vec::new();
                 let mut starts = Vec::new();

@@ -10,6 +10,7 @@ mod bridge;
 mod load;
 mod mirror;
 mod report;
+mod scale;
 mod service;
 
 use std::path::PathBuf;
@@ -73,7 +74,8 @@ enum Command {
 }
 
 /// Durations for one run of the suite.
-struct Plan {
+#[derive(Clone, Copy)]
+pub(crate) struct Plan {
     warmup: Duration,
     duration: Duration,
     connections: usize,
@@ -81,7 +83,7 @@ struct Plan {
 }
 
 /// Starts the load generator process and waits for its report.
-async fn load_process(url: &str, key: Option<&str>, plan: &Plan, record: bool) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<LoadReport>>> {
+pub(crate) async fn load_process(url: &str, key: Option<&str>, plan: &Plan, record: bool) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<LoadReport>>> {
     let mut command = service::pinned(&std::env::current_exe()?, service::Cpus::Load);
     command.args(["load", "--url", url, "--connections", &plan.connections.to_string()]);
     command.args(["--warmup-ms", &plan.warmup.as_millis().to_string(), "--duration-ms", &plan.duration.as_millis().to_string()]);
@@ -112,7 +114,7 @@ async fn whoami(plan: &Plan, extra: &[&str], with_key: bool) -> anyhow::Result<L
     Ok(report)
 }
 
-fn wall_ns() -> u128 {
+pub(crate) fn wall_ns() -> u128 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos()
 }
 
@@ -131,10 +133,7 @@ async fn revocation(plan: &Plan) -> anyhow::Result<Revocation> {
     let returned = wall_ns();
     let report = load.await??;
     service.stop().await;
-    let before = report.starts.iter().filter(|(t, s)| *t < called && *s == 200).count();
-    let after_ok = report.starts.iter().filter(|(t, s)| *t >= returned && *s == 200).count();
-    let after_refused = report.starts.iter().filter(|(t, s)| *t >= returned && *s == 401).count();
-    Ok(Revocation { succeeded_before: before as u64, succeeded_after: after_ok as u64, refused_after: after_refused as u64, revoke_ms: (returned - called) as f64 / 1e6 })
+    Ok(Revocation::from_starts(&report.starts, called, returned))
 }
 
 async fn run(quick: bool, out: PathBuf, criterion: PathBuf, mcp_remote: PathBuf) -> anyhow::Result<()> {
@@ -154,6 +153,7 @@ async fn run(quick: bool, out: PathBuf, criterion: PathBuf, mcp_remote: PathBuf)
         eprintln!("==> revocation under load, run {}", i + 1);
         revocations.push(revocation(&plan).await?);
     }
+    let scale = scale::run(&plan).await?;
     eprintln!("==> the mirror: full sync of 10,000 keys, 10 changes, offline verify");
     let mirror = mirror::run(10_000).await?;
     eprintln!("==> keyward bridge against mcp-remote");
@@ -166,7 +166,7 @@ async fn run(quick: bool, out: PathBuf, criterion: PathBuf, mcp_remote: PathBuf)
             Err(format!("{e:#}"))
         }
     };
-    let report = Report::new(Whoami { normal, no_cache, no_auth, connections: plan.connections }, revocations, mirror, bridge, app, report::Micro::read_all(&criterion));
+    let report = Report::new(Whoami { normal, no_cache, no_auth, connections: plan.connections }, revocations, scale, mirror, bridge, app, report::Micro::read_all(&criterion));
     std::fs::create_dir_all(&out)?;
     std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&report)?)?;
     let markdown = report.markdown();

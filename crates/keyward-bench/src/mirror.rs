@@ -37,7 +37,7 @@ pub async fn run(total_keys: usize) -> anyhow::Result<MirrorReport> {
     }
     let db = keyward_server::db::open_sqlite(&service.db)?;
     let decoy = keyward_core::hashing::decoy_hash().to_owned();
-    db.seed_revoked_keys(service.store_id.clone(), total_keys - live.len(), decoy).await?;
+    db.seed_revoked_keys(service.store_id.clone(), 0, total_keys - live.len(), decoy).await?;
 
     let session = ApiClient::new(&service.base)?.login(service::EMAIL, service::PASSWORD, "mirror bench").await?;
     let client = ApiClient::new(&service.base)?.with_session(session.token);

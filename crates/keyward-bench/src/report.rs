@@ -7,6 +7,7 @@ use crate::load::LoadReport;
 use crate::app::AppReport;
 use crate::bridge::BridgeReport;
 use crate::mirror::MirrorReport;
+use crate::scale::ScaleReport;
 
 #[derive(Debug, Serialize)]
 pub struct Machine {
@@ -46,6 +47,20 @@ pub struct Revocation {
     pub succeeded_after: u64,
     pub refused_after: u64,
     pub revoke_ms: f64,
+}
+
+impl Revocation {
+    /// From the load's record of each request's start and status, the revoke call made at
+    /// `called` and returned at `returned` (Unix ns).
+    pub fn from_starts(starts: &[(u128, u16)], called: u128, returned: u128) -> Revocation {
+        let count = |keep: &dyn Fn(u128, u16) -> bool| starts.iter().filter(|(t, s)| keep(*t, *s)).count() as u64;
+        Revocation {
+            succeeded_before: count(&|t, s| t < called && s == 200),
+            succeeded_after: count(&|t, s| t >= returned && s == 200),
+            refused_after: count(&|t, s| t >= returned && s == 401),
+            revoke_ms: (returned - called) as f64 / 1e6,
+        }
+    }
 }
 
 /// One comparison: a ratio, its goal, and whether it was met.
@@ -108,6 +123,7 @@ pub struct Report {
     pub date: String,
     pub whoami: Whoami,
     pub revocation: Vec<Revocation>,
+    pub scale: ScaleReport,
     pub mirror: MirrorReport,
     pub bridge: BridgeReport,
     /// The app's figures, or why they could not be measured here.
@@ -121,7 +137,15 @@ fn rps(r: &LoadReport) -> String {
 }
 
 impl Report {
-    pub fn new(whoami: Whoami, revocation: Vec<Revocation>, mirror: MirrorReport, bridge: BridgeReport, app: Result<AppReport, String>, micro: Vec<Micro>) -> Report {
+    pub fn new(
+        whoami: Whoami,
+        revocation: Vec<Revocation>,
+        scale: ScaleReport,
+        mirror: MirrorReport,
+        bridge: BridgeReport,
+        app: Result<AppReport, String>,
+        micro: Vec<Micro>,
+    ) -> Report {
         let (a, b, c) = (&whoami.normal, &whoami.no_cache, &whoami.no_auth);
         let mut ratios = vec![
             Ratio {
@@ -150,6 +174,45 @@ impl Report {
             goal: "0 every run".into(),
             met: worst == 0,
         });
+        ratios.push(Ratio {
+            name: "whoami throughput, one instance: PostgreSQL / SQLite".into(),
+            keyward: rps(&scale.postgres),
+            compared_with: rps(a),
+            ratio: scale.postgres.requests_per_second / a.requests_per_second,
+            goal: "(no goal set)".into(),
+            met: true,
+        });
+        ratios.push(Ratio {
+            name: "whoami throughput: two instances on one PostgreSQL / one instance".into(),
+            keyward: rps(&scale.two_instances),
+            compared_with: rps(&scale.postgres),
+            ratio: scale.two_instances.requests_per_second / scale.postgres.requests_per_second,
+            goal: "(no goal set)".into(),
+            met: true,
+        });
+        let worst = scale.revocation.iter().map(|r| r.succeeded_after).max().unwrap_or(0);
+        ratios.push(Ratio {
+            name: format!("requests accepted by either of two instances after the revoke returned ({} runs)", scale.revocation.len()),
+            keyward: scale.revocation.iter().map(|r| r.succeeded_after.to_string()).collect::<Vec<_>>().join(", "),
+            compared_with: format!("{} succeeded before it", scale.revocation.iter().map(|r| r.succeeded_before).sum::<u64>()),
+            ratio: worst as f64,
+            goal: "0 every run".into(),
+            met: worst == 0,
+        });
+        for backend in ["SQLite", "PostgreSQL"] {
+            let at = |keys: usize| scale.growth.iter().find(|g| g.backend == backend && g.keys == keys);
+            if let (Some(small), Some(large)) = (at(crate::scale::GROWTH[0]), at(crate::scale::GROWTH[2])) {
+                let ratio = large.load.p99_ms / small.load.p99_ms;
+                ratios.push(Ratio {
+                    name: format!("whoami p99 on {backend}: {} keys / {} keys ({} stores)", large.keys, small.keys, large.stores),
+                    keyward: format!("{:.2} ms", large.load.p99_ms),
+                    compared_with: format!("{:.2} ms", small.load.p99_ms),
+                    ratio,
+                    goal: "< 2".into(),
+                    met: ratio < 2.0,
+                });
+            }
+        }
         let k = &bridge.bridge;
         if let Some(m) = &bridge.mcp_remote {
             ratios.push(Ratio {
@@ -189,7 +252,7 @@ impl Report {
             });
         }
         let date = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-        Report { machine: Machine::here(), date, whoami, revocation, mirror, bridge, app, micro, ratios }
+        Report { machine: Machine::here(), date, whoami, revocation, scale, mirror, bridge, app, micro, ratios }
     }
 
     pub fn markdown(&self) -> String {
@@ -205,6 +268,13 @@ impl Report {
         for r in &self.ratios {
             let ratio = if r.ratio >= 10.0 { format!("{:.0}", r.ratio) } else { format!("{:.2}", r.ratio) };
             out.push_str(&format!("| {} | {} | {} | {} | {} | {} |\n", r.name, r.keyward, r.compared_with, ratio, r.goal, if r.met { "yes" } else { "**no**" }));
+        }
+        out.push_str("\nwhoami as the data grows (one instance, the keys spread over the stores):\n\n| Database | Keys | Stores | Throughput | p50 | p99 |\n|---|---|---|---|---|---|\n");
+        for g in &self.scale.growth {
+            out.push_str(&format!(
+                "| {} | {} | {} | {:.0} req/s | {:.2} ms | {:.2} ms |\n",
+                g.backend, g.keys, g.stores, g.load.requests_per_second, g.load.p50_ms, g.load.p99_ms
+            ));
         }
         let mi = &self.mirror;
         out.push_str(&format!(

@@ -75,15 +75,23 @@ impl Service {
     /// Creates a database with one store in `dir`, then serves it with `extra` arguments
     /// (or, given [`UNAUTHENTICATED`], serves it with authentication off).
     pub async fn start(dir: &Path, extra: &[&str]) -> anyhow::Result<Service> {
-        let server = sibling("keyward-server")?;
         let db = dir.join("bench.db");
-        let store_id = if db.exists() {
-            let out = Command::new(&server).args(["store", "list", "--db"]).arg(&db).output().await?;
-            String::from_utf8(out.stdout)?.split('\t').next().unwrap_or_default().trim().to_owned()
+        Service::start_on(db.to_str().context("a temporary folder whose path is not UTF-8")?, extra).await
+    }
+
+    /// Serves `database` (a SQLite path or a postgres:// URL) with `extra` arguments, after
+    /// creating its benchmark store if it has none yet; another instance on the same database
+    /// finds that store.
+    pub async fn start_on(database: &str, extra: &[&str]) -> anyhow::Result<Service> {
+        let server = sibling("keyward-server")?;
+        let db = PathBuf::from(database);
+        let listed = Command::new(&server).args(["store", "list", "--database", database]).output().await?;
+        let existing = String::from_utf8(listed.stdout)?.split('\t').next().unwrap_or_default().trim().to_owned();
+        let store_id = if listed.status.success() && !existing.is_empty() {
+            existing
         } else {
             let out = Command::new(&server)
-                .args(["store", "create", "--name", "Bench", "--owner-name", "Bench Owner", "--owner-email", EMAIL, "--db"])
-                .arg(&db)
+                .args(["store", "create", "--name", "Bench", "--owner-name", "Bench Owner", "--owner-email", EMAIL, "--database", database])
                 .env("KEYWARD_PASSWORD", PASSWORD)
                 .output()
                 .await?;
@@ -94,13 +102,13 @@ impl Service {
         };
         let mut command = if extra == UNAUTHENTICATED {
             let mut command = pinned(&std::env::current_exe()?, Cpus::Service);
-            command.args(["serve-unauthenticated", "--store", &store_id, "--db"]).arg(&db);
+            command.args(["serve-unauthenticated", "--store", &store_id, "--db"]).arg(database);
             command
         } else {
             let mut command = pinned(&server, Cpus::Service);
             command
-                .args(["serve", "--listen", "127.0.0.1:0", "--brand", "kw", "--rate-limit", "1000000000", "--failed-auth-limit", "1000000000", "--db"])
-                .arg(&db)
+                .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--brand", "kw"])
+                .args(["--rate-limit", "1000000000", "--failed-auth-limit", "1000000000", "--database", database])
                 .args(extra);
             command
         };

@@ -275,6 +275,23 @@ impl WindowLimiter {
         out
     }
 
+    /// Puts back changes an exchange could not deliver (the database did not answer), so the
+    /// next exchange sends them again instead of losing them.
+    pub fn untake(&self, undelivered: &[Unshared]) {
+        for unshared in undelivered {
+            let shard = &self.shards[(unshared.name >> 64) as u64 as usize % SHARDS];
+            let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            if guard.window != unshared.window {
+                continue;
+            }
+            if let Some(count) = guard.counts.get_mut(&unshared.name) {
+                let before = (i64::from(unshared.sent) - unshared.change).clamp(0, i64::from(u32::MAX));
+                count.sent = u32::try_from(before).unwrap_or(0);
+                count.asked = true;
+            }
+        }
+    }
+
     /// Takes in the totals across instances for callers of `window` (as the shared table had
     /// them right after `sent` of this instance's counts were added): what the others counted
     /// is the total less what this instance sent.
@@ -423,5 +440,21 @@ mod tests {
         assert_eq!(a.name_of("k"), b.name_of("k"));
         assert_ne!(a.name_of("k"), other_key.name_of("k"));
         assert_ne!(a.name_of("k"), other_label.name_of("k"));
+    }
+
+    #[test]
+    fn changes_an_exchange_could_not_deliver_are_sent_with_the_next() {
+        let key = [3u8; 32];
+        let (a, b) = (WindowLimiter::shared("key", 10, Duration::from_secs(60), key), WindowLimiter::shared("key", 10, Duration::from_secs(60), key));
+        let mut table = HashMap::new();
+        for _ in 0..4 {
+            a.hit("k").unwrap();
+        }
+        let lost = a.take_unshared();
+        a.untake(&lost);
+        exchange(&mut table, &a);
+        assert_eq!(b.used("k"), 0, "B has not heard yet");
+        exchange(&mut table, &b);
+        assert_eq!(b.used("k"), 4, "the four counted before the failed exchange reached B");
     }
 }

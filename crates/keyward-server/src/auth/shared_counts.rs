@@ -16,17 +16,26 @@ pub async fn exchange(db: &Db, limiter: &WindowLimiter) -> DbResult<()> {
     for unshared in limiter.take_unshared() {
         by_window.entry(unshared.window).or_default().push(unshared);
     }
+    let mut failed = None;
     for (window, batch) in by_window {
         let changes = batch.iter().map(|u| (u.name.to_be_bytes().to_vec(), u.change)).collect();
         let window_index = i64::try_from(window).unwrap_or(i64::MAX);
-        let totals = db.share_counts(limiter.label().to_owned(), window_index, limiter.window_end(window), changes).await?;
-        let totals: std::collections::HashMap<Vec<u8>, i64> = totals.into_iter().collect();
-        limiter.take_totals(
-            window,
-            batch.iter().filter_map(|u| totals.get(&u.name.to_be_bytes()[..]).map(|total| (u.name, *total, u.sent))),
-        );
+        match db.share_counts(limiter.label().to_owned(), window_index, limiter.window_end(window), changes).await {
+            Ok(totals) => {
+                let totals: std::collections::HashMap<Vec<u8>, i64> = totals.into_iter().collect();
+                limiter.take_totals(
+                    window,
+                    batch.iter().filter_map(|u| totals.get(&u.name.to_be_bytes()[..]).map(|total| (u.name, *total, u.sent))),
+                );
+            }
+            Err(e) => {
+                // Not delivered: kept for the next exchange, not lost.
+                limiter.untake(&batch);
+                failed.get_or_insert(e);
+            }
+        }
     }
-    Ok(())
+    failed.map_or(Ok(()), Err)
 }
 
 /// Runs the exchanges every [`Config::count_sharing_interval`](crate::app::Config) for as long

@@ -68,8 +68,9 @@ impl From<tokio_postgres::Error> for DbError {
 
 pub type DbResult<T> = Result<T, DbError>;
 
-/// Where the service keeps its data: `--database` or `KEYWARD_DATABASE_URL`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the service keeps its data: `--database` or `KEYWARD_DATABASE_URL`. Its `Debug`
+/// never shows a password (see [`Database::describe`]).
+#[derive(Clone, PartialEq, Eq)]
 pub enum Database {
     /// A SQLite file (created if missing).
     Sqlite(PathBuf),
@@ -117,6 +118,15 @@ impl Database {
 /// without a runtime: for tools and tests that set a service up by hand).
 pub fn open_sqlite(path: &std::path::Path) -> DbResult<Db> {
     Ok(Arc::new(SqliteStore::open(path)?))
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(_) => write!(f, "Sqlite({})", self.describe()),
+            Database::Postgres(_) => write!(f, "Postgres({})", self.describe()),
+        }
+    }
 }
 
 impl std::str::FromStr for Database {
@@ -192,5 +202,13 @@ mod tests {
         assert_eq!(Database::parse("PostgreSQL://u@h/db"), Database::Postgres("PostgreSQL://u@h/db".into()));
         assert_eq!(Database::parse("sqlite:/var/lib/k.db"), Database::Sqlite("/var/lib/k.db".into()));
         assert_eq!(Database::parse("keyward.db"), Database::Sqlite("keyward.db".into()));
+    }
+
+    #[test]
+    fn a_database_url_never_shows_its_password() {
+        let database = Database::parse("postgres://keyward:hunter22@db.internal:5432/keyward");
+        for shown in [format!("{database:?}"), database.describe()] {
+            assert!(!shown.contains("hunter22") && shown.contains("keyward@db.internal:5432/keyward"), "{shown}");
+        }
     }
 }

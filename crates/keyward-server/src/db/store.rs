@@ -53,9 +53,10 @@ pub trait KeyStore: Send + Sync {
     /// on every instance at once: each ending is written and audited once. Returns how many.
     async fn finish_overlaps(&self) -> DbResult<usize>;
     /// For benchmarks: gives a store a long history of `count` revoked keys (all with the same
-    /// `secret_hash`), in one transaction, without audit events. Never called by the service.
+    /// `secret_hash`, ids `h0000000` onwards from number `first`), in one transaction, without
+    /// audit events. Never called by the service.
     #[doc(hidden)]
-    async fn seed_revoked_keys(&self, store_id: String, count: usize, secret_hash: String) -> DbResult<()>;
+    async fn seed_revoked_keys(&self, store_id: String, first: usize, count: usize, secret_hash: String) -> DbResult<()>;
 }
 
 /// Dashboard sessions. Each sign-in is a device, listed and revocable.

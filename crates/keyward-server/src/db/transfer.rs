@@ -62,12 +62,15 @@ pub async fn sqlite_to_postgres(from: &Path, to: &str) -> DbResult<Transferred> 
         return Err(DbError::Invalid(crate::problems::Problem::TargetNotEmpty { target: super::postgres::describe_url(to) }));
     }
     let source = rusqlite::Connection::open_with_flags(from, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    // Every table from one snapshot: a change committed to the file midway (a service still
+    // running on it) is either wholly in the copy or wholly out, never half.
+    let source = source.unchecked_transaction()?;
     let mut tables = Vec::with_capacity(TABLES.len());
     for (table, order) in TABLES {
         let columns: Vec<(String, Type)> = tx
             .query(
                 "SELECT column_name::text, data_type::text FROM information_schema.columns
-                 WHERE table_schema = current_schema() AND table_name = $1 AND is_generated = 'NEVER' AND identity_generation IS DISTINCT FROM 'ALWAYS'
+                 WHERE table_schema = current_schema() AND table_name = $1 AND is_generated = 'NEVER' AND column_name <> 'created_seq'
                  ORDER BY ordinal_position",
                 &[table],
             )
@@ -78,7 +81,9 @@ pub async fn sqlite_to_postgres(from: &Path, to: &str) -> DbResult<Transferred> 
         let rows = read_table(&source, table, order, &columns)?;
         let names: Vec<&str> = columns.iter().map(|(name, _)| name.as_str()).collect();
         let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
-        // audit_events.id is an identity column PostgreSQL fills itself; the trail keeps its ids.
+        // audit_events.id is an identity column PostgreSQL fills itself; the trail keeps its
+        // ids. (api_keys.created_seq, PostgreSQL's own insertion order, is left out above and
+        // numbered afresh, in SQLite's insertion order.)
         let overriding = if *table == "audit_events" { " OVERRIDING SYSTEM VALUE" } else { "" };
         let insert = tx
             .prepare(&format!("INSERT INTO {table} ({}){overriding} VALUES ({})", names.join(", "), placeholders.join(", ")))

@@ -141,6 +141,9 @@ impl crate::db::AuthorizationStore for PgStore {
         self.write(move |tx| {
             Box::pin(async move {
                 let t = now();
+                // The client's row before the code's, the order removing a partner takes them
+                // in, so the two never wait on each other in a circle.
+                tx.execute("SELECT id FROM oauth_clients WHERE id = $1 FOR NO KEY UPDATE", &[&presented.client.client_id]).await?;
                 let stored = tx
                     .query_opt(
                         "SELECT a.client_id, a.app_name, a.kind, a.redirect_uri, a.code_challenge, a.resource, a.store_id, a.scopes,
@@ -173,9 +176,24 @@ impl crate::db::AuthorizationStore for PgStore {
                         connection_code: r.get(10),
                         connection_id: r.get(13),
                     });
-                let Some(code) = stored else {
+                let Some(mut code) = stored else {
                     return Ok(Err(GrantProblem::CodeUnknown));
                 };
+                // Whoever approved is read again under a share lock: a sign-out (with its
+                // connections revoked) or a removal committing on another instance meanwhile
+                // either is seen here, or waits and then sees the connection this makes.
+                let device_gone = match &code.granted_device {
+                    Some(device) => tx
+                        .query_opt("SELECT signed_out_at IS NOT NULL FROM devices WHERE id = $1 FOR SHARE", &[device])
+                        .await?
+                        .is_some_and(|r| r.get::<_, bool>(0)),
+                    None => false,
+                };
+                let member_gone = tx
+                    .query_opt("SELECT removed_at IS NOT NULL FROM users WHERE id = $1 FOR SHARE", &[&code.granted_by])
+                    .await?
+                    .is_some_and(|r| r.get::<_, bool>(0));
+                code.judged.approver_gone |= device_gone || member_gone;
                 if let Err(why) = grant_rules::judge_authorization_code(&code.judged, &presented, t) {
                     if why.is_replay()
                         && let Some(connection_id) = &code.connection_id

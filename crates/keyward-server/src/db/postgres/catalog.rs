@@ -72,6 +72,9 @@ impl crate::db::CatalogStore for PgStore {
     async fn update_raw_material(&self, store_id: String, id: i64, change: RawMaterialChange) -> DbResult<RawMaterial> {
         self.write(move |tx| {
             Box::pin(async move {
+                // Locked while it changes: two partial updates on two instances must not each
+                // write back the field the other just changed.
+                tx.execute("SELECT id FROM raw_materials WHERE store_id = $1 AND id = $2 FOR UPDATE", &[&store_id, &id]).await?;
                 let before = raw_material(tx, &store_id, id).await?.ok_or(DbError::NotFound)?;
                 let name = change.name.unwrap_or(before.name);
                 let unit = change.unit.unwrap_or(before.unit);

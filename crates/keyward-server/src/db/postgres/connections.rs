@@ -243,6 +243,16 @@ impl crate::db::ConnectionStore for PgStore {
         self.write(move |tx| {
             Box::pin(async move {
                 let t = now();
+                // Every refresh of one connection takes turns on the connection's row, and only
+                // then reads its tokens: a retry of an older token and the first use of the
+                // newer one, on two instances at once, must not both see the other as unused
+                // and fork the chain.
+                tx.execute(
+                    "SELECT c.id FROM connection_tokens t JOIN connections c ON c.id = t.connection_id
+                     WHERE t.token_hash = $1 AND t.kind = 'refresh' FOR NO KEY UPDATE OF c",
+                    &[&refresh_hash],
+                )
+                .await?;
                 let row = tx
                     .query_opt(
                         "SELECT t.connection_id, c.store_id, c.client_id, c.resource, t.expires_at, t.used_at, c.revoked_at IS NOT NULL,

@@ -194,7 +194,7 @@ impl crate::db::KeyStore for PgStore {
     /// For benchmarks: gives a store a long history of `count` revoked keys (all with the same
     /// `secret_hash`), in one transaction, without audit events. Never called by the service.
     #[doc(hidden)]
-    async fn seed_revoked_keys(&self, store_id: String, count: usize, secret_hash: String) -> DbResult<()> {
+    async fn seed_revoked_keys(&self, store_id: String, first: usize, count: usize, secret_hash: String) -> DbResult<()> {
         self.write(move |tx| {
             Box::pin(async move {
                 let owner: String = tx
@@ -204,6 +204,7 @@ impl crate::db::KeyStore for PgStore {
                 let t = now();
                 let first_seq = next_seq(tx).await?;
                 let count = i64::try_from(count).unwrap_or(i64::MAX);
+                let first = i64::try_from(first).unwrap_or(i64::MAX);
                 // One statement for every row (it may be asked for 100,000). Ids as the
                 // reference makes them: `h` and the number, zero-padded to at least 7 digits.
                 tx.execute(
@@ -211,10 +212,10 @@ impl crate::db::KeyStore for PgStore {
                                            revoked_at, updated_at, change_seq)
                      SELECT 'h' || CASE WHEN s.i < 10000000 THEN lpad(s.i::text, 7, '0') ELSE s.i::text END,
                             $1::text, 'old key ' || s.i::text, $2::text, 'read', $3::text, $4::bigint, TRUE,
-                            $4::bigint, $4::bigint, $5::bigint + s.i
-                     FROM generate_series(0::bigint, $6::bigint - 1) AS s(i)
+                            $4::bigint, $4::bigint, $5::bigint + s.i - $7::bigint
+                     FROM generate_series($7::bigint, $7::bigint + $6::bigint - 1) AS s(i)
                      ORDER BY s.i",
-                    &[&store_id, &secret_hash, &owner, &t, &first_seq, &count],
+                    &[&store_id, &secret_hash, &owner, &t, &first_seq, &count, &first],
                 )
                 .await?;
                 Ok(())
@@ -485,33 +486,24 @@ impl crate::db::KeyStore for PgStore {
         .await
     }
 
-    /// Writes remembered last-use times in one transaction; never moves a time backwards.
     /// Writes down when keys and connections (told apart by their id's `con_` prefix) were
-    /// last used.
+    /// last used; never moves a time backwards.
     async fn record_usage(&self, uses: Vec<(String, i64)>) -> DbResult<()> {
-        self.write(move |tx| {
+        // Each row on its own, outside a transaction: a last-use time is advisory, and a flush
+        // that held one row's lock while waiting for another could close a circle with an
+        // uninstall or a sign-out that holds all of a store's keys and waits for a connection.
+        // Each statement only ever moves a time forward, so order and retries do not matter.
+        self.read(move |c| {
             Box::pin(async move {
-                // In `id` order, so two instances writing the same rows lock them in the same
-                // order and never wait for each other. The result is the same in any order:
-                // each row only ever takes a later time.
-                let mut uses = uses;
-                uses.sort();
-                let keys = tx
-                    .prepare_cached(
-                        "UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)",
-                    )
+                let keys = c
+                    .prepare_cached("UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)")
                     .await?;
-                let connections = tx
-                    .prepare_cached(
-                        "UPDATE connections SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)",
-                    )
+                let connections = c
+                    .prepare_cached("UPDATE connections SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)")
                     .await?;
                 for (id, at) in &uses {
-                    if id.starts_with("con_") {
-                        tx.execute(&connections, &[id, at]).await?;
-                    } else {
-                        tx.execute(&keys, &[id, at]).await?;
-                    }
+                    let statement = if id.starts_with("con_") { &connections } else { &keys };
+                    c.execute(statement, &[id, at]).await?;
                 }
                 Ok(())
             })

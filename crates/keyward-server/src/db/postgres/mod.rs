@@ -73,7 +73,13 @@ impl PgError {
 
 /// A pool of connections to the database at `url` (`postgres://…`), checked by one round trip.
 pub async fn connect(url: &str) -> Result<Pool, PgError> {
-    let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| PgError::BadUrl(e.to_string()))?;
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| PgError::BadUrl(e.to_string()))?;
+    // An instance frozen mid-transaction (paused VM, half-open connection) must not hold the
+    // locks every other instance's writes wait for: the server ends such a transaction, a lock
+    // wait gives up with an error instead of hanging, and dead peers are noticed.
+    let options = [config.get_options().unwrap_or_default(), "-c lock_timeout=10s -c idle_in_transaction_session_timeout=30s"].join(" ");
+    config.options(options.trim());
+    config.keepalives(true).keepalives_idle(std::time::Duration::from_secs(30)).connect_timeout(std::time::Duration::from_secs(5));
     let target = describe(&config);
     let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     let pool = Pool::builder(manager).max_size(POOL_SIZE).build().map_err(|e| PgError::Pool(e.to_string()))?;

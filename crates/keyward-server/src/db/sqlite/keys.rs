@@ -147,7 +147,7 @@ impl crate::db::KeyStore for SqliteStore {
     /// For benchmarks: gives a store a long history of `count` revoked keys (all with the same
     /// `secret_hash`), in one transaction, without audit events. Never called by the service.
     #[doc(hidden)]
-    async fn seed_revoked_keys(&self, store_id: String, count: usize, secret_hash: String) -> DbResult<()> {
+    async fn seed_revoked_keys(&self, store_id: String, first: usize, count: usize, secret_hash: String) -> DbResult<()> {
         self.write(move |tx| {
             let owner: String = tx.query_row("SELECT id FROM users WHERE store_id = ?1 ORDER BY rowid LIMIT 1", [&store_id], |r| r.get(0))?;
             let t = now();
@@ -156,7 +156,7 @@ impl crate::db::KeyStore for SqliteStore {
                 "INSERT INTO api_keys (id, store_id, name, secret_hash, scopes, created_by, created_at, is_active, revoked_at, updated_at, change_seq)
                  VALUES (?1, ?2, ?3, ?4, 'read', ?5, ?6, 1, ?6, ?6, ?7)",
             )?;
-            for (i, seq) in (0..count).zip(first_seq..) {
+            for (i, seq) in (first..first + count).zip(first_seq..) {
                 insert.execute(params![format!("h{i:07}"), store_id, format!("old key {i}"), secret_hash, owner, t, seq])?;
             }
             Ok(())
