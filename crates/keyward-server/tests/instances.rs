@@ -375,3 +375,21 @@ async fn readyz_turns_false_when_postgres_goes_away_and_true_when_it_is_back() {
     assert_eq!(readiness(&instance, 200).await.0, 200);
     assert_eq!(instance.whoami(&key).await, 200, "the pool reconnects by itself");
 }
+
+#[tokio::test]
+async fn an_instance_of_another_brand_is_refused_and_changes_nothing() {
+    let url = database_with_store().await;
+    let first = Instance::start(&url).await;
+    assert_eq!(first.must(Method::GET, "/readyz", None, None).await.0, 200);
+    let other = Command::new(BIN)
+        .args(["serve", "--database", &url, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--brand", "lstk"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!other.status.success());
+    let said = String::from_utf8_lossy(&other.stderr);
+    assert!(said.contains("use the brand \"asmk\", not \"lstk\"") && said.contains("--brand asmk"), "{said}");
+    let session = first.login().await;
+    let (status, _) = first.must(Method::POST, "/api/keys", Some(&session), Some(json!({"name": "still asmk"}))).await;
+    assert_eq!(status, 201, "the running instance is unaffected");
+}
