@@ -86,7 +86,15 @@ impl Service {
         let server = sibling("keyward-server")?;
         let db = PathBuf::from(database);
         let listed = Command::new(&server).args(["store", "list", "--database", database]).output().await?;
-        let existing = String::from_utf8(listed.stdout)?.split('\t').next().unwrap_or_default().trim().to_owned();
+        // The benchmark store by name: a grown database holds thousands of others.
+        let existing = String::from_utf8(listed.stdout)?
+            .lines()
+            .find_map(|line| {
+                let mut fields = line.split('\t');
+                let id = fields.next()?;
+                (fields.next()? == "Bench").then(|| id.to_owned())
+            })
+            .unwrap_or_default();
         let store_id = if listed.status.success() && !existing.is_empty() {
             existing
         } else {
