@@ -1,7 +1,12 @@
 //! The `keyward-server` binary as an operator runs it: admin commands, the demo, crash safety
-//! under SIGKILL, and logs that never hold a secret.
+//! under SIGKILL, and logs that never hold a secret. On a SQLite file, or with
+//! `KEYWARD_TEST_BACKEND=postgres` on a PostgreSQL database of its own (`./dev test` runs both).
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::PathBuf;
+
+use keyward_server::db::Database;
 use std::process::Stdio;
 
 use serde_json::{Value, json};
@@ -19,9 +24,9 @@ struct Server {
 
 impl Server {
     /// Starts `keyward-server ARGS --listen 127.0.0.1:0` and waits for its address.
-    async fn start(command: &str, db: &Path, log: &Path, log_level: &str) -> Server {
+    async fn start(command: &str, db: &str, log: &std::path::Path, log_level: &str) -> Server {
         let mut child = Command::new(BIN)
-            .args([command, "--db", db.to_str().unwrap(), "--listen", "127.0.0.1:0", "--brand", "asmk"])
+            .args([command, "--database", db, "--listen", "127.0.0.1:0", "--brand", "asmk"])
             .env("KEYWARD_LOG", log_level)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(log).unwrap())
@@ -56,10 +61,10 @@ impl Server {
     }
 }
 
-async fn admin(db: &Path, args: &[&str]) -> String {
+async fn admin(db: &str, args: &[&str]) -> String {
     let output = Command::new(BIN)
         .args(args)
-        .args(["--db", db.to_str().unwrap()])
+        .args(["--database", db])
         .env("KEYWARD_PASSWORD", PASSWORD)
         .output()
         .await
@@ -68,7 +73,7 @@ async fn admin(db: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
-async fn store_with_owner(db: &Path) -> String {
+async fn store_with_owner(db: &str) -> String {
     admin(db, &["store", "create", "--name", "Acme", "--owner-name", "Ada Owner", "--owner-email", "ada@acme.test"]).await
 }
 
@@ -83,7 +88,8 @@ async fn login(server: &Server) -> String {
 #[tokio::test]
 async fn admin_commands_create_stores_staff_and_switch_the_subscription() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("k.db");
+    let database = support::test_database(dir.path()).await;
+    let db = support::argument(&database);
     let store = store_with_owner(&db).await;
     assert!(store.starts_with("sto_"));
     let staff = admin(&db, &["add-staff", "--store", &store, "--name", "Sam", "--email", "sam@acme.test"]).await;
@@ -102,7 +108,7 @@ async fn admin_commands_create_stores_staff_and_switch_the_subscription() {
     admin(&db, &["subscription", "--store", &store, "--active", "true"]).await;
     assert_eq!(server.call(reqwest::Method::GET, "/v1/whoami", Some(key), None).await.0, 200);
 
-    let missing = Command::new(BIN).args(["add-staff", "--store", "sto_nope", "--name", "X", "--email", "x@x.test", "--db"]).arg(&db)
+    let missing = Command::new(BIN).args(["add-staff", "--store", "sto_nope", "--name", "X", "--email", "x@x.test", "--database"]).arg(&db)
         .env("KEYWARD_PASSWORD", PASSWORD).output().await.unwrap();
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("There is no store sto_nope"));
@@ -111,10 +117,11 @@ async fn admin_commands_create_stores_staff_and_switch_the_subscription() {
 #[tokio::test]
 async fn a_database_made_for_one_brand_refuses_another() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("k.db");
+    let database = support::test_database(dir.path()).await;
+    let db = support::argument(&database);
     let server = Server::start("serve", &db, &dir.path().join("log"), "info").await;
     server.kill().await;
-    let output = Command::new(BIN).args(["serve", "--listen", "127.0.0.1:0", "--brand", "lstk", "--db"]).arg(&db).output().await.unwrap();
+    let output = Command::new(BIN).args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--brand", "lstk", "--database"]).arg(&db).output().await.unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("Start the service with --brand asmk"));
 }
@@ -122,9 +129,10 @@ async fn a_database_made_for_one_brand_refuses_another() {
 #[tokio::test]
 async fn the_demo_prints_its_accounts_and_they_sign_in() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("demo.db");
+    let database = support::test_database(dir.path()).await;
+    let db = support::argument(&database);
     let mut child = Command::new(BIN)
-        .args(["demo", "--listen", "127.0.0.1:0", "--db"])
+        .args(["demo", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--database"])
         .arg(&db)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -156,7 +164,8 @@ async fn the_demo_prints_its_accounts_and_they_sign_in() {
 #[tokio::test]
 async fn acknowledged_creates_and_revokes_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("k.db");
+    let database = support::test_database(dir.path()).await;
+    let db = support::argument(&database);
     store_with_owner(&db).await;
     let server = Server::start("serve", &db, &dir.path().join("log1"), "info").await;
     let session = login(&server).await;
@@ -177,7 +186,8 @@ async fn acknowledged_creates_and_revokes_survive_sigkill() {
 #[tokio::test]
 async fn no_secret_ever_reaches_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("k.db");
+    let database = support::test_database(dir.path()).await;
+    let db = support::argument(&database);
     store_with_owner(&db).await;
     let server = Server::start("serve", &db, &dir.path().join("log"), "trace").await;
     let session = login(&server).await;
@@ -283,7 +293,8 @@ async fn try_call(http: &reqwest::Client, base: &str, method: reqwest::Method, p
 async fn sigkill_in_the_middle_of_a_stream_of_creates_and_revokes_loses_nothing_acknowledged() {
     use rand::RngExt;
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("k.db");
+    let database = support::test_database(dir.path()).await;
+    let db = support::argument(&database);
     store_with_owner(&db).await;
     let mut session = None;
     // Keys whose creation was acknowledged (and not their revocation), and keys whose
@@ -378,10 +389,11 @@ async fn a_public_url_with_a_path_or_credentials_is_refused_before_serving() {
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_have_their_own_address_and_sigterm_finishes_every_accepted_request() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("k.db");
+    let database = support::test_database(dir.path()).await;
+    let db = support::argument(&database);
     store_with_owner(&db).await;
     let mut child = Command::new(BIN)
-        .args(["serve", "--db", db.to_str().unwrap(), "--listen", "127.0.0.1:0", "--brand", "asmk"])
+        .args(["serve", "--database", &db, "--listen", "127.0.0.1:0", "--brand", "asmk"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -426,30 +438,40 @@ async fn metrics_have_their_own_address_and_sigterm_finishes_every_accepted_requ
     assert!(status.success(), "{status:?}");
 }
 
-/// `keyward-server ARGS --db DB` with the most verbose log, for commands expected to fail or
+/// `keyward-server ARGS --database DB` with the most verbose log, for commands expected to fail or
 /// whose log is inspected.
-async fn admin_output(db: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(args).args(["--db", db.to_str().unwrap()]).env("KEYWARD_LOG", "trace").output().await.unwrap()
+async fn admin_output(db: &str, args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).args(["--database", db]).env("KEYWARD_LOG", "trace").output().await.unwrap()
 }
 
 /// A live connection of `store` to OAuth client `client`, with an access token, as an
 /// authorization would leave it. Returns the token.
-fn connect(db: &Path, store: &str, client: &str, connection_id: &str, app: &str) -> String {
+async fn connect(database: &Database, store: &str, client: &str, connection_id: &str, app: &str) -> String {
     use sha2::Digest;
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let owner: String = conn.query_row("SELECT id FROM users WHERE store_id = ?1", [store], |r| r.get(0)).unwrap();
-    conn.execute(
-        "INSERT INTO connections (id, store_id, app_name, scopes, granted_by, created_at, client_id, kind, redirect_host)
-         VALUES (?1, ?2, ?3, 'read', ?4, strftime('%s','now'), ?5, 'partner', 'sync.example')",
-        rusqlite::params![connection_id, store, app, owner, client],
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let owner: String = support::sql_value(database, "SELECT id FROM users WHERE store_id = $1", &[store]).await.unwrap();
+    support::sql(
+        database,
+        &format!(
+            "INSERT INTO connections (id, store_id, app_name, scopes, granted_by, created_at, client_id, kind, redirect_host)
+             VALUES ($1, $2, $3, 'read', $4, {now}, $5, 'partner', 'sync.example')"
+        ),
+        &[connection_id, store, app, &owner, client],
     )
-    .unwrap();
+    .await;
     let token = format!("kwat_{:0<43}", connection_id.replace('_', ""));
-    conn.execute(
-        "INSERT INTO connection_tokens (token_hash, connection_id, kind, expires_at) VALUES (?1, ?2, 'access', strftime('%s','now') + 3600)",
-        rusqlite::params![sha2::Sha256::digest(token.as_bytes()).to_vec(), connection_id],
+    let digest: String = sha2::Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    // The digest as a hex literal each backend reads as bytes.
+    let bytes = match database {
+        Database::Sqlite(_) => format!("X'{digest}'"),
+        Database::Postgres(_) => format!("'\\x{digest}'::bytea"),
+    };
+    support::sql(
+        database,
+        &format!("INSERT INTO connection_tokens (token_hash, connection_id, kind, expires_at) VALUES ({bytes}, $1, 'access', {})", now + 3600),
+        &[connection_id],
     )
-    .unwrap();
+    .await;
     token
 }
 
@@ -457,7 +479,8 @@ fn connect(db: &Path, store: &str, client: &str, connection_id: &str, app: &str)
 async fn the_operator_adds_lists_and_removes_partner_apps_and_removal_revokes_their_connections() {
     use sha2::Digest;
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("k.db");
+    let database = support::test_database(dir.path()).await;
+    let db = support::argument(&database);
     let acme = store_with_owner(&db).await;
     let beta = admin(&db, &["store", "create", "--name", "Beta", "--owner-name", "Bo", "--owner-email", "bo@beta.test"]).await;
 
@@ -473,20 +496,15 @@ async fn the_operator_adds_lists_and_removes_partner_apps_and_removal_revokes_th
     assert!(!stderr.contains(&secret), "the secret reached the log");
 
     // Only the secret's digest is stored, with the partner's kind and authentication method.
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let (name, kind, method, uris, hash): (String, String, String, String, Vec<u8>) = conn
-        .query_row("SELECT name, kind, auth_method, redirect_uris, secret_hash FROM oauth_clients WHERE id = ?1", [&client_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
-        .unwrap();
-    assert_eq!((name.as_str(), kind.as_str(), method.as_str()), ("Acme Sync", "partner", "client_secret_basic"));
-    assert_eq!(serde_json::from_str::<Vec<String>>(&uris).unwrap(), ["https://sync.example/cb", "http://127.0.0.1:9000/cb"]);
+    let column = |name: &'static str| {
+        let (database, client_id) = (&database, client_id.clone());
+        async move { support::sql_value::<String>(database, &format!("SELECT {name} FROM oauth_clients WHERE id = $1"), &[&client_id]).await.unwrap() }
+    };
+    assert_eq!((column("name").await, column("kind").await, column("auth_method").await), ("Acme Sync".into(), "partner".into(), "client_secret_basic".into()));
+    assert_eq!(serde_json::from_str::<Vec<String>>(&column("redirect_uris").await).unwrap(), ["https://sync.example/cb", "http://127.0.0.1:9000/cb"]);
+    let hash: Vec<u8> = support::sql_value(&database, "SELECT secret_hash FROM oauth_clients WHERE id = $1", &[&client_id]).await.unwrap();
     assert_eq!(hash, sha2::Sha256::digest(secret.as_bytes()).to_vec(), "the printed secret is the one whose digest is stored");
-    drop(conn);
-    for file in ["k.db", "k.db-wal"] {
-        let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
-        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "the secret is in {file}");
-    }
+    assert!(!support::at_rest(&database).await.contains(&secret), "the secret is in the database");
 
     let other = admin(&db, &["partner", "add", "--name", "Other", "--redirect-uri", "https://other.example/cb"]).await;
     let other_id = other.lines().next().unwrap().trim_start_matches("client_id:").trim().to_owned();
@@ -497,13 +515,11 @@ async fn the_operator_adds_lists_and_removes_partner_apps_and_removal_revokes_th
     assert!(list.contains(&other_id) && !list.contains("kwcs_"), "{list}");
 
     // Two stores approved the partner; one of them had already revoked an older connection.
-    let acme_token = connect(&db, &acme, &client_id, "con_acme1", "Acme Sync");
-    let beta_token = connect(&db, &beta, &client_id, "con_beta1", "Acme Sync");
-    connect(&db, &acme, &client_id, "con_acme0", "Acme Sync");
-    connect(&db, &acme, &other_id, "con_other", "Other");
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute("UPDATE connections SET revoked_at = 1000 WHERE id = 'con_acme0'", []).unwrap();
-    drop(conn);
+    let acme_token = connect(&database, &acme, &client_id, "con_acme1", "Acme Sync").await;
+    let beta_token = connect(&database, &beta, &client_id, "con_beta1", "Acme Sync").await;
+    connect(&database, &acme, &client_id, "con_acme0", "Acme Sync").await;
+    connect(&database, &acme, &other_id, "con_other", "Other").await;
+    support::sql(&database, "UPDATE connections SET revoked_at = 1000 WHERE id = 'con_acme0'", &[]).await;
     let server = Server::start("serve", &db, &dir.path().join("log"), "info").await;
     for token in [&acme_token, &beta_token] {
         let (status, body) = server.call(reqwest::Method::GET, "/v1/whoami", Some(token), None).await;
@@ -539,23 +555,24 @@ async fn the_operator_adds_lists_and_removes_partner_apps_and_removal_revokes_th
         assert_eq!((status, body["error"]["code"].as_str()), (401, Some("connection_revoked")), "{body}");
     }
     assert_eq!(token_call(secret.clone()).await, (401, "invalid_client".to_owned()), "a removed partner cannot authenticate");
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let clients: i64 = conn.query_row("SELECT COUNT(*) FROM oauth_clients WHERE id = ?1", [&client_id], |r| r.get(0)).unwrap();
+    let clients: i64 = support::sql_value(&database, "SELECT COUNT(*) FROM oauth_clients WHERE id = $1", &[&client_id]).await.unwrap();
     assert_eq!(clients, 0);
-    let revoked_at = |id: &str| conn.query_row("SELECT revoked_at FROM connections WHERE id = ?1", [id], |r| r.get::<_, Option<i64>>(0)).unwrap();
-    assert!(revoked_at("con_acme1").is_some() && revoked_at("con_beta1").is_some());
-    assert_eq!(revoked_at("con_acme0"), Some(1000), "an already revoked connection keeps its date");
-    assert_eq!(revoked_at("con_other"), None, "another partner's connection is untouched");
-    let audit: Vec<(String, String, Option<String>, String)> = conn
-        .prepare("SELECT store_id, target_id, actor_user, summary FROM audit_events WHERE action = 'connection.revoked' ORDER BY target_id")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let revoked_at = async |id: &str| support::sql_value::<Option<i64>>(&database, "SELECT revoked_at FROM connections WHERE id = $1", &[id]).await.flatten();
+    assert!(revoked_at("con_acme1").await.is_some() && revoked_at("con_beta1").await.is_some());
+    assert_eq!(revoked_at("con_acme0").await, Some(1000), "an already revoked connection keeps its date");
+    assert_eq!(revoked_at("con_other").await, None, "another partner's connection is untouched");
     let summary = "Revoked the connection of \"Acme Sync\": the operator removed the partner app".to_owned();
-    assert_eq!(audit, [(acme.clone(), "con_acme1".to_owned(), None, summary.clone()), (beta.clone(), "con_beta1".to_owned(), None, summary)]);
-    drop(conn);
+    let revocations: i64 = support::sql_value(&database, "SELECT COUNT(*) FROM audit_events WHERE action = 'connection.revoked'", &[]).await.unwrap();
+    assert_eq!(revocations, 2, "one entry for each live connection");
+    for (store, connection) in [(&acme, "con_acme1"), (&beta, "con_beta1")] {
+        let entry: Option<String> = support::sql_value(
+            &database,
+            "SELECT summary FROM audit_events WHERE action = 'connection.revoked' AND store_id = $1 AND target_id = $2 AND actor_user IS NULL",
+            &[store, connection],
+        )
+        .await;
+        assert_eq!(entry.as_ref(), Some(&summary), "in {store}'s trail, by nobody in the store");
+    }
 
     let list = admin(&db, &["partner", "list"]).await;
     assert!(!list.contains(&client_id) && list.contains(&other_id), "{list}");
@@ -568,7 +585,8 @@ async fn the_operator_adds_lists_and_removes_partner_apps_and_removal_revokes_th
 #[tokio::test]
 async fn a_partner_app_with_a_bad_name_or_redirect_uri_is_refused_and_nothing_is_stored() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("k.db");
+    let database = support::test_database(dir.path()).await;
+    let db = support::argument(&database);
     assert_eq!(admin(&db, &["partner", "list"]).await, "", "none yet");
     let cases: &[(&str, &str, &str)] = &[
         ("Sync", "http://sync.example/cb", "uses plain http:// on another machine"),
@@ -589,10 +607,7 @@ async fn a_partner_app_with_a_bad_name_or_redirect_uri_is_refused_and_nothing_is
     let missing = admin_output(&db, &["partner", "add", "--name", "Sync"]).await;
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("--redirect-uri"));
-    let stored: i64 = rusqlite::Connection::open(&db)
-        .unwrap()
-        .query_row("SELECT COUNT(*) FROM oauth_clients", [], |r| r.get(0))
-        .unwrap();
+    let stored: i64 = support::sql_value(&database, "SELECT COUNT(*) FROM oauth_clients", &[]).await.unwrap();
     assert_eq!(stored, 0);
     assert_eq!(admin(&db, &["partner", "list"]).await, "");
 }

@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 use keyward_core::{Brand, hashing};
 use keyward_server::db::NewStore;
 use keyward_server::db::Database;
+
+use crate::support;
 use keyward_server::{AppState, Config};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -72,7 +74,7 @@ impl Service {
 
     pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Service {
         let dir = tempfile::tempdir().unwrap();
-        let database = test_database(&dir).await;
+        let database = support::test_database(dir.path()).await;
         let db = database.open().await.unwrap();
         db.ensure_brand("asmk").await.unwrap();
         let mut config = Config::new(Brand::new("asmk").unwrap());
@@ -174,143 +176,26 @@ impl Service {
 
     /// Every row of every table, as text: to prove a request changed nothing.
     pub async fn snapshot(&self) -> String {
-        match &self.database {
-            Database::Sqlite(path) => {
-                let conn = rusqlite::Connection::open(path).unwrap();
-                let tables: Vec<String> = conn
-                    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-                    .unwrap()
-                    .query_map([], |r| r.get(0))
-                    .unwrap()
-                    .map(Result::unwrap)
-                    .collect();
-                let mut out = String::new();
-                for table in tables {
-                    let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY rowid")).unwrap();
-                    let columns = stmt.column_count();
-                    let rows = stmt
-                        .query_map([], |r| {
-                            Ok((0..columns).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|"))
-                        })
-                        .unwrap();
-                    for row in rows {
-                        out.push_str(&format!("{table}: {}\n", row.unwrap()));
-                    }
-                }
-                out
-            }
-            Database::Postgres(url) => {
-                let client = pg(url).await;
-                let tables = client
-                    // rate_counts holds the instances' shared request counters, which every
-                    // request moves (as SQLite's in-memory counters): not the store's data.
-                    .query(
-                        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_name <> 'rate_counts' ORDER BY 1",
-                        &[],
-                    )
-                    .await
-                    .unwrap();
-                let mut out = String::new();
-                for table in tables.iter().map(|r| r.get::<_, String>(0)) {
-                    for row in client.query(&format!("SELECT t::text FROM {table} t ORDER BY 1"), &[]).await.unwrap() {
-                        out.push_str(&format!("{table}: {}\n", row.get::<_, String>(0)));
-                    }
-                }
-                out
-            }
-        }
+        support::snapshot(&self.database).await
     }
 
-    /// Everything the database keeps at rest, as text: the file and its WAL for SQLite, every
-    /// row for PostgreSQL. For proving that a secret is never stored.
+    /// Everything the database keeps at rest, as text (see [`support::at_rest`]).
     pub async fn at_rest(&self) -> String {
-        match &self.database {
-            Database::Sqlite(path) => {
-                let mut bytes = std::fs::read(path).unwrap();
-                bytes.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
-                String::from_utf8_lossy(&bytes).into_owned()
-            }
-            Database::Postgres(_) => self.snapshot().await,
-        }
+        support::at_rest(&self.database).await
     }
 
     /// Runs one statement straight on the database, behind the service's back (to age rows as
     /// if time had passed); `$1`, `$2`… are the text `params`. Returns how many rows it changed.
     pub async fn sql(&self, statement: &str, params: &[&str]) -> u64 {
-        match &self.database {
-            Database::Sqlite(path) => {
-                let conn = rusqlite::Connection::open(path).unwrap();
-                conn.execute(&sqlite_placeholders(statement), rusqlite::params_from_iter(params.iter())).unwrap() as u64
-            }
-            Database::Postgres(url) => {
-                let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-                pg(url).await.execute(statement, &params).await.unwrap()
-            }
-        }
+        support::sql(&self.database, statement, params).await
     }
 
-    /// The first column of the first row a query returns, read as `T` (`i64` for integers,
-    /// `String` for text); `None` for no row.
+    /// The first column of the first row a query returns (see [`support::sql_value`]).
     pub async fn sql_value<T>(&self, query: &str, params: &[&str]) -> Option<T>
     where
         T: rusqlite::types::FromSql + for<'a> tokio_postgres::types::FromSql<'a>,
     {
-        match &self.database {
-            Database::Sqlite(path) => {
-                use rusqlite::OptionalExtension;
-                let conn = rusqlite::Connection::open(path).unwrap();
-                conn.query_row(&sqlite_placeholders(query), rusqlite::params_from_iter(params.iter()), |r| r.get(0)).optional().unwrap()
-            }
-            Database::Postgres(url) => {
-                let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-                pg(url).await.query_opt(query, &params).await.unwrap().map(|row| row.get(0))
-            }
-        }
-    }
-}
-
-/// SQLite numbers parameters `?1`; the tests write `$1` as PostgreSQL does.
-fn sqlite_placeholders(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            out.push('?');
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// A name part no other test, in this process or another, has used.
-fn unique_suffix() -> String {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{nanos:x}_{:x}_{n}", std::process::id())
-}
-
-/// A plain connection to a test database.
-async fn pg(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(connection);
-    client
-}
-
-/// The database a test service runs on: see the module's comment.
-async fn test_database(dir: &TempDir) -> Database {
-    match std::env::var("KEYWARD_TEST_BACKEND").as_deref() {
-        Ok("postgres") => {
-            let admin = std::env::var("KEYWARD_TEST_POSTGRES_URL")
-                .expect("KEYWARD_TEST_BACKEND=postgres needs KEYWARD_TEST_POSTGRES_URL; run the tests with ./dev test, which starts a PostgreSQL");
-            let name = format!("kw_{}", unique_suffix());
-            pg(&admin).await.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-            let (base, _) = admin.rsplit_once('/').unwrap();
-            Database::Postgres(format!("{base}/{name}"))
-        }
-        Ok("sqlite") | Err(_) => Database::Sqlite(dir.path().join("keyward.db")),
-        Ok(other) => panic!("KEYWARD_TEST_BACKEND is {other:?}; use sqlite or postgres"),
+        support::sql_value(&self.database, query, params).await
     }
 }
 

@@ -1,7 +1,10 @@
-//! The key service's promises, each tested over real HTTP on loopback against a real SQLite
-//! file. One module per area; every test starts its own service.
+//! The key service's promises, each tested over real HTTP on loopback against a real
+//! database: a SQLite file, or with `KEYWARD_TEST_BACKEND=postgres` a PostgreSQL database. One
+//! module per area; every test starts its own service.
 
 mod common;
+#[path = "../support/mod.rs"]
+mod support;
 
 mod audit;
 mod bad_input;

@@ -1,14 +1,38 @@
-//! What the PostgreSQL tests share: a fresh database of their own on the throwaway cluster
-//! `./dev test` starts (its address in KEYWARD_TEST_POSTGRES_URL).
+//! What the tests that reach a database share, whichever backend it is: a fresh database per
+//! test (its own SQLite file, or with `KEYWARD_TEST_BACKEND=postgres` its own database on the
+//! cluster `./dev test` starts, named by `KEYWARD_TEST_POSTGRES_URL`), and plain SQL behind the
+//! service's back (to age rows, or to prove a request changed nothing).
+//!
+//! Each test binary uses part of it.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use keyward_server::db::Database;
+
+/// The database a test runs on: see the module's comment.
+pub async fn test_database(dir: &Path) -> Database {
+    match std::env::var("KEYWARD_TEST_BACKEND").as_deref() {
+        Ok("postgres") => Database::Postgres(fresh_database().await),
+        Ok("sqlite") | Err(_) => Database::Sqlite(dir.join("keyward.db")),
+        Ok(other) => panic!("KEYWARD_TEST_BACKEND is {other:?}; use sqlite or postgres"),
+    }
+}
+
+/// How a database is named on the command line: its path or its URL.
+pub fn argument(database: &Database) -> String {
+    match database {
+        Database::Sqlite(path) => path.to_str().expect("a temporary folder with a UTF-8 path").to_owned(),
+        Database::Postgres(url) => url.clone(),
+    }
+}
 
 /// A fresh, empty database on the test cluster; returns its URL.
 pub async fn fresh_database() -> String {
     let admin = std::env::var("KEYWARD_TEST_POSTGRES_URL")
         .expect("KEYWARD_TEST_POSTGRES_URL names the test PostgreSQL; run the tests with ./dev test, which starts one");
     let name = format!("kw_{}", unique_suffix());
-    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(connection);
-    client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+    pg(&admin).await.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
     let (base, _) = admin.rsplit_once('/').unwrap();
     format!("{base}/{name}")
 }
@@ -19,4 +43,119 @@ pub fn unique_suffix() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("{nanos:x}_{:x}_{n}", std::process::id())
+}
+
+/// A plain connection to a PostgreSQL database.
+pub async fn pg(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// SQLite numbers parameters `?1`; the tests write `$1` as PostgreSQL does.
+fn sqlite_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Runs one statement on the database; `$1`, `$2`… are the text `params`. Returns how many
+/// rows it changed.
+pub async fn sql(database: &Database, statement: &str, params: &[&str]) -> u64 {
+    match database {
+        Database::Sqlite(path) => {
+            let conn = rusqlite::Connection::open(path).unwrap();
+            conn.execute(&sqlite_placeholders(statement), rusqlite::params_from_iter(params.iter())).unwrap() as u64
+        }
+        Database::Postgres(url) => {
+            let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+            pg(url).await.execute(statement, &params).await.unwrap()
+        }
+    }
+}
+
+/// The first column of the first row a query returns, read as `T` (`i64` for integers,
+/// `String` for text, `Vec<u8>` for bytes, `Option<…>` where it may be NULL); `None` for no row.
+pub async fn sql_value<T>(database: &Database, query: &str, params: &[&str]) -> Option<T>
+where
+    T: rusqlite::types::FromSql + for<'a> tokio_postgres::types::FromSql<'a>,
+{
+    match database {
+        Database::Sqlite(path) => {
+            use rusqlite::OptionalExtension;
+            let conn = rusqlite::Connection::open(path).unwrap();
+            conn.query_row(&sqlite_placeholders(query), rusqlite::params_from_iter(params.iter()), |r| r.get(0)).optional().unwrap()
+        }
+        Database::Postgres(url) => {
+            let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+            pg(url).await.query_opt(query, &params).await.unwrap().map(|row| row.get(0))
+        }
+    }
+}
+
+/// Every row of every table, as text: to prove a request changed nothing.
+pub async fn snapshot(database: &Database) -> String {
+    match database {
+        Database::Sqlite(path) => {
+            let conn = rusqlite::Connection::open(path).unwrap();
+            let tables: Vec<String> = conn
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let mut out = String::new();
+            for table in tables {
+                let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY rowid")).unwrap();
+                let columns = stmt.column_count();
+                let rows = stmt
+                    .query_map([], |r| Ok((0..columns).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|")))
+                    .unwrap();
+                for row in rows {
+                    out.push_str(&format!("{table}: {}\n", row.unwrap()));
+                }
+            }
+            out
+        }
+        Database::Postgres(url) => {
+            let client = pg(url).await;
+            // rate_counts holds the instances' shared request counters, which every request
+            // moves (as SQLite's in-memory counters): not the store's data.
+            let tables = client
+                .query(
+                    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_name <> 'rate_counts' ORDER BY 1",
+                    &[],
+                )
+                .await
+                .unwrap();
+            let mut out = String::new();
+            for table in tables.iter().map(|r| r.get::<_, String>(0)) {
+                for row in client.query(&format!("SELECT t::text FROM {table} t ORDER BY 1"), &[]).await.unwrap() {
+                    out.push_str(&format!("{table}: {}\n", row.get::<_, String>(0)));
+                }
+            }
+            out
+        }
+    }
+}
+
+/// Everything the database keeps at rest, as text: the file and its WAL for SQLite, every row
+/// for PostgreSQL. For proving that a secret is never stored.
+pub async fn at_rest(database: &Database) -> String {
+    match database {
+        Database::Sqlite(path) => {
+            let mut bytes = std::fs::read(path).unwrap();
+            bytes.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        Database::Postgres(_) => snapshot(database).await,
+    }
 }
