@@ -8,12 +8,10 @@
 
 mod support;
 
-use std::process::Stdio;
 
 use keyward_server::db::{Database, Db, IssuedTokens, NewAuthorizationCode, PresentedCode, TokenClient};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_keyward-server");
@@ -32,19 +30,12 @@ impl Instance {
     }
 
     async fn start_with(database: &str, more: &[&str]) -> Instance {
-        let mut child = Command::new(BIN)
+        let mut server = Command::new(BIN);
+        server
             .args(["serve", "--database", database, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--brand", "asmk"])
             .args(more)
-            .env("KEYWARD_LOG", "warn")
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next_line().await.unwrap().expect("the server prints its address");
-        let base = first.rsplit(' ').next().unwrap().to_owned();
-        assert!(base.starts_with("http://127.0.0.1:"), "{first}");
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            .env("KEYWARD_LOG", "warn");
+        let (child, base) = support::serving(server).await;
         Instance { child, base, http: reqwest::Client::new() }
     }
 

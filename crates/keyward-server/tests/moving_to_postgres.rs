@@ -5,11 +5,9 @@
 mod support;
 
 use std::path::Path;
-use std::process::Stdio;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_keyward-server");
@@ -22,17 +20,11 @@ struct Server {
 
 impl Server {
     async fn start(database: &str) -> Server {
-        let mut child = Command::new(BIN)
+        let mut server = Command::new(BIN);
+        server
             .args(["serve", "--database", database, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--brand", "asmk"])
-            .env("KEYWARD_LOG", "warn")
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next_line().await.unwrap().expect("the server prints its address");
-        let base = first.rsplit(' ').next().unwrap().to_owned();
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            .env("KEYWARD_LOG", "warn");
+        let (child, base) = support::serving(server).await;
         Server { child, base }
     }
 

@@ -25,20 +25,12 @@ struct Server {
 impl Server {
     /// Starts `keyward-server ARGS --listen 127.0.0.1:0` and waits for its address.
     async fn start(command: &str, db: &str, log: &std::path::Path, log_level: &str) -> Server {
-        let mut child = Command::new(BIN)
+        let mut server = Command::new(BIN);
+        server
             .args([command, "--database", db, "--listen", "127.0.0.1:0", "--brand", "asmk"])
             .env("KEYWARD_LOG", log_level)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).unwrap())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next_line().await.unwrap().expect("the server prints its address");
-        let base = first.rsplit(' ').next().unwrap().to_owned();
-        assert!(base.starts_with("http://127.0.0.1:"), "{first}");
-        // Keep reading stdout so the server never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            .stderr(std::fs::File::create(log).unwrap());
+        let (child, base) = support::serving(server).await;
         Server { child, base, log: log.to_owned() }
     }
 

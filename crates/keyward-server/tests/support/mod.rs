@@ -159,3 +159,17 @@ pub async fn at_rest(database: &Database) -> String {
         Database::Postgres(_) => snapshot(database).await,
     }
 }
+
+/// Starts a `keyward-server` process (`command`, its arguments and environment set) and waits
+/// for the address it prints first; stdout is drained from then on, so the server never blocks
+/// on a full pipe. Killed when the child is dropped.
+pub async fn serving(mut command: tokio::process::Command) -> (tokio::process::Child, String) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = command.stdout(std::process::Stdio::piped()).kill_on_drop(true).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().expect("the server prints its address");
+    let base = first.rsplit(' ').next().unwrap().to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{first}");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, base)
+}
