@@ -384,3 +384,71 @@ async fn an_instance_of_another_brand_is_refused_and_changes_nothing() {
     let (status, _) = first.must(Method::POST, "/api/keys", Some(&session), Some(json!({"name": "still asmk"}))).await;
     assert_eq!(status, 201, "the running instance is unaffected");
 }
+
+/// Second read, finding 1: a retry of an older refresh token and the first use of the newer
+/// one, on two instances at once, must not both pass and leave two live chains. Instance B's
+/// first use of R2 is held open in a transaction of its own (doing what B does: take the
+/// connection's row, spend R2); instance A retries R1 meanwhile, within the retry window. A
+/// must wait for B, then see that the chain moved on: a replay, and the connection revoked.
+#[tokio::test]
+async fn a_refresh_retry_racing_the_next_refresh_on_another_instance_cannot_fork_the_chain() {
+    let url = database_with_store().await;
+    let a = instance_store(&url).await;
+    let owner = a.login_candidate("ada@acme.test".into()).await.unwrap().unwrap();
+    let client = a
+        .register_client(keyward_server::db::NewClient {
+            name: "Claude".into(),
+            kind: "registered",
+            redirect_uris: vec!["https://claude.ai/api/mcp/auth_callback".into()],
+            auth_method: "none".into(),
+            secret_hash: None,
+        })
+        .await
+        .unwrap();
+    let verifier = "a-verifier-long-enough-for-pkce-s256-0123456789";
+    let code = NewAuthorizationCode {
+        code_hash: vec![9; 32],
+        client_id: client.id.clone(),
+        app_name: "Claude".into(),
+        kind: "web_chat",
+        redirect_uri: "https://claude.ai/api/mcp/auth_callback".into(),
+        code_challenge: keyward_server::oauth::pkce::challenge_of(verifier),
+        resource: "http://127.0.0.1/mcp".into(),
+    };
+    a.approve_as_member(owner.user.id.clone(), owner.password_hash.clone(), owner.store_id.clone(), keyward_core::Scopes::read_only(), code)
+        .await
+        .unwrap();
+    let presented = PresentedCode { client: TokenClient { client_id: client.id.clone(), resource: None }, redirect_uri: None, code_verifier: verifier.into() };
+    let tokens = |n: u8| IssuedTokens { access_hash: vec![n; 32], refresh_hash: vec![n + 100; 32] };
+    a.exchange_authorization_code(vec![9; 32], presented, tokens(1)).await.unwrap().unwrap();
+    let asking = TokenClient { client_id: client.id.clone(), resource: None };
+    // R1 = [101; 32] is used once and returns R2 = [102; 32].
+    a.refresh_connection(vec![101; 32], asking.clone(), tokens(2)).await.unwrap().unwrap();
+
+    // Instance B, mid-way through spending R2.
+    let mut b = support::pg(&url).await;
+    let b_tx = b.transaction().await.unwrap();
+    b_tx.execute(
+        "SELECT c.id FROM connection_tokens t JOIN connections c ON c.id = t.connection_id WHERE t.token_hash = $1 FOR NO KEY UPDATE OF c",
+        &[&vec![102u8; 32]],
+    )
+    .await
+    .unwrap();
+    b_tx.execute("UPDATE connection_tokens SET used_at = EXTRACT(EPOCH FROM now())::bigint WHERE token_hash = $1", &[&vec![102u8; 32]])
+        .await
+        .unwrap();
+
+    let retry = tokio::spawn({
+        let a = a.clone();
+        async move { a.refresh_connection(vec![101; 32], asking, tokens(3)).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    b_tx.commit().await.unwrap();
+    let retried = retry.await.unwrap().unwrap();
+    assert!(
+        matches!(retried, Err(keyward_server::oauth::refusals::GrantProblem::RefreshReplayed)),
+        "the retry passed beside B's refresh, forking the chain: {retried:?}"
+    );
+    let connections = a.list_connections(owner.store_id.clone()).await.unwrap();
+    assert!(connections[0].revoked_at.is_some(), "the replay revokes the connection: {connections:?}");
+}
