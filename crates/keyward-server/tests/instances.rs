@@ -452,3 +452,62 @@ async fn a_refresh_retry_racing_the_next_refresh_on_another_instance_cannot_fork
     let connections = a.list_connections(owner.store_id.clone()).await.unwrap();
     assert!(connections[0].revoked_at.is_some(), "the replay revokes the connection: {connections:?}");
 }
+
+/// Second read, finding 5: the lost-laptop rule across instances. A code approved with a
+/// connection code made on a device is traded on instance A while instance B signs that device
+/// out (with its connections revoked), both at once: the trade must either see the sign-out or
+/// be seen by it. Here B's sign-out is held open in its own transaction while A trades.
+#[tokio::test]
+async fn a_code_traded_while_its_approving_device_is_signed_out_elsewhere_is_refused() {
+    let url = database_with_store().await;
+    let a = instance_store(&url).await;
+    let owner = a.login_candidate("ada@acme.test".into()).await.unwrap().unwrap();
+    let (device, _) = a.create_device(owner.store_id.clone(), owner.user.id.clone(), "laptop".into(), vec![5; 32], None).await.unwrap();
+    let actor = keyward_server::db::Actor { store_id: owner.store_id.clone(), user_id: owner.user.id.clone(), device_id: device.id.clone() };
+    let connection_code = keyward_server::db::NewConnectionCode {
+        app_name: "Claude".into(),
+        scopes: keyward_core::Scopes::read_only(),
+        code_hash: vec![6; 32],
+        expires_at: keyward_server::db::now() + 600,
+    };
+    a.create_connection_code(actor, connection_code).await.unwrap();
+    let client = a
+        .register_client(keyward_server::db::NewClient {
+            name: "Claude".into(),
+            kind: "registered",
+            redirect_uris: vec!["https://claude.ai/api/mcp/auth_callback".into()],
+            auth_method: "none".into(),
+            secret_hash: None,
+        })
+        .await
+        .unwrap();
+    let verifier = "a-verifier-long-enough-for-pkce-s256-0123456789";
+    let code = NewAuthorizationCode {
+        code_hash: vec![7; 32],
+        client_id: client.id.clone(),
+        app_name: "Claude".into(),
+        kind: "web_chat",
+        redirect_uri: "https://claude.ai/api/mcp/auth_callback".into(),
+        code_challenge: keyward_server::oauth::pkce::challenge_of(verifier),
+        resource: "http://127.0.0.1/mcp".into(),
+    };
+    a.approve_with_connection_code(vec![6; 32], code).await.unwrap().unwrap();
+
+    // Instance B, mid-way through signing the laptop out.
+    let mut b = support::pg(&url).await;
+    let b_tx = b.transaction().await.unwrap();
+    b_tx.execute("UPDATE devices SET signed_out_at = EXTRACT(EPOCH FROM now())::bigint WHERE id = $1", &[&device.id]).await.unwrap();
+
+    let presented = PresentedCode { client: TokenClient { client_id: client.id.clone(), resource: None }, redirect_uri: None, code_verifier: verifier.into() };
+    let trade = tokio::spawn({
+        let a = a.clone();
+        async move { a.exchange_authorization_code(vec![7; 32], presented, IssuedTokens { access_hash: vec![1; 32], refresh_hash: vec![2; 32] }).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    b_tx.commit().await.unwrap();
+    let traded = trade.await.unwrap().unwrap();
+    assert!(
+        matches!(traded, Err(keyward_server::oauth::refusals::GrantProblem::ApproverGone)),
+        "a connection was made from a device signed out meanwhile: {traded:?}"
+    );
+}
