@@ -181,7 +181,9 @@ async fn an_instance_killed_mid_stream_loses_no_acknowledged_create_or_revoke() 
 
 /// A store of its own on the same database: another instance, as far as the database can tell.
 async fn instance_store(url: &str) -> Db {
-    Database::Postgres(url.to_owned()).open().await.unwrap()
+    let store = Database::Postgres(url.to_owned()).open().await.unwrap();
+    store.ensure_brand("asmk").await.unwrap();
+    store
 }
 
 #[tokio::test]
@@ -510,4 +512,48 @@ async fn a_code_traded_while_its_approving_device_is_signed_out_elsewhere_is_ref
         matches!(traded, Err(keyward_server::oauth::refusals::GrantProblem::ApproverGone)),
         "a connection was made from a device signed out meanwhile: {traded:?}"
     );
+}
+
+/// Second read, finding 2: writing last-use times holds no lock while it waits for another,
+/// so it cannot close a circle with a change holding a store's keys that then needs one of
+/// those connections (uninstall, a sign-out with its keys revoked). Here that change is held
+/// open by hand: it holds a key, the flush waits for it, and it then writes a connection the
+/// flush already wrote. Both must finish; in a circle PostgreSQL would abort one of them.
+#[tokio::test]
+async fn a_last_use_flush_and_a_change_holding_the_keys_do_not_deadlock() {
+    let url = database_with_store().await;
+    let a = instance_store(&url).await;
+    let owner = a.login_candidate("ada@acme.test".into()).await.unwrap().unwrap();
+    let (device, _) = a.create_device(owner.store_id.clone(), owner.user.id.clone(), "laptop".into(), vec![5; 32], None).await.unwrap();
+    let actor = keyward_server::db::Actor { store_id: owner.store_id.clone(), user_id: owner.user.id.clone(), device_id: device.id.clone() };
+    // A key whose id sorts after a connection's `con_…`.
+    let key = keyward_server::db::NewKey {
+        id: "zzzz0001".into(),
+        name: "bot".into(),
+        scopes: keyward_core::Scopes::read_only(),
+        expires_at: None,
+        secret_hash: "$unused".into(),
+    };
+    a.create_key(actor, key).await.unwrap();
+    support::sql(
+        &Database::Postgres(url.clone()),
+        "INSERT INTO connections (id, store_id, app_name, scopes, granted_by, created_at) VALUES ('con_a', $1, 'Claude', 'read', $2, 0)",
+        &[&owner.store_id, &owner.user.id],
+    )
+    .await;
+
+    let mut other = support::pg(&url).await;
+    let holding = other.transaction().await.unwrap();
+    holding.execute("UPDATE api_keys SET name = 'held' WHERE id = 'zzzz0001'", &[]).await.unwrap();
+    let flush = tokio::spawn({
+        let a = a.clone();
+        async move { a.record_usage(vec![("con_a".into(), 100), ("zzzz0001".into(), 100)]).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let second = holding.execute("UPDATE connections SET revoked_at = 50 WHERE id = 'con_a'", &[]).await;
+    assert!(second.is_ok(), "the change holding the key was aborted: {second:?}");
+    holding.commit().await.unwrap();
+    flush.await.unwrap().expect("the flush finishes once the key is free");
+    let db = Database::Postgres(url.clone());
+    assert_eq!(support::sql_value::<Option<i64>>(&db, "SELECT last_used_at FROM api_keys WHERE id = 'zzzz0001'", &[]).await.flatten(), Some(100));
 }
