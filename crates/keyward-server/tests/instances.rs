@@ -557,3 +557,44 @@ async fn a_last_use_flush_and_a_change_holding_the_keys_do_not_deadlock() {
     let db = Database::Postgres(url.clone());
     assert_eq!(support::sql_value::<Option<i64>>(&db, "SELECT last_used_at FROM api_keys WHERE id = 'zzzz0001'", &[]).await.flatten(), Some(100));
 }
+
+/// Second read, finding 3: removing a partner app and trading one of its codes at the same
+/// moment take the client's row and the code's row in one order, so neither waits on the other
+/// in a circle. The removal is held open by hand here (the partner locked, its codes then
+/// deleted) while the trade runs: both finish, and the trade finds the code gone.
+#[tokio::test]
+async fn removing_a_partner_while_its_code_is_traded_does_not_deadlock() {
+    let url = database_with_store().await;
+    let a = instance_store(&url).await;
+    let owner = a.login_candidate("ada@acme.test".into()).await.unwrap().unwrap();
+    let partner = a.register_partner("Acme Sync".into(), vec!["https://sync.example/cb".into()], vec![4; 32]).await.unwrap();
+    let verifier = "a-verifier-long-enough-for-pkce-s256-0123456789";
+    let code = NewAuthorizationCode {
+        code_hash: vec![8; 32],
+        client_id: partner.id.clone(),
+        app_name: "Acme Sync".into(),
+        kind: "partner",
+        redirect_uri: "https://sync.example/cb".into(),
+        code_challenge: keyward_server::oauth::pkce::challenge_of(verifier),
+        resource: "http://127.0.0.1/mcp".into(),
+    };
+    a.approve_as_member(owner.user.id.clone(), owner.password_hash.clone(), owner.store_id.clone(), keyward_core::Scopes::read_only(), code)
+        .await
+        .unwrap();
+
+    let mut other = support::pg(&url).await;
+    let removal = other.transaction().await.unwrap();
+    removal.execute("SELECT name FROM oauth_clients WHERE id = $1 AND kind = 'partner' FOR UPDATE", &[&partner.id]).await.unwrap();
+    let presented = PresentedCode { client: TokenClient { client_id: partner.id.clone(), resource: None }, redirect_uri: None, code_verifier: verifier.into() };
+    let trade = tokio::spawn({
+        let a = a.clone();
+        async move { a.exchange_authorization_code(vec![8; 32], presented, IssuedTokens { access_hash: vec![1; 32], refresh_hash: vec![2; 32] }).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let deleted = removal.execute("DELETE FROM authorization_codes WHERE client_id = $1 AND used_at IS NULL", &[&partner.id]).await;
+    assert!(deleted.is_ok(), "the removal was aborted: {deleted:?}");
+    removal.execute("DELETE FROM oauth_clients WHERE id = $1", &[&partner.id]).await.unwrap();
+    removal.commit().await.unwrap();
+    let traded = trade.await.unwrap().expect("the trade finishes once the removal commits");
+    assert!(matches!(traded, Err(keyward_server::oauth::refusals::GrantProblem::CodeUnknown)), "{traded:?}");
+}
