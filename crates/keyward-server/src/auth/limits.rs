@@ -10,8 +10,8 @@
 //! limiters name callers by a keyed hash every instance agrees on (the key is a service secret
 //! in the database), never by the name itself.
 //!
-//! Windows are aligned to the wall clock (every `window` since the Unix epoch), so instances
-//! agree on them, and ending a window is dropping a whole map, never a scan: each shard notices on its next use that its
+//! Windows follow one another from the limiter's start (shared ones from the Unix epoch, so
+//! instances agree on them), and ending a window is dropping a whole map, never a scan: each shard notices on its next use that its
 //! window is over and swaps in an empty map. The counts are split over shards so that one busy
 //! caller does not serialise everyone behind one lock, and each shard holds at most a fixed
 //! number of callers: past that, new callers share one overflow count, so a flood of distinct
@@ -26,7 +26,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
@@ -83,6 +83,9 @@ pub struct WindowLimiter {
     label: &'static str,
     limit: u32,
     window: Duration,
+    /// Where windows are counted from: this limiter's start when it counts alone, the Unix
+    /// epoch (`None`) when instances share it and must agree on the windows.
+    origin: Option<Instant>,
     names: Namer,
     shards: Vec<Mutex<Shard>>,
 }
@@ -110,10 +113,12 @@ impl WindowLimiter {
 
     fn with_names(label: &'static str, limit: u32, window: Duration, names: Namer) -> Self {
         let window = window.max(Duration::from_millis(1));
+        let origin = matches!(names, Namer::Local(..)).then(Instant::now);
         WindowLimiter {
             label,
             limit,
             window,
+            origin,
             names,
             shards: (0..SHARDS).map(|_| Mutex::new(Shard { window: 0, counts: HashMap::new() })).collect(),
         }
@@ -138,7 +143,10 @@ impl WindowLimiter {
 
     /// The current window's number and the seconds left in it.
     fn now(&self) -> (u64, u64) {
-        let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let elapsed = match self.origin {
+            Some(start) => start.elapsed().as_nanos(),
+            None => SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos(),
+        };
         let window = self.window.as_nanos();
         let index = (elapsed / window) as u64;
         let left = Duration::from_nanos((window - elapsed % window) as u64);
@@ -308,7 +316,7 @@ impl WindowLimiter {
         }
     }
 
-    /// When (Unix seconds) window number `index` ends.
+    /// When (Unix seconds) window number `index` of a shared limiter ends.
     pub fn window_end(&self, index: u64) -> i64 {
         let end = u128::from(index + 1) * self.window.as_nanos();
         i64::try_from(end.div_ceil(1_000_000_000)).unwrap_or(i64::MAX)
