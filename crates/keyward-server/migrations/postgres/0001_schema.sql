@@ -30,8 +30,9 @@ CREATE TABLE users (
     created_at     BIGINT NOT NULL,
     removed_at     BIGINT
 );
--- SQLite's `UNIQUE COLLATE NOCASE`: one account per address, whatever its case.
-CREATE UNIQUE INDEX users_by_email ON users (lower(email));
+-- SQLite's `UNIQUE COLLATE NOCASE`: one account per address, whatever the case of its ASCII
+-- letters (the C collation's lower() folds those only, as NOCASE does, whatever the locale).
+CREATE UNIQUE INDEX users_by_email ON users (lower(email COLLATE "C"));
 
 CREATE TABLE devices (
     id             TEXT PRIMARY KEY,

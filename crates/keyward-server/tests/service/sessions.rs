@@ -91,3 +91,23 @@ async fn signing_out_a_device_keeps_its_keys_unless_asked() {
     svc.with_key("/v1/whoami", &key).await.assert_status(200);
     svc.delete("/api/devices/dev_doesnotexist", &desktop).await.assert_error(404, "not_found");
 }
+
+/// Both backends compare emails alike: ASCII letters whatever their case (SQLite's `NOCASE`),
+/// other letters as written, so the same people can sign in after a move to PostgreSQL.
+#[tokio::test]
+async fn emails_match_whatever_the_case_of_ascii_letters_and_other_letters_as_written() {
+    let svc = Service::start().await;
+    let owner = svc.store("Acme").await;
+    let db = &svc.state.db;
+    let hash = keyward_core::hashing::hash_secret(PASSWORD).unwrap();
+    db.add_staff(owner.store_id.clone(), "Émile".into(), "émile@acme.test".into(), hash.clone()).await.unwrap();
+    let taken = db.add_staff(owner.store_id.clone(), "Emile".into(), "éMILE@ACME.TEST".into(), hash.clone()).await;
+    assert!(taken.is_err(), "the same address with its ASCII letters in capitals is taken");
+    db.add_staff(owner.store_id.clone(), "Other Émile".into(), "Émile@acme.test".into(), hash).await.unwrap();
+    for (typed, name) in [("ÉMILE@ACME.TEST", "Other Émile"), ("émile@Acme.Test", "Émile")] {
+        let reply = svc
+            .call(Method::POST, "/api/session", None, Some(json!({"email": typed, "password": PASSWORD, "device_name": "x"})))
+            .await;
+        assert_eq!(reply.assert_status(201)["user"]["name"], name, "{typed}");
+    }
+}

@@ -34,14 +34,15 @@ async fn device(c: &impl GenericClient, id: &str, current: &str) -> DbResult<Opt
 #[async_trait]
 impl crate::db::SessionStore for PgStore {
     /// Emails are case-insensitive (SQLite's `COLLATE NOCASE`; here the unique index is on
-    /// `lower(email)`, which this comparison uses).
+    /// `lower(email COLLATE "C")`, which this comparison uses: ASCII letters folded, as SQLite's
+    /// `NOCASE` does).
     async fn login_candidate(&self, email: String) -> DbResult<Option<LoginCandidate>> {
         self.read(move |c| {
             Box::pin(async move {
                 let row = c
                     .query_opt(
                         "SELECT u.id, u.name, u.email, u.role, u.store_id, u.password_hash, s.uninstalled_at IS NOT NULL
-                         FROM users u JOIN stores s ON s.id = u.store_id WHERE lower(u.email) = lower($1) AND u.removed_at IS NULL",
+                         FROM users u JOIN stores s ON s.id = u.store_id WHERE lower(u.email COLLATE \"C\") = lower($1 COLLATE \"C\") AND u.removed_at IS NULL",
                         &[&email],
                     )
                     .await?;

@@ -42,7 +42,8 @@ pub(crate) async fn store_info(c: &impl GenericClient, store_id: &str) -> DbResu
     }))
 }
 
-/// Email addresses compare case-insensitively (`lower(email)`, as the unique index does).
+/// Email addresses compare case-insensitively in ASCII letters only, as SQLite's `NOCASE` does
+/// (`lower(email COLLATE "C")`, as the unique index does).
 async fn insert_user(tx: &Transaction<'_>, store_id: &str, name: &str, email: &str, password_hash: &str, role: &str) -> DbResult<String> {
     // Someone removed from this store may be added back: same row, so the audit trail joins up.
     // `FOR NO KEY UPDATE`: two instances adding them back at once take turns, and the second no
@@ -50,7 +51,7 @@ async fn insert_user(tx: &Transaction<'_>, store_id: &str, name: &str, email: &s
     // (Not `FOR UPDATE`, which would also block inserts whose foreign key names this user.)
     let removed: Option<String> = tx
         .query_opt(
-            "SELECT id FROM users WHERE lower(email) = lower($1) AND store_id = $2 AND removed_at IS NOT NULL AND role = $3 FOR NO KEY UPDATE",
+            "SELECT id FROM users WHERE lower(email COLLATE \"C\") = lower($1 COLLATE \"C\") AND store_id = $2 AND removed_at IS NOT NULL AND role = $3 FOR NO KEY UPDATE",
             &[&email, &store_id, &role],
         )
         .await?
@@ -62,7 +63,7 @@ async fn insert_user(tx: &Transaction<'_>, store_id: &str, name: &str, email: &s
     }
     let id = random_id("usr");
     let taken: bool = tx
-        .query_one("SELECT EXISTS(SELECT 1 FROM users WHERE lower(email) = lower($1))", &[&email])
+        .query_one("SELECT EXISTS(SELECT 1 FROM users WHERE lower(email COLLATE \"C\") = lower($1 COLLATE \"C\"))", &[&email])
         .await?
         .get(0);
     if taken {
