@@ -152,15 +152,11 @@ impl AppState {
             use sha2::Digest;
             sha2::Sha256::new().chain_update(b"keyward rate-limit names\0").chain_update(db.consent_key()).finalize().into()
         });
-        let limiter = |label, limit, window| match shared {
-            Some(key) => WindowLimiter::shared(label, limit, window, key),
-            None => WindowLimiter::new(limit, window),
-        };
         AppState {
             verified: Arc::new(VerifiedCache::new(config.verified_cache)),
             usage: Arc::new(UsageTracker::default()),
-            key_limiter: Arc::new(limiter("key_requests", config.key_requests_per_minute, Duration::from_secs(60))),
-            throttle: Arc::new(Throttle::counted(
+            key_limiter: Arc::new(WindowLimiter::counted("key_requests", config.key_requests_per_minute, Duration::from_secs(60), shared)),
+            throttle: Arc::new(Throttle::new(
                 ThrottleLimits {
                     failures_per_address_per_minute: config.failed_auth_per_minute,
                     password_failures_per_client: config.password_failures_per_client,
@@ -171,7 +167,7 @@ impl AppState {
             hashes: Arc::new(hashes),
             metrics,
             draining: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-            registration_limiter: Arc::new(limiter("registrations", 20, Duration::from_secs(3600))),
+            registration_limiter: Arc::new(WindowLimiter::counted("registrations", 20, Duration::from_secs(3600), shared)),
             config: Arc::new(config),
             db,
         }

@@ -186,40 +186,60 @@ async fn instance_store(url: &str) -> Db {
     store
 }
 
+/// The PKCE verifier of every authorization below.
+const VERIFIER: &str = "a-verifier-long-enough-for-pkce-s256-0123456789";
+const CLAUDE_CALLBACK: &str = "https://claude.ai/api/mcp/auth_callback";
+
+/// Registers Claude as a public client; its id.
+async fn register_claude(db: &Db) -> String {
+    let client = keyward_server::db::NewClient {
+        name: "Claude".into(),
+        kind: "registered",
+        redirect_uris: vec![CLAUDE_CALLBACK.into()],
+        auth_method: "none".into(),
+        secret_hash: None,
+    };
+    db.register_client(client).await.unwrap().id
+}
+
+/// An authorization code (digest `[n; 32]`) for Claude, approved on the consent page.
+fn claude_code(n: u8, client_id: &str) -> NewAuthorizationCode {
+    NewAuthorizationCode {
+        code_hash: vec![n; 32],
+        client_id: client_id.into(),
+        app_name: "Claude".into(),
+        kind: "web_chat",
+        redirect_uri: CLAUDE_CALLBACK.into(),
+        code_challenge: keyward_server::oauth::pkce::challenge_of(VERIFIER),
+        resource: "http://127.0.0.1/mcp".into(),
+    }
+}
+
+/// The store's owner approves `code`, read only, by signing in on the consent page.
+async fn approve_as_owner(db: &Db, owner: &keyward_server::db::LoginCandidate, code: NewAuthorizationCode) {
+    db.approve_as_member(owner.user.id.clone(), owner.password_hash.clone(), owner.store_id.clone(), keyward_core::Scopes::read_only(), code)
+        .await
+        .unwrap();
+}
+
+/// What `client_id` presents with a code at the token endpoint.
+fn presented(client_id: &str) -> PresentedCode {
+    PresentedCode { client: TokenClient { client_id: client_id.into(), resource: None }, redirect_uri: None, code_verifier: VERIFIER.into() }
+}
+
+/// A token pair: access `[n; 32]`, refresh `[n + 100; 32]`.
+fn tokens(n: u8) -> IssuedTokens {
+    IssuedTokens { access_hash: vec![n; 32], refresh_hash: vec![n + 100; 32] }
+}
+
 #[tokio::test]
 async fn an_authorization_code_and_a_refresh_token_are_spent_once_across_instances() {
     let url = database_with_store().await;
     let (a, b) = (instance_store(&url).await, instance_store(&url).await);
     let owner = a.login_candidate("ada@acme.test".into()).await.unwrap().unwrap();
-    let client = a
-        .register_client(keyward_server::db::NewClient {
-            name: "Claude".into(),
-            kind: "registered",
-            redirect_uris: vec!["https://claude.ai/api/mcp/auth_callback".into()],
-            auth_method: "none".into(),
-            secret_hash: None,
-        })
-        .await
-        .unwrap();
-    let verifier = "a-verifier-long-enough-for-pkce-s256-0123456789";
-    let code = NewAuthorizationCode {
-        code_hash: vec![7; 32],
-        client_id: client.id.clone(),
-        app_name: "Claude".into(),
-        kind: "web_chat",
-        redirect_uri: "https://claude.ai/api/mcp/auth_callback".into(),
-        code_challenge: keyward_server::oauth::pkce::challenge_of(verifier),
-        resource: "http://127.0.0.1/mcp".into(),
-    };
-    a.approve_as_member(owner.user.id.clone(), owner.password_hash.clone(), owner.store_id.clone(), keyward_core::Scopes::read_only(), code)
-        .await
-        .unwrap();
-    let presented = PresentedCode {
-        client: TokenClient { client_id: client.id.clone(), resource: None },
-        redirect_uri: None,
-        code_verifier: verifier.into(),
-    };
-    let tokens = |n: u8| IssuedTokens { access_hash: vec![n; 32], refresh_hash: vec![n + 100; 32] };
+    let client = register_claude(&a).await;
+    approve_as_owner(&a, &owner, claude_code(7, &client)).await;
+    let presented = presented(&client);
     // The same code traded on both instances at the same moment: one wins.
     let (on_a, on_b) = tokio::join!(
         a.exchange_authorization_code(vec![7; 32], presented.clone(), tokens(1)),
@@ -234,20 +254,9 @@ async fn an_authorization_code_and_a_refresh_token_are_spent_once_across_instanc
     assert!(connections[0].revoked_at.is_some(), "{connections:?}");
 
     // A refresh token of a live connection, spent on both instances at once: one new pair.
-    let code = NewAuthorizationCode {
-        code_hash: vec![8; 32],
-        client_id: client.id.clone(),
-        app_name: "Claude".into(),
-        kind: "web_chat",
-        redirect_uri: "https://claude.ai/api/mcp/auth_callback".into(),
-        code_challenge: keyward_server::oauth::pkce::challenge_of(verifier),
-        resource: "http://127.0.0.1/mcp".into(),
-    };
-    a.approve_as_member(owner.user.id.clone(), owner.password_hash.clone(), owner.store_id.clone(), keyward_core::Scopes::read_only(), code)
-        .await
-        .unwrap();
+    approve_as_owner(&a, &owner, claude_code(8, &client)).await;
     a.exchange_authorization_code(vec![8; 32], presented.clone(), tokens(3)).await.unwrap().unwrap();
-    let client_asking = TokenClient { client_id: client.id.clone(), resource: None };
+    let client_asking = TokenClient { client_id: client.clone(), resource: None };
     let (on_a, on_b) = tokio::join!(
         a.refresh_connection(vec![103; 32], client_asking.clone(), tokens(4)),
         b.refresh_connection(vec![103; 32], client_asking.clone(), tokens(5)),
@@ -403,33 +412,10 @@ async fn a_refresh_retry_racing_the_next_refresh_on_another_instance_cannot_fork
     let url = database_with_store().await;
     let a = instance_store(&url).await;
     let owner = a.login_candidate("ada@acme.test".into()).await.unwrap().unwrap();
-    let client = a
-        .register_client(keyward_server::db::NewClient {
-            name: "Claude".into(),
-            kind: "registered",
-            redirect_uris: vec!["https://claude.ai/api/mcp/auth_callback".into()],
-            auth_method: "none".into(),
-            secret_hash: None,
-        })
-        .await
-        .unwrap();
-    let verifier = "a-verifier-long-enough-for-pkce-s256-0123456789";
-    let code = NewAuthorizationCode {
-        code_hash: vec![9; 32],
-        client_id: client.id.clone(),
-        app_name: "Claude".into(),
-        kind: "web_chat",
-        redirect_uri: "https://claude.ai/api/mcp/auth_callback".into(),
-        code_challenge: keyward_server::oauth::pkce::challenge_of(verifier),
-        resource: "http://127.0.0.1/mcp".into(),
-    };
-    a.approve_as_member(owner.user.id.clone(), owner.password_hash.clone(), owner.store_id.clone(), keyward_core::Scopes::read_only(), code)
-        .await
-        .unwrap();
-    let presented = PresentedCode { client: TokenClient { client_id: client.id.clone(), resource: None }, redirect_uri: None, code_verifier: verifier.into() };
-    let tokens = |n: u8| IssuedTokens { access_hash: vec![n; 32], refresh_hash: vec![n + 100; 32] };
-    a.exchange_authorization_code(vec![9; 32], presented, tokens(1)).await.unwrap().unwrap();
-    let asking = TokenClient { client_id: client.id.clone(), resource: None };
+    let client = register_claude(&a).await;
+    approve_as_owner(&a, &owner, claude_code(9, &client)).await;
+    a.exchange_authorization_code(vec![9; 32], presented(&client), tokens(1)).await.unwrap().unwrap();
+    let asking = TokenClient { client_id: client.clone(), resource: None };
     // R1 = [101; 32] is used once and returns R2 = [102; 32].
     a.refresh_connection(vec![101; 32], asking.clone(), tokens(2)).await.unwrap().unwrap();
 
@@ -479,37 +465,18 @@ async fn a_code_traded_while_its_approving_device_is_signed_out_elsewhere_is_ref
         expires_at: keyward_server::db::now() + 600,
     };
     a.create_connection_code(actor, connection_code).await.unwrap();
-    let client = a
-        .register_client(keyward_server::db::NewClient {
-            name: "Claude".into(),
-            kind: "registered",
-            redirect_uris: vec!["https://claude.ai/api/mcp/auth_callback".into()],
-            auth_method: "none".into(),
-            secret_hash: None,
-        })
-        .await
-        .unwrap();
-    let verifier = "a-verifier-long-enough-for-pkce-s256-0123456789";
-    let code = NewAuthorizationCode {
-        code_hash: vec![7; 32],
-        client_id: client.id.clone(),
-        app_name: "Claude".into(),
-        kind: "web_chat",
-        redirect_uri: "https://claude.ai/api/mcp/auth_callback".into(),
-        code_challenge: keyward_server::oauth::pkce::challenge_of(verifier),
-        resource: "http://127.0.0.1/mcp".into(),
-    };
-    a.approve_with_connection_code(vec![6; 32], code).await.unwrap().unwrap();
+    let client = register_claude(&a).await;
+    a.approve_with_connection_code(vec![6; 32], claude_code(7, &client)).await.unwrap().unwrap();
 
     // Instance B, mid-way through signing the laptop out.
     let mut b = support::pg(&url).await;
     let b_tx = b.transaction().await.unwrap();
     b_tx.execute("UPDATE devices SET signed_out_at = EXTRACT(EPOCH FROM now())::bigint WHERE id = $1", &[&device.id]).await.unwrap();
 
-    let presented = PresentedCode { client: TokenClient { client_id: client.id.clone(), resource: None }, redirect_uri: None, code_verifier: verifier.into() };
+    let presented = presented(&client);
     let trade = tokio::spawn({
         let a = a.clone();
-        async move { a.exchange_authorization_code(vec![7; 32], presented, IssuedTokens { access_hash: vec![1; 32], refresh_hash: vec![2; 32] }).await }
+        async move { a.exchange_authorization_code(vec![7; 32], presented, tokens(1)).await }
     });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     b_tx.commit().await.unwrap();
@@ -574,27 +541,16 @@ async fn removing_a_partner_while_its_code_is_traded_does_not_deadlock() {
     let a = instance_store(&url).await;
     let owner = a.login_candidate("ada@acme.test".into()).await.unwrap().unwrap();
     let partner = a.register_partner("Acme Sync".into(), vec!["https://sync.example/cb".into()], vec![4; 32]).await.unwrap();
-    let verifier = "a-verifier-long-enough-for-pkce-s256-0123456789";
-    let code = NewAuthorizationCode {
-        code_hash: vec![8; 32],
-        client_id: partner.id.clone(),
-        app_name: "Acme Sync".into(),
-        kind: "partner",
-        redirect_uri: "https://sync.example/cb".into(),
-        code_challenge: keyward_server::oauth::pkce::challenge_of(verifier),
-        resource: "http://127.0.0.1/mcp".into(),
-    };
-    a.approve_as_member(owner.user.id.clone(), owner.password_hash.clone(), owner.store_id.clone(), keyward_core::Scopes::read_only(), code)
-        .await
-        .unwrap();
+    let code = NewAuthorizationCode { app_name: "Acme Sync".into(), kind: "partner", redirect_uri: "https://sync.example/cb".into(), ..claude_code(8, &partner.id) };
+    approve_as_owner(&a, &owner, code).await;
 
     let mut other = support::pg(&url).await;
     let removal = other.transaction().await.unwrap();
     removal.execute("SELECT name FROM oauth_clients WHERE id = $1 AND kind = 'partner' FOR UPDATE", &[&partner.id]).await.unwrap();
-    let presented = PresentedCode { client: TokenClient { client_id: partner.id.clone(), resource: None }, redirect_uri: None, code_verifier: verifier.into() };
+    let presented = presented(&partner.id);
     let trade = tokio::spawn({
         let a = a.clone();
-        async move { a.exchange_authorization_code(vec![8; 32], presented, IssuedTokens { access_hash: vec![1; 32], refresh_hash: vec![2; 32] }).await }
+        async move { a.exchange_authorization_code(vec![8; 32], presented, tokens(1)).await }
     });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let deleted = removal.execute("DELETE FROM authorization_codes WHERE client_id = $1 AND used_at IS NULL", &[&partner.id]).await;

@@ -111,6 +111,15 @@ impl WindowLimiter {
         WindowLimiter::with_names(label, limit, window, Namer::Shared(key))
     }
 
+    /// Shared under `label` when `shared` holds the instances' common naming key, otherwise
+    /// counting in this process alone.
+    pub fn counted(label: &'static str, limit: u32, window: Duration, shared: Option<[u8; 32]>) -> Self {
+        match shared {
+            Some(key) => WindowLimiter::shared(label, limit, window, key),
+            None => WindowLimiter::new(limit, window),
+        }
+    }
+
     fn with_names(label: &'static str, limit: u32, window: Duration, names: Namer) -> Self {
         let window = window.max(Duration::from_millis(1));
         let origin = matches!(names, Namer::Local(..)).then(Instant::now);

@@ -72,18 +72,10 @@ fn too_many(quota: Quota, what: &str) -> ApiError {
 const MAX_ACCOUNT_CHARS: usize = 254;
 
 impl Throttle {
-    /// A throttle counting in this process alone.
-    pub fn new(limits: ThrottleLimits) -> Throttle {
-        Throttle::counted(limits, None)
-    }
-
     /// A throttle whose counts are shared with the other instances when `shared` holds their
-    /// common naming key (see [`super::shared_counts`]).
-    pub fn counted(limits: ThrottleLimits, shared: Option<[u8; 32]>) -> Throttle {
-        let limiter = |label, limit, window| match shared {
-            Some(key) => WindowLimiter::shared(label, limit, window, key),
-            None => WindowLimiter::new(limit, window),
-        };
+    /// common naming key (see [`super::shared_counts`]), or counted in this process alone.
+    pub fn new(limits: ThrottleLimits, shared: Option<[u8; 32]>) -> Throttle {
+        let limiter = |label, limit, window| WindowLimiter::counted(label, limit, window, shared);
         Throttle {
             by_address: limiter("failures_by_address", limits.failures_per_address_per_minute, Duration::from_secs(60)),
             by_key: limiter("failures_by_key", limits.failures_per_address_per_minute, Duration::from_secs(60)),
