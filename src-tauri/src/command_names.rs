@@ -14,6 +14,7 @@ pub const COMMANDS: &[&str] = &[
     "connect_agent",
     "undo_connect",
     "disconnect_agent",
+    "run_command",
     "list_connections",
     "revoke_connection",
     "new_connection_code",

@@ -185,6 +185,13 @@ pub async fn disconnect_agent(manager: State<'_, Manager>, agent: Agent, key_id:
     Ok(manager.disconnect(agent, &key_id, None).await?)
 }
 
+/// The command that runs a script of the merchant's own with this key in its environment.
+#[tauri::command]
+#[specta::specta]
+pub async fn run_command(manager: State<'_, Manager>, key_id: String) -> Result<String> {
+    Ok(manager.run_command(&key_id))
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn list_connections(manager: State<'_, Manager>) -> Result<Vec<Connection>> {
@@ -274,6 +281,7 @@ pub struct Settings {
 #[derive(Debug, Serialize, specta::Type)]
 pub struct AgentFile {
     pub agent: Agent,
+    pub name: String,
     pub path: Option<PathBuf>,
 }
 
@@ -282,7 +290,7 @@ pub struct AgentFile {
 pub async fn settings(manager: State<'_, Manager>) -> Result<Settings> {
     let profile = manager.profile()?;
     let mirror = manager.mirror_status()?.into_iter().find(|m| m.server == profile.server && m.store_id == profile.store_id);
-    let agent_files = Agent::ALL.into_iter().map(|agent| AgentFile { agent, path: agent.default_path().ok() }).collect();
+    let agent_files = Agent::all().into_iter().map(|agent| AgentFile { agent, name: agent.to_string(), path: agent.default_path().ok() }).collect();
     let paths = manager.paths();
     Ok(Settings { profile, mirror, config_dir: paths.config_dir.clone(), data_dir: paths.data_dir.clone(), agent_files })
 }

@@ -56,6 +56,7 @@ pub fn commands() -> tauri_specta::Builder<tauri::Wry> {
             connect_agent,
             undo_connect,
             disconnect_agent,
+            run_command,
             list_connections,
             revoke_connection,
             new_connection_code,

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use keyward::agents::{ServerEntry, json, toml};
+use keyward::agents::{Agent, ServerEntry};
 use keyward::bridge::{self, Frame};
 use keyward_core::ApiKey;
 
@@ -16,12 +16,14 @@ pub type Target = fn(&[u8]);
 
 /// The targets, by the names `fuzz/` and the corpus folders use.
 pub const TARGETS: &[(&str, Target)] =
-    &[("key_parse", key_parse), ("json_config", json_config), ("toml_config", toml_config), ("bridge_framing", bridge_framing)];
+    &[("key_parse", key_parse), ("json_config", json_config), ("toml_config", toml_config), ("yaml_config", yaml_config), ("bridge_framing", bridge_framing)];
 
 /// A key pasted by someone: parsing never panics, and what parses is exactly what was pasted,
 /// with its own brand, id and prefix.
 pub fn key_parse(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(key) = ApiKey::parse(text) {
         assert_eq!(key.expose(), text, "a parsed key reads back as given");
         assert!(text.starts_with(&key.key_prefix()), "the prefix is the start of the key");
@@ -35,35 +37,47 @@ fn entry() -> ServerEntry {
     ServerEntry::bridge(Path::new("/usr/bin/keyward"), "Ab12Cd34", "http://127.0.0.1:8420", None)
 }
 
-/// Whatever a Claude config file holds: Keyward either refuses it or writes a file that
-/// parses, holds the entry, and from which the entry can be removed again.
-pub fn json_config(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let value = entry().to_json(keyward::agents::Agent::ClaudeDesktop);
-    let written = match json::upsert(Some(text), NAME, &value) {
+/// Whatever an assistant's file holds: Keyward either refuses it or writes a file that
+/// parses, holds the entry, keeps every other entry, and from which the entry can be removed
+/// again, leaving it parseable and without the entry.
+fn config(agent: Agent, data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let spec = agent.spec();
+    let (format, container) = (spec.format, spec.container);
+    let value = spec.shape.write(&entry(), NAME);
+    let written = match format.upsert(Some(text), container, NAME, &value) {
         Err(_) => return,
         Ok(None) => text.to_owned(),
         Ok(Some(written)) => written,
     };
-    assert_eq!(json::entry(&written, NAME).as_ref(), Some(&value), "the entry reads back");
-    let removed = json::remove(Some(&written), NAME, |_| true).expect("Keyward can edit what it wrote").expect("the entry is there to remove");
-    assert_eq!(json::entry(&removed, NAME), None, "the entry is gone");
-    serde_json::from_str::<serde_json::Value>(&removed).expect("the file still parses after the removal");
+    assert_eq!(format.entry(&written, container, NAME).as_ref(), Some(&value), "the entry reads back");
+    let others = |text: &str| {
+        let mut servers = format.entries(text, container);
+        servers.retain(|(name, _)| name != NAME);
+        servers
+    };
+    assert_eq!(others(&written), others(text), "every other entry is as it was");
+    let removed = format.remove(Some(&written), container, NAME, |_| true).expect("Keyward can edit what it wrote").expect("the entry is there to remove");
+    assert_eq!(format.entry(&removed, container, NAME), None, "the entry is gone");
+    format.document(&removed).expect("the file still parses after the removal");
 }
 
-/// Whatever a Codex config file holds: refused, or a file that parses with the entry in it,
-/// from which the entry can be removed again.
+/// Claude Desktop's strict JSON, and Zed's JSON with comments, from the same bytes.
+pub fn json_config(data: &[u8]) {
+    config(Agent::ClaudeDesktop, data);
+    config(Agent::Zed, data);
+}
+
+/// Codex's TOML.
 pub fn toml_config(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let entry = entry();
-    let written = match toml::upsert(Some(text), NAME, &entry) {
-        Err(_) => return,
-        Ok(None) => text.to_owned(),
-        Ok(Some(written)) => written,
-    };
-    assert_eq!(toml::entry(&written, NAME).as_ref(), Some(&entry), "the entry reads back");
-    let removed = toml::remove(Some(&written), NAME, |_| true).expect("Keyward can edit what it wrote").expect("the entry is there to remove");
-    assert_eq!(toml::entry(&removed, NAME), None, "the entry is gone");
+    config(Agent::Codex, data);
+}
+
+/// Goose's YAML.
+pub fn yaml_config(data: &[u8]) {
+    config(Agent::Goose, data);
 }
 
 /// Bytes on the bridge's stdin, line by line, and the same bytes as a response body from the

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
-use crate::mirror::{Mirror, Verdict};
+use crate::mirror::Mirror;
 
 /// JSON-RPC error codes the bridge answers with (the server-defined range).
 pub const KEY_REFUSED: i64 = -32001;
@@ -71,16 +71,14 @@ impl Relay {
     fn mirror_refusal(&self, key: &str) -> Option<(String, Value)> {
         let mirror = self.mirror.as_ref()?.lock().ok()?;
         let verification = mirror.verify(key, Some(&self.config.server)).ok()?;
-        match &verification.verdict {
-            Verdict::Revoked { key_prefix, .. } | Verdict::Expired { key_prefix, .. } | Verdict::Deactivated { key_prefix } | Verdict::WrongSecret { key_prefix } => {
-                let status = serde_json::to_value(&verification.verdict).ok()?.get("status").cloned().unwrap_or(Value::Null);
-                Some((
-                    format!("Keyward: {}", verification.verdict.sentence()),
-                    json!({"key_prefix": key_prefix, "status": status, "source": "mirror", "mirror_age_seconds": verification.age_seconds}),
-                ))
-            }
-            _ => None,
+        if !verification.verdict.refuses() {
+            return None;
         }
+        let status = serde_json::to_value(&verification.verdict).ok()?.get("status").cloned().unwrap_or(Value::Null);
+        Some((
+            format!("Keyward: {}", verification.verdict.sentence()),
+            json!({"key_prefix": verification.verdict.key_prefix(), "status": status, "source": "mirror", "mirror_age_seconds": verification.age_seconds}),
+        ))
     }
 
     /// Handles one message from the assistant; returns the messages to write back.

@@ -40,6 +40,9 @@ pub enum Error {
     Mirror(#[from] MirrorError),
     #[error("{0}")]
     Invalid(String),
+    /// The verifier mirror knows the key cannot work (revoked, expired, deactivated): its sentence.
+    #[error("{0}")]
+    KeyRefused(String),
 }
 
 impl From<ClientError> for Error {
@@ -101,10 +104,42 @@ pub struct Offline {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AgentWiring {
     pub agent: Agent,
+    /// For people: "Claude Desktop".
+    pub name: String,
+    /// Whether the assistant looks installed on this computer.
+    pub installed: bool,
     pub path: PathBuf,
     pub connected: bool,
     /// Whether the entry carries the secret itself (inline mode) rather than the bridge.
     pub inline: bool,
+}
+
+/// One assistant as `keyward assistants` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssistantView {
+    pub agent: Agent,
+    pub name: String,
+    /// Whether it looks installed on this computer (its config folder or its program exists).
+    pub installed: bool,
+    /// Its usual config file (none when there is no home folder to find it in).
+    pub path: Option<PathBuf>,
+    /// The Keyward entries in that file.
+    pub wired: Vec<WiredEntry>,
+}
+
+/// A Keyward bridge entry found in an assistant's file.
+#[derive(Debug, Clone, Serialize)]
+pub struct WiredEntry {
+    pub entry_name: String,
+    pub key_id: String,
+}
+
+/// What `keyward run` hands the command it starts.
+pub struct RunEnvironment {
+    pub server: String,
+    /// The key's secret, for the child's environment only.
+    pub secret: String,
+    pub key_prefix: String,
 }
 
 /// A new key: its record and, this once, its secret.
@@ -275,18 +310,74 @@ impl Manager {
         }
     }
 
-    /// Which assistants on this machine have an entry for the key, in their usual files.
+    /// Which assistants on this machine have an entry for the key, in their usual files:
+    /// those that look installed first, each group in the table's order.
     pub fn wiring(&self, key_id: &str) -> Result<Vec<AgentWiring>> {
         let profile = self.profile()?;
         let name = Self::entry_name(&profile, &format!("{}_{key_id}", profile.brand));
-        Agent::ALL
-            .into_iter()
+        let mut all = Agent::all()
             .map(|agent| {
                 let path = agent.default_path()?;
                 let entry = agents::read_entry(agent, &path, &name).filter(|e| e.is_bridge_for(key_id));
-                Ok(AgentWiring { agent, connected: entry.is_some(), inline: entry.is_some_and(|e| e.is_inline()), path })
+                Ok(AgentWiring {
+                    agent,
+                    name: agent.to_string(),
+                    installed: agent.looks_installed(),
+                    connected: entry.is_some(),
+                    inline: entry.is_some_and(|e| e.is_inline()),
+                    path,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        all.sort_by_key(|w| !w.installed);
+        Ok(all)
+    }
+
+    /// Every assistant Keyward knows: whether it looks installed, its file, and the keys
+    /// wired into that file. Needs no sign-in.
+    pub fn assistants(&self) -> Vec<AssistantView> {
+        Agent::all()
+            .map(|agent| {
+                let path = agent.default_path().ok();
+                let wired = path.as_ref().map_or_else(Vec::new, |p| {
+                    agents::bridge_entries(agent, p).into_iter().map(|(entry_name, key_id)| WiredEntry { entry_name, key_id }).collect()
+                });
+                AssistantView { agent, name: agent.to_string(), installed: agent.looks_installed(), path, wired }
             })
             .collect()
+    }
+
+    /// The key service and the secret of `key_id` for a command to run with, after the
+    /// verifier mirror (synced first, when the service answers) has no objection to it.
+    pub async fn run_environment(&self, key_id: &str) -> Result<RunEnvironment> {
+        let profile = self.profile()?;
+        let vault = self.vault(&profile);
+        let id = key_id.to_owned();
+        let secret = blocking(move || vault.key(&id)).await?.ok_or_else(|| {
+            Error::Invalid(format!(
+                "This machine's keychain holds no secret for the key {}_{key_id}. Check the id with `keyward keys list`; a key made on another machine must be rotated here first.",
+                profile.brand
+            ))
+        })?;
+        // A revocation made elsewhere since the last sync is caught here; offline, the
+        // mirror's last copy decides, and the service still refuses what it must.
+        let _ = self.sync_mirror().await;
+        let verification = self.open_mirror()?.verify(&secret, Some(&profile.server))?;
+        if verification.verdict.refuses() {
+            return Err(Error::KeyRefused(verification.verdict.sentence()));
+        }
+        Ok(RunEnvironment { server: profile.server.clone(), secret, key_prefix: format!("{}_{key_id}", profile.brand) })
+    }
+
+    /// The command that runs a script with this key, as the app shows it to copy.
+    pub fn run_command(&self, key_id: &str) -> String {
+        let program = self.keyward_program.to_string_lossy();
+        let program = if program.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
+            format!("'{}'", program.replace('\'', "'\\''"))
+        } else {
+            program.into_owned()
+        };
+        format!("{program} run --key {key_id} --")
     }
 
     /// Creates a key and keeps its secret in the keychain. If the keychain refuses after the
@@ -326,7 +417,7 @@ impl Manager {
     fn placements(&self, profile: &Profile, key_id: &str, key_prefix: &str) -> Result<Vec<Placement>> {
         let name = Self::entry_name(profile, key_prefix);
         let mut places = Vec::new();
-        for agent in Agent::ALL {
+        for agent in Agent::all() {
             places.push(Placement::new(&profile.server, key_id, agent, &agent.default_path()?, &name));
         }
         for place in self.record().for_key(&profile.server, key_id) {
@@ -394,7 +485,9 @@ impl Manager {
         let mut rewired = Vec::new();
         for place in self.placements(&profile, &old.id, &old.key_prefix)? {
             let (agent, path) = (place.agent, &place.path);
-            let Some(entry) = agents::read_entry(agent, path, &place.entry_name).filter(|e| e.is_bridge_for(&old.id)) else { continue };
+            let Some(entry) = agents::read_entry(agent, path, &place.entry_name).filter(|e| e.is_bridge_for(&old.id)) else {
+                continue;
+            };
             let inline = entry.is_inline().then_some(new.key.as_str());
             let fresh = ServerEntry::bridge(&self.keyward_program, &new.record.id, &profile.server, inline);
             self.record().add(Placement::new(&profile.server, &new.record.id, agent, path, &new_name))?;

@@ -88,6 +88,24 @@ impl Verdict {
         matches!(self, Verdict::Valid { .. })
     }
 
+    /// The key's prefix, when the mirror knows the key.
+    pub fn key_prefix(&self) -> Option<&str> {
+        match self {
+            Verdict::Malformed { .. } | Verdict::Unknown => None,
+            Verdict::WrongSecret { key_prefix }
+            | Verdict::Revoked { key_prefix, .. }
+            | Verdict::Expired { key_prefix, .. }
+            | Verdict::Deactivated { key_prefix }
+            | Verdict::Valid { key_prefix, .. } => Some(key_prefix),
+        }
+    }
+
+    /// Whether the mirror knows this key cannot work, so nothing should be sent with it. An
+    /// unknown key is not refused: it may be newer than the last sync, and the service decides.
+    pub fn refuses(&self) -> bool {
+        matches!(self, Verdict::Revoked { .. } | Verdict::Expired { .. } | Verdict::Deactivated { .. } | Verdict::WrongSecret { .. })
+    }
+
     /// A sentence for people, naming the key and what to do.
     pub fn sentence(&self) -> String {
         match self {
@@ -288,7 +306,9 @@ impl Mirror {
     pub fn verify(&self, key: &str, server: Option<&str>) -> Result<Verification, MirrorError> {
         let key = match ApiKey::parse(key.trim()) {
             Ok(key) => key,
-            Err(e) => return Ok(Verification { verdict: Verdict::Malformed { reason: e.to_string() }, synced_at: None, age_seconds: None }),
+            Err(e) => {
+                return Ok(Verification { verdict: Verdict::Malformed { reason: e.to_string() }, synced_at: None, age_seconds: None });
+            }
         };
         let id = key.id();
         let row = self

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { age, agentName, expiryFromInput, kindLabel, scopeLabel, statusClass, statusLabel, when } from "./format";
+import { age, expiryFromInput, kindLabel, scopeLabel, statusClass, statusLabel, when } from "./format";
 import type { KeyStatus } from "./bindings";
 
 const now = new Date("2026-06-01T12:00:00Z");
@@ -40,10 +40,6 @@ describe("ages and expiry", () => {
     expect(expiryFromInput("")).toBeNull();
     expect(expiryFromInput("not a date")).toBeNull();
     expect(expiryFromInput("2027-03-04T05:06")).toBe(new Date(2027, 2, 4, 5, 6).toISOString());
-  });
-  it("names every assistant", () => {
-    expect(agentName("claude-desktop")).toBe("Claude Desktop");
-    expect(agentName("codex")).toBe("Codex");
   });
 });
 

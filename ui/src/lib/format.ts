@@ -1,5 +1,5 @@
 // Small, pure helpers the screens share; tested by format.test.ts.
-import type { Agent, ConnectionKind, KeyStatus, Scopes } from "./bindings";
+import type { ConnectionKind, KeyStatus, Scopes } from "./bindings";
 
 export function when(iso: string | null, now: Date = new Date()): string {
   if (!iso) return "—";
@@ -47,16 +47,6 @@ export function scopeLabel(scopes: Scopes): string {
 /** A connection's kind for people: a web-chat app (claude.ai, ChatGPT) or a partner app. */
 export function kindLabel(kind?: ConnectionKind): string {
   return kind === "partner" ? "partner" : "web chat";
-}
-
-export const AGENTS: { agent: Agent; name: string }[] = [
-  { agent: "claude-desktop", name: "Claude Desktop" },
-  { agent: "claude-code", name: "Claude Code" },
-  { agent: "codex", name: "Codex" },
-];
-
-export function agentName(agent: Agent): string {
-  return AGENTS.find((a) => a.agent === agent)?.name ?? agent;
 }
 
 /** A `datetime-local` input's value (local time) as RFC 3339, or null when empty. */

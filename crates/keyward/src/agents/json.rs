@@ -1,10 +1,11 @@
-//! `mcpServers` in Claude Desktop's and Claude Code's JSON files.
+//! A map of servers in a JSON file (`mcpServers`, VS Code's `servers`, Zed's
+//! `context_servers`, OpenCode's `mcp`), in strict JSON or in JSON with comments.
 //!
 //! The file is edited as text at the byte ranges the parser reports: adding an entry inserts
 //! one property in the style of the object it goes into (compact or indented, LF or CRLF,
 //! the file's indent), and removing it cuts out exactly that property. Every other byte
-//! (other servers, unknown fields, spacing, line endings, unicode) stays as it was, and an
-//! add followed by a remove gives back the original file.
+//! (other servers, unknown fields, comments, spacing, line endings, unicode) stays as it was,
+//! and an add followed by a remove gives back the original file.
 
 use jsonc_parser::ast::{Object, Value as Ast};
 use jsonc_parser::{CollectOptions, ParseOptions, parse_to_ast};
@@ -12,6 +13,41 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::ConfigError;
+
+/// Which JSON an assistant reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// Strict JSON: a comment makes the assistant fail, so Keyward refuses such a file too.
+    Strict,
+    /// JSON with `//` and `/* */` comments and trailing commas (VS Code's, Zed's JSONC).
+    Comments,
+}
+
+impl Dialect {
+    fn options(self) -> ParseOptions {
+        let jsonc = self == Dialect::Comments;
+        ParseOptions {
+            allow_comments: jsonc,
+            allow_trailing_commas: jsonc,
+            allow_loose_object_property_names: false,
+            allow_missing_commas: false,
+            allow_single_quoted_strings: false,
+            allow_hexadecimal_numbers: false,
+            allow_unary_plus_numbers: false,
+            allow_bare_decimal_point_numbers: false,
+            allow_non_finite_numbers: false,
+            allow_extended_string_escapes: false,
+        }
+    }
+
+    /// The file as a value, checked as strictly as the assistant reads it.
+    fn value(self, text: &str) -> Result<Value, String> {
+        match self {
+            Dialect::Strict => serde_json::from_str(text).map_err(|e| format!("it is not valid JSON ({e})")),
+            Dialect::Comments => jsonc_parser::parse_to_serde_value(text, &self.options()).map_err(|e| format!("it is not valid JSON ({e})")),
+        }
+    }
+}
 
 /// How the file writes itself.
 struct Style {
@@ -84,16 +120,17 @@ fn insert_property(text: &str, object: &Object<'_>, name: &str, value: &Value, s
     format!("{}{insertion}{}", &text[..at], &text[at..])
 }
 
-/// Checks the file strictly (what the assistants themselves accept) and parses it for ranges.
-fn parse(text: &str) -> Result<(Value, jsonc_parser::ParseResult<'_>), ConfigError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| ConfigError::Unparsable(format!("it is not valid JSON ({e})")))?;
+/// Checks the file as the assistant would read it and parses it for ranges.
+fn parse<'t>(text: &'t str, at: &At) -> Result<(Value, jsonc_parser::ParseResult<'t>), ConfigError> {
+    let container = at.container;
+    let value = at.dialect.value(text).map_err(ConfigError::Unparsable)?;
     if !value.is_object() {
         return Err(ConfigError::Unparsable("its top level is not a JSON object".into()));
     }
-    if value.get("mcpServers").is_some_and(|s| !s.is_object()) {
-        return Err(ConfigError::Unparsable("its \"mcpServers\" is not an object".into()));
+    if value.get(container).is_some_and(|s| !s.is_object()) {
+        return Err(ConfigError::Unparsable(format!("its \"{container}\" is not an object")));
     }
-    let ast = parse_to_ast(text, &CollectOptions::default(), &ParseOptions::default()).map_err(|e| ConfigError::Unparsable(e.to_string()))?;
+    let ast = parse_to_ast(text, &CollectOptions::default(), &at.dialect.options()).map_err(|e| ConfigError::Unparsable(e.to_string()))?;
     // With a key twice, the assistant reads the last and an edit could land in the first: the
     // entry written would not be the entry used. Such a file is refused.
     let root = root(&ast)?;
@@ -101,11 +138,11 @@ fn parse(text: &str) -> Result<(Value, jsonc_parser::ParseResult<'_>), ConfigErr
         let mut seen = std::collections::HashSet::new();
         object.properties.iter().map(|p| p.name.as_str()).find(|name| !seen.insert(*name)).map(str::to_owned)
     };
-    if root.properties.iter().filter(|p| p.name.as_str() == "mcpServers").count() > 1 {
-        return Err(ConfigError::Unparsable("it has \"mcpServers\" more than once; remove all but one".into()));
+    if root.properties.iter().filter(|p| p.name.as_str() == container).count() > 1 {
+        return Err(ConfigError::Unparsable(format!("it has \"{container}\" more than once; remove all but one")));
     }
-    if let Some(name) = servers(root).and_then(duplicate) {
-        return Err(ConfigError::Unparsable(format!("its \"mcpServers\" has \"{name}\" more than once; remove all but one")));
+    if let Some(name) = servers(root, container).and_then(duplicate) {
+        return Err(ConfigError::Unparsable(format!("its \"{container}\" has \"{name}\" more than once; remove all but one")));
     }
     Ok((value, ast))
 }
@@ -114,24 +151,31 @@ fn root<'a>(ast: &'a jsonc_parser::ParseResult<'a>) -> Result<&'a Object<'a>, Co
     ast.value.as_ref().and_then(Ast::as_object).ok_or_else(|| ConfigError::Unparsable("its top level is not a JSON object".into()))
 }
 
-fn servers<'a>(root: &'a Object<'a>) -> Option<&'a Object<'a>> {
-    root.get("mcpServers").and_then(|p| p.value.as_object())
+fn servers<'a>(root: &'a Object<'a>, container: &str) -> Option<&'a Object<'a>> {
+    root.get(container).and_then(|p| p.value.as_object())
 }
 
-/// Sets `mcpServers.<name>` to `entry`, adding it if absent. Returns the new text, or `None`
+/// Where the servers are: the top-level key holding them, in a file of this dialect.
+#[derive(Debug, Clone, Copy)]
+pub struct At {
+    pub dialect: Dialect,
+    pub container: &'static str,
+}
+
+/// Sets `<container>.<name>` to `entry`, adding it if absent. Returns the new text, or `None`
 /// if the entry is already exactly that.
-pub fn upsert(text: Option<&str>, name: &str, entry: &Value) -> Result<Option<String>, ConfigError> {
+pub fn upsert(text: Option<&str>, at: &At, name: &str, entry: &Value) -> Result<Option<String>, ConfigError> {
     let text = match text {
         Some(t) if !t.trim().is_empty() => t,
         _ => "{\n}\n",
     };
-    let (value, ast) = parse(text)?;
-    if value.get("mcpServers").and_then(|s| s.get(name)) == Some(entry) {
+    let (value, ast) = parse(text, at)?;
+    if value.get(at.container).and_then(|s| s.get(name)) == Some(entry) {
         return Ok(None);
     }
     let style = Style::of(text);
     let root = root(&ast)?;
-    let out = match servers(root) {
+    let out = match servers(root, at.container) {
         Some(servers) => match servers.get(name) {
             Some(existing) => {
                 let range = existing.value.range();
@@ -141,36 +185,70 @@ pub fn upsert(text: Option<&str>, name: &str, entry: &Value) -> Result<Option<St
             }
             None => insert_property(text, servers, name, entry, &style),
         },
-        None => insert_property(text, root, "mcpServers", &serde_json::json!({ name: entry }), &style),
+        None => insert_property(text, root, at.container, &serde_json::json!({ name: entry }), &style),
     };
-    serde_json::from_str::<Value>(&out).map_err(|e| ConfigError::Unparsable(format!("the edit would produce invalid JSON ({e})")))?;
+    let written = at.dialect.value(&out).map_err(|why| ConfigError::Unparsable(format!("the edit would make the file unreadable: {why}")))?;
+    if written.get(at.container).and_then(|s| s.get(name)) != Some(entry) {
+        return Err(ConfigError::Unparsable(format!("Keyward could not place its entry in \"{}\" safely", at.container)));
+    }
     Ok(Some(out))
 }
 
-/// Removes `mcpServers.<name>` if `is_ours` says it is Keyward's entry. `None`: nothing to do.
-pub fn remove(text: Option<&str>, name: &str, is_ours: impl Fn(&Value) -> bool) -> Result<Option<String>, ConfigError> {
-    let Some(text) = text.filter(|t| !t.trim().is_empty()) else { return Ok(None) };
-    let (value, ast) = parse(text)?;
-    if !value.get("mcpServers").and_then(|s| s.get(name)).is_some_and(&is_ours) {
+/// Removes `<container>.<name>` if `is_ours` says it is Keyward's entry. `None`: nothing to do.
+pub fn remove(text: Option<&str>, at: &At, name: &str, is_ours: impl Fn(&Value) -> bool) -> Result<Option<String>, ConfigError> {
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let (value, ast) = parse(text, at)?;
+    if !value.get(at.container).and_then(|s| s.get(name)).is_some_and(&is_ours) {
         return Ok(None);
     }
-    let Some(servers) = servers(root(&ast)?) else { return Ok(None) };
+    let Some(servers) = servers(root(&ast)?, at.container) else {
+        return Ok(None);
+    };
     let props = &servers.properties;
-    let Some(i) = props.iter().position(|p| p.name.as_str() == name) else { return Ok(None) };
+    let Some(i) = props.iter().position(|p| p.name.as_str() == name) else {
+        return Ok(None);
+    };
     // Cut the property with the separator that joined it to its neighbour.
     let (from, to) = if i > 0 {
         (props[i - 1].range.end, props[i].range.end)
     } else if props.len() > 1 {
-        (props[0].range.start, props[1].range.start)
+        // The first of several: up to and including its comma and the space after it, so a
+        // comment before the next property stays.
+        let comma = props[0].range.end + text[props[0].range.end..].find(',').unwrap_or(0);
+        let after = text[comma + 1..].len() - text[comma + 1..].trim_start().len();
+        (props[0].range.start, (comma + 1 + after).min(props[1].range.start))
     } else {
         (servers.range.start + 1, props[0].range.end)
     };
-    Ok(Some(format!("{}{}", &text[..from], &text[to..])))
+    let out = format!("{}{}", &text[..from], &text[to..]);
+    let left = at.dialect.value(&out).map_err(|why| ConfigError::Unparsable(format!("the removal would make the file unreadable: {why}")))?;
+    if left.get(at.container).is_some_and(|s| s.get(name).is_some()) {
+        return Err(ConfigError::Unparsable(format!("Keyward could not take its entry out of \"{}\" safely", at.container)));
+    }
+    Ok(Some(out))
 }
 
 /// The entry called `name`, if the text parses and has one.
-pub fn entry(text: &str, name: &str) -> Option<Value> {
-    serde_json::from_str::<Value>(text).ok()?.get("mcpServers")?.get(name).cloned()
+pub fn entry(text: &str, at: &At, name: &str) -> Option<Value> {
+    at.dialect.value(text).ok()?.get(at.container)?.get(name).cloned()
+}
+
+/// The whole file as a value; an empty file is `{}`.
+pub fn document(text: &str, at: &At) -> Result<Value, ConfigError> {
+    if text.trim().is_empty() {
+        return Ok(Value::Object(Default::default()));
+    }
+    at.dialect.value(text).map_err(ConfigError::Unparsable)
+}
+
+/// Every entry in the container, in file order.
+pub fn entries(text: &str, at: &At) -> Vec<(String, Value)> {
+    match at.dialect.value(text).ok().and_then(|mut v| v.get_mut(at.container).map(Value::take)) {
+        Some(Value::Object(map)) => map.into_iter().collect(),
+        _ => Vec::new(),
+    }
 }
 
 trait Ranged {
@@ -195,10 +273,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const AT: At = At { dialect: Dialect::Strict, container: "mcpServers" };
+    const JSONC: At = At { dialect: Dialect::Comments, container: "context_servers" };
+
     fn round_trip(original: &str) -> String {
-        let out = upsert(Some(original), "keyward-a", &json!({"command": "k", "args": ["bridge"]})).unwrap().unwrap();
-        assert_eq!(entry(&out, "keyward-a").unwrap()["args"], json!(["bridge"]));
-        assert_eq!(remove(Some(&out), "keyward-a", |_| true).unwrap().unwrap(), original);
+        let out = upsert(Some(original), &AT, "keyward-a", &json!({"command": "k", "args": ["bridge"]})).unwrap().unwrap();
+        assert_eq!(entry(&out, &AT, "keyward-a").unwrap()["args"], json!(["bridge"]));
+        assert_eq!(remove(Some(&out), &AT, "keyward-a", |_| true).unwrap().unwrap(), original);
         out
     }
 
@@ -221,31 +302,53 @@ mod tests {
             ("{\n  \"theme\": \"dark\"\n}\n", "{\n  \"theme\": \"dark\",\n  \"mcpServers\": {\n  }\n}\n"),
             ("{}", "{\"mcpServers\": {}}"),
         ] {
-            let out = upsert(Some(original), "k", &json!({"command": "c"})).unwrap().unwrap();
-            assert_eq!(entry(&out, "k").unwrap()["command"], "c");
-            assert_eq!(remove(Some(&out), "k", |_| true).unwrap().unwrap(), expected);
+            let out = upsert(Some(original), &AT, "k", &json!({"command": "c"})).unwrap().unwrap();
+            assert_eq!(entry(&out, &AT, "k").unwrap()["command"], "c");
+            assert_eq!(remove(Some(&out), &AT, "k", |_| true).unwrap().unwrap(), expected);
         }
     }
 
     #[test]
     fn replacing_an_entry_keeps_its_place() {
         let original = "{\n  \"mcpServers\": {\n    \"keyward-a\": {\"command\": \"old\"},\n    \"z\": {}\n  }\n}\n";
-        let out = upsert(Some(original), "keyward-a", &json!({"command": "new"})).unwrap().unwrap();
+        let out = upsert(Some(original), &AT, "keyward-a", &json!({"command": "new"})).unwrap().unwrap();
         assert!(out.find("keyward-a").unwrap() < out.find("\"z\"").unwrap());
-        assert_eq!(entry(&out, "keyward-a").unwrap()["command"], "new");
+        assert_eq!(entry(&out, &AT, "keyward-a").unwrap()["command"], "new");
         assert!(out.ends_with("    \"z\": {}\n  }\n}\n"));
     }
 
     #[test]
     fn files_that_are_not_json_objects_are_refused() {
         for bad in ["{", "[1]", "{\"mcpServers\": 3}", "// comment\n{}", "nul", "{\"a\": 1,}"] {
-            assert!(upsert(Some(bad), "k", &json!({})).is_err(), "{bad}");
+            assert!(upsert(Some(bad), &AT, "k", &json!({})).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn writing_the_same_entry_twice_changes_nothing() {
-        let first = upsert(None, "k", &json!({"command": "c"})).unwrap().unwrap();
-        assert_eq!(upsert(Some(&first), "k", &json!({"command": "c"})).unwrap(), None);
+        let first = upsert(None, &AT, "k", &json!({"command": "c"})).unwrap().unwrap();
+        assert_eq!(upsert(Some(&first), &AT, "k", &json!({"command": "c"})).unwrap(), None);
+    }
+
+    #[test]
+    fn comments_and_trailing_commas_survive_where_the_assistant_allows_them() {
+        let zed = "// Zed settings\n//\n// For information on how to configure Zed, see the Zed\n{\n  \"theme\": \"One Dark\", // my theme\n  /* servers */\n  \"context_servers\": {\n    // the docs server\n    \"docs\": {\"source\": \"custom\", \"command\": \"docs-mcp\"}, // trailing\n  },\n}\n";
+        let entry_value = json!({"source": "custom", "command": "k", "args": ["bridge"]});
+        let out = upsert(Some(zed), &JSONC, "keyward-a", &entry_value).unwrap().unwrap();
+        assert_eq!(entry(&out, &JSONC, "keyward-a"), Some(entry_value.clone()), "{out}");
+        assert_eq!(entries(&out, &JSONC).len(), 2);
+        assert_eq!(remove(Some(&out), &JSONC, "keyward-a", |_| true).unwrap().unwrap(), zed);
+        // Into a file without the container, and first of several, the comments stay.
+        for original in [
+            "// only a comment\n{\n  \"theme\": \"x\", // why\n}\n",
+            "{\n  \"context_servers\": {\n    \"keyward-a\": {},\n    // about b\n    \"b\": {}\n  }\n}\n",
+        ] {
+            let out = upsert(Some(original), &JSONC, "keyward-a", &entry_value).unwrap().unwrap();
+            let back = remove(Some(&out), &JSONC, "keyward-a", |_| true).unwrap().unwrap();
+            assert!(back.contains("// "), "{back}");
+            assert_eq!(entries(&back, &JSONC).iter().filter(|(n, _)| n == "keyward-a").count(), 0);
+        }
+        // A strict file with a comment is refused: the assistant would refuse it too.
+        assert!(upsert(Some(zed), &AT, "keyward-a", &entry_value).is_err());
     }
 }

@@ -1,34 +1,45 @@
 //! Wiring keys into the assistants' configuration files.
 //!
-//! | assistant      | file                                                   | entry                                   |
-//! |----------------|--------------------------------------------------------|-----------------------------------------|
-//! | Claude Desktop | `<config dir>/Claude/claude_desktop_config.json`       | `mcpServers.NAME = {command, args, env}`|
-//! | Claude Code    | `~/.claude.json`                                       | `mcpServers.NAME = {type: "stdio", …}`  |
-//! | Codex          | `$CODEX_HOME/config.toml` (default `~/.codex`)         | `[mcp_servers.NAME]`                    |
+//! Which assistants there are, where their files live and how an entry is written in each is
+//! one table, [`table::TABLE`]; the rest of this module works from its rows:
+//!
+//! - [`location`]: the row's file on this OS (environment overrides, MSIX and XDG folders) and
+//!   whether the assistant looks installed;
+//! - [`shape`]: an entry's fields in the row's shape;
+//! - [`format`]: reading and editing JSON, JSON with comments, TOML and YAML as text;
+//! - [`file`]: atomic writes with a lock and a backup; [`record`]: where each key was wired.
 //!
 //! Bridge mode (the default) writes `keyward bridge --key ID --server URL`: no file holds the
-//! secret. Inline mode puts the secret in `env` for clients that cannot reach the keychain,
-//! and makes the file readable by its owner only. Every write merges, keeps formatting, is
-//! atomic, keeps a backup, and refuses a file it cannot parse, leaving it untouched.
-//! Disconnecting removes exactly the entry Keyward wrote for that key, and nothing else;
-//! undoing a connect is the inverse edit (see [`undo`]), never a whole-file restore, so what
-//! the assistant or another key wrote since is kept.
+//! secret. Inline mode puts the secret in the entry's environment for clients that cannot
+//! reach the keychain, and makes the file readable by its owner only. Every write merges,
+//! keeps formatting, is atomic, keeps a backup, and refuses a file it cannot parse, leaving it
+//! untouched. Disconnecting removes exactly the entry Keyward wrote for that key, and nothing
+//! else; undoing a connect is the inverse edit (see [`undo`]), never a whole-file restore, so
+//! what the assistant or another key wrote since is kept.
 
 pub mod file;
-pub mod json;
+pub mod format;
+mod json;
+pub mod location;
 pub mod record;
-pub mod toml;
+pub mod shape;
+pub mod table;
+mod toml;
+mod yaml;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde_json::{Value, json};
+use format::RawEntry;
+use location::Machine;
+use table::{Spec, TABLE};
 
 /// The environment variable the bridge reads an inline key from.
 pub const INLINE_KEY_ENV: &str = "KEYWARD_API_KEY";
 
-/// An assistant Keyward can wire a key into.
+/// An assistant Keyward can wire a key into. Everything about it is its row in [`TABLE`];
+/// the names here are the slugs, as written in Keyward's own files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
@@ -36,63 +47,108 @@ pub enum Agent {
     ClaudeDesktop,
     ClaudeCode,
     Codex,
+    Cursor,
+    Vscode,
+    Windsurf,
+    Gemini,
+    Zed,
+    Goose,
+    LmStudio,
+    Opencode,
 }
 
 impl Agent {
-    pub const ALL: [Agent; 3] = [Agent::ClaudeDesktop, Agent::ClaudeCode, Agent::Codex];
+    /// Every assistant, in the table's order.
+    pub fn all() -> impl Iterator<Item = Agent> {
+        TABLE.iter().map(|spec| spec.agent)
+    }
 
-    /// The name used on the command line: `claude-desktop`, `claude-code`, `codex`.
+    /// Its row in the table.
+    pub fn spec(self) -> &'static Spec {
+        TABLE
+            .iter()
+            .find(|spec| spec.agent == self)
+            .expect("every assistant has a row in the table")
+    }
+
+    /// The name used on the command line: `claude-desktop`, `vscode`, `lm-studio`, …
     pub fn slug(self) -> &'static str {
-        match self {
-            Agent::ClaudeDesktop => "claude-desktop",
-            Agent::ClaudeCode => "claude-code",
-            Agent::Codex => "codex",
-        }
+        self.spec().slug
     }
 
     pub fn parse(text: &str) -> Option<Agent> {
-        Agent::ALL.into_iter().find(|a| a.slug() == text)
+        TABLE
+            .iter()
+            .find(|spec| spec.slug == text)
+            .map(|spec| spec.agent)
     }
 
     /// Where this assistant reads its MCP servers from on this machine. Tests and unusual
-    /// setups override it with `KEYWARD_CLAUDE_DESKTOP_CONFIG`, `KEYWARD_CLAUDE_CODE_CONFIG`
-    /// or `CODEX_HOME`.
+    /// setups override it with the row's environment variable (`KEYWARD_CURSOR_CONFIG`,
+    /// `CODEX_HOME`, …).
     pub fn default_path(self) -> Result<PathBuf, ConfigError> {
-        let env_path = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
-        let dirs = directories::BaseDirs::new();
-        let home = || dirs.as_ref().map(|d| d.home_dir().to_owned()).ok_or(ConfigError::NoHome);
-        match self {
-            Agent::ClaudeDesktop => match env_path("KEYWARD_CLAUDE_DESKTOP_CONFIG") {
-                Some(path) => Ok(path),
-                // ~/.config on Linux, ~/Library/Application Support on macOS, %APPDATA% on Windows.
-                None => Ok(dirs.as_ref().ok_or(ConfigError::NoHome)?.config_dir().join("Claude").join("claude_desktop_config.json")),
-            },
-            Agent::ClaudeCode => Ok(env_path("KEYWARD_CLAUDE_CODE_CONFIG").map_or_else(|| home().map(|h| h.join(".claude.json")), Ok)?),
-            Agent::Codex => Ok(env_path("CODEX_HOME").map_or_else(|| home().map(|h| h.join(".codex")), Ok)?.join("config.toml")),
+        Machine::current().config_file(&self.spec().location)
+    }
+
+    /// The file this assistant reads in the project folder `dir`, if it has project scope.
+    pub fn project_path(self, dir: &Path) -> Result<PathBuf, ConfigError> {
+        match self.spec().project {
+            Some(rel) => Ok(rel
+                .split('/')
+                .fold(dir.to_owned(), |path, part| path.join(part))),
+            None => {
+                let with = TABLE
+                    .iter()
+                    .filter(|s| s.project.is_some())
+                    .map(|s| s.slug)
+                    .collect::<Vec<_>>()
+                    .join(" and ");
+                Err(ConfigError::Io(format!(
+                    "{self} has no project configuration. Leave out --project, or use {with}."
+                )))
+            }
         }
+    }
+
+    /// Whether it looks installed here: its config file's folder (if not the home folder
+    /// itself), a folder it makes, or its program on `PATH`.
+    pub fn looks_installed(self) -> bool {
+        let machine = Machine::current();
+        let spec = self.spec();
+        let config_folder = machine
+            .config_file(&spec.location)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_owned));
+        let home = machine.home.clone();
+        config_folder.is_some_and(|f| Some(&f) != home.as_ref() && f.is_dir())
+            || spec
+                .folders
+                .iter()
+                .any(|place| machine.place(place).is_some_and(|p| p.exists()))
+            || machine.has_program(spec.programs)
     }
 }
 
 impl fmt::Display for Agent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Agent::ClaudeDesktop => "Claude Desktop",
-            Agent::ClaudeCode => "Claude Code",
-            Agent::Codex => "Codex",
-        })
+        f.write_str(self.spec().name)
     }
 }
 
 /// Why a configuration file could not be changed. The file is untouched in every case.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("Keyward cannot read the file: {0}. Fix or move the file, then try again; it was left untouched.")]
+    #[error(
+        "Keyward cannot read the file: {0}. Fix or move the file, then try again; it was left untouched."
+    )]
     Unparsable(String),
     #[error("No home folder was found. Set HOME, or give the config file's path.")]
     NoHome,
     #[error("{0}")]
     Io(String),
-    #[error("The entry \"{name}\" in {path} was changed since Keyward wrote it, so undo left it as it is. Edit or remove it by hand if you no longer want it.")]
+    #[error(
+        "The entry \"{name}\" in {path} was changed since Keyward wrote it, so undo left it as it is. Edit or remove it by hand if you no longer want it."
+    )]
     ChangedSince { path: String, name: String },
 }
 
@@ -107,7 +163,12 @@ pub struct ServerEntry {
 impl ServerEntry {
     /// An entry that runs `keyward bridge` for `key_id` at `server`. `inline_key` puts the
     /// secret in the environment instead of leaving it in the keychain.
-    pub fn bridge(keyward: &Path, key_id: &str, server: &str, inline_key: Option<&str>) -> ServerEntry {
+    pub fn bridge(
+        keyward: &Path,
+        key_id: &str,
+        server: &str,
+        inline_key: Option<&str>,
+    ) -> ServerEntry {
         let mut env = BTreeMap::new();
         // A bridge started by an assistant must find the same local files as this process.
         for var in ["KEYWARD_DATA_DIR", "KEYWARD_CONFIG_DIR"] {
@@ -120,44 +181,36 @@ impl ServerEntry {
         }
         ServerEntry {
             command: keyward.to_string_lossy().into_owned(),
-            args: vec!["bridge".into(), "--key".into(), key_id.into(), "--server".into(), server.into()],
+            args: vec![
+                "bridge".into(),
+                "--key".into(),
+                key_id.into(),
+                "--server".into(),
+                server.into(),
+            ],
             env,
         }
     }
 
     /// Whether this is a Keyward bridge entry for `key_id`.
     pub fn is_bridge_for(&self, key_id: &str) -> bool {
-        self.args.windows(2).any(|w| w[0] == "--key" && w[1] == key_id) && self.args.first().is_some_and(|a| a == "bridge")
+        self.bridge_key() == Some(key_id)
+    }
+
+    /// The key this entry runs the bridge for, if it is a Keyward bridge entry.
+    pub fn bridge_key(&self) -> Option<&str> {
+        if self.args.first().is_none_or(|a| a != "bridge") {
+            return None;
+        }
+        self.args
+            .windows(2)
+            .find(|w| w[0] == "--key")
+            .map(|w| w[1].as_str())
     }
 
     /// Whether the secret is in the file.
     pub fn is_inline(&self) -> bool {
         self.env.contains_key(INLINE_KEY_ENV)
-    }
-
-    pub fn to_json(&self, agent: Agent) -> Value {
-        let mut entry = serde_json::Map::new();
-        if agent == Agent::ClaudeCode {
-            entry.insert("type".into(), json!("stdio"));
-        }
-        entry.insert("command".into(), json!(self.command));
-        entry.insert("args".into(), json!(self.args));
-        if !self.env.is_empty() {
-            entry.insert("env".into(), json!(self.env));
-        }
-        Value::Object(entry)
-    }
-
-    fn from_json(value: &Value) -> Option<ServerEntry> {
-        Some(ServerEntry {
-            command: value.get("command")?.as_str()?.to_owned(),
-            args: value.get("args")?.as_array()?.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
-            env: value
-                .get("env")
-                .and_then(|e| e.as_object())
-                .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
-                .unwrap_or_default(),
-        })
     }
 }
 
@@ -207,16 +260,11 @@ struct Inverse {
 impl fmt::Debug for Inverse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The entries may carry a secret; say only what kind of edit this was.
-        f.debug_struct("Inverse").field("replaced", &self.replaced.is_some()).field("created", &self.created.is_some()).finish()
+        f.debug_struct("Inverse")
+            .field("replaced", &self.replaced.is_some())
+            .field("created", &self.created.is_some())
+            .finish()
     }
-}
-
-/// An entry as the file had it, unknown fields included.
-#[derive(Clone, PartialEq, Eq)]
-enum RawEntry {
-    Json(Value),
-    /// A TOML document holding only this entry (see [`toml::raw_entry`]).
-    Toml(String),
 }
 
 fn digest(text: &str) -> [u8; 32] {
@@ -239,38 +287,81 @@ fn update(
     })
 }
 
+/// The name an entry goes by in this assistant's file: Goose keys its extensions by their
+/// name in lower case, so a key Keyward gave otherwise would not stay put.
+fn key_in(agent: Agent, name: &str) -> String {
+    if agent.spec().lowercase_names {
+        name.to_lowercase()
+    } else {
+        name.to_owned()
+    }
+}
+
 /// The entry `name` in a config's text, if it parses and has one Keyward could have written.
 fn entry_in(agent: Agent, text: &str, name: &str) -> Option<ServerEntry> {
-    match agent {
-        Agent::ClaudeDesktop | Agent::ClaudeCode => ServerEntry::from_json(&json::entry(text, name)?),
-        Agent::Codex => toml::entry(text, name),
-    }
+    let spec = agent.spec();
+    spec.shape.read(
+        &spec
+            .format
+            .entry(text, spec.container, &key_in(agent, name))?,
+    )
 }
 
 fn raw_entry_in(agent: Agent, text: &str, name: &str) -> Option<RawEntry> {
-    match agent {
-        Agent::ClaudeDesktop | Agent::ClaudeCode => json::entry(text, name).map(RawEntry::Json),
-        Agent::Codex => toml::raw_entry(text, name).map(RawEntry::Toml),
-    }
+    let spec = agent.spec();
+    spec.format
+        .raw_entry(text, spec.container, &key_in(agent, name))
 }
 
 /// The text without the entry `name`, if `is_ours` says it is Keyward's. `None`: no change.
-fn remove_from(agent: Agent, text: Option<&str>, name: &str, is_ours: impl Fn(&ServerEntry) -> bool) -> Result<Option<String>, ConfigError> {
-    match agent {
-        Agent::ClaudeDesktop | Agent::ClaudeCode => json::remove(text, name, |v| ServerEntry::from_json(v).is_some_and(|e| is_ours(&e))),
-        Agent::Codex => toml::remove(text, name, is_ours),
-    }
+fn remove_from(
+    agent: Agent,
+    text: Option<&str>,
+    name: &str,
+    is_ours: impl Fn(&ServerEntry) -> bool,
+) -> Result<Option<String>, ConfigError> {
+    let spec = agent.spec();
+    spec.format
+        .remove(text, spec.container, &key_in(agent, name), |v| {
+            spec.shape.read(v).is_some_and(|e| is_ours(&e))
+        })
+}
+
+/// Every Keyward bridge entry in an assistant's file: the entry's name and the key it runs.
+pub fn bridge_entries(agent: Agent, path: &Path) -> Vec<(String, String)> {
+    let spec = agent.spec();
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    spec.format
+        .entries(&text, spec.container)
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, spec.shape.read(&value)?.bridge_key()?.to_owned())))
+        .collect()
 }
 
 /// Adds (or replaces) `name` in the assistant's file at `path`.
-pub fn connect(agent: Agent, path: &Path, name: &str, entry: &ServerEntry) -> Result<Wiring, ConfigError> {
-    let mode = file::WriteMode { owner_only: entry.is_inline(), skip_backup: false };
-    let mut inverse = Inverse { written: entry.clone(), replaced: None, created: None };
+pub fn connect(
+    agent: Agent,
+    path: &Path,
+    name: &str,
+    entry: &ServerEntry,
+) -> Result<Wiring, ConfigError> {
+    let mode = file::WriteMode {
+        owner_only: entry.is_inline(),
+        skip_backup: false,
+    };
+    let mut inverse = Inverse {
+        written: entry.clone(),
+        replaced: None,
+        created: None,
+    };
+    let spec = agent.spec();
+    let key = key_in(agent, name);
     let updated = update(agent, path, mode, |text| {
-        let new_text = match agent {
-            Agent::ClaudeDesktop | Agent::ClaudeCode => json::upsert(text, name, &entry.to_json(agent)),
-            Agent::Codex => toml::upsert(text, name, entry),
-        }?;
+        let new_text =
+            spec.format
+                .upsert(text, spec.container, &key, &spec.shape.write(entry, &key))?;
         inverse.replaced = text.and_then(|t| raw_entry_in(agent, t, name));
         inverse.created = new_text.as_deref().filter(|_| text.is_none()).map(digest);
         Ok(new_text.into())
@@ -279,17 +370,35 @@ pub fn connect(agent: Agent, path: &Path, name: &str, entry: &ServerEntry) -> Re
         file::Updated::Written { backup } => (backup, true),
         file::Updated::Unchanged | file::Updated::Removed => (None, false),
     };
-    Ok(Wiring { agent, path: path.to_owned(), entry_name: name.to_owned(), backup, changed, inverse: changed.then_some(inverse) })
+    Ok(Wiring {
+        agent,
+        path: path.to_owned(),
+        entry_name: name.to_owned(),
+        backup,
+        changed,
+        inverse: changed.then_some(inverse),
+    })
 }
 
 /// Removes the entry `name` from the assistant's file if it is Keyward's entry for `key_id`.
 /// Returns whether it was there.
-pub fn disconnect(agent: Agent, path: &Path, name: &str, key_id: &str) -> Result<bool, ConfigError> {
+pub fn disconnect(
+    agent: Agent,
+    path: &Path,
+    name: &str,
+    key_id: &str,
+) -> Result<bool, ConfigError> {
     // Removing an inline entry takes its secret off the disk: no backup keeps it, and the
     // backup of the change that wrote it goes too.
-    let inline = read_entry(agent, path, name).is_some_and(|e| e.is_bridge_for(key_id) && e.is_inline());
-    let mode = file::WriteMode { owner_only: false, skip_backup: inline };
-    let updated = update(agent, path, mode, |text| Ok(remove_from(agent, text, name, |e| e.is_bridge_for(key_id))?.into()))?;
+    let inline =
+        read_entry(agent, path, name).is_some_and(|e| e.is_bridge_for(key_id) && e.is_inline());
+    let mode = file::WriteMode {
+        owner_only: false,
+        skip_backup: inline,
+    };
+    let updated = update(agent, path, mode, |text| {
+        Ok(remove_from(agent, text, name, |e| e.is_bridge_for(key_id))?.into())
+    })?;
     Ok(matches!(updated, file::Updated::Written { .. }))
 }
 
@@ -307,7 +416,11 @@ pub fn undo(wiring: &Wiring) -> Result<(), ConfigError> {
     if !wiring.changed {
         return Ok(());
     }
-    let (agent, path, name) = (wiring.agent, wiring.path.as_path(), wiring.entry_name.as_str());
+    let (agent, path, name) = (
+        wiring.agent,
+        wiring.path.as_path(),
+        wiring.entry_name.as_str(),
+    );
     let Some(inverse) = &wiring.inverse else {
         return Err(ConfigError::Io(format!(
             "Keyward no longer knows what it changed in {}. Remove the entry \"{name}\" by hand if you do not want it.",
@@ -315,13 +428,21 @@ pub fn undo(wiring: &Wiring) -> Result<(), ConfigError> {
         )));
     };
     // Taking out an inline entry takes its secret off the disk: no backup keeps it.
-    let mode = file::WriteMode { owner_only: false, skip_backup: inverse.written.is_inline() };
+    let mode = file::WriteMode {
+        owner_only: false,
+        skip_backup: inverse.written.is_inline(),
+    };
     update(agent, path, mode, |text| {
-        let Some(text) = text else { return Ok(file::Change::Keep) };
+        let Some(text) = text else {
+            return Ok(file::Change::Keep);
+        };
         if inverse.created.is_some_and(|d| d == digest(text)) {
             return Ok(file::Change::Remove);
         }
-        let changed_since = || ConfigError::ChangedSince { path: path.display().to_string(), name: name.to_owned() };
+        let changed_since = || ConfigError::ChangedSince {
+            path: path.display().to_string(),
+            name: name.to_owned(),
+        };
         match entry_in(agent, text, name) {
             Some(current) if current == inverse.written => {}
             // Now something Keyward would not write (an http server, say): someone else's.
@@ -332,8 +453,12 @@ pub fn undo(wiring: &Wiring) -> Result<(), ConfigError> {
         }
         let new_text = match &inverse.replaced {
             None => remove_from(agent, Some(text), name, |_| true)?,
-            Some(RawEntry::Json(value)) => json::upsert(Some(text), name, value)?,
-            Some(RawEntry::Toml(raw)) => toml::put_back(Some(text), name, raw)?,
+            Some(raw) => agent.spec().format.put_back(
+                Some(text),
+                agent.spec().container,
+                &key_in(agent, name),
+                raw,
+            )?,
         };
         Ok(new_text.into())
     })?;

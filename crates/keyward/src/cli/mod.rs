@@ -1,11 +1,13 @@
 //! The command line: parsing, one function per command, and output.
 
 mod output;
+mod run;
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::TypedValueParser;
 use clap::{Parser, Subcommand, ValueEnum};
 use keyward::agents::{Agent, INLINE_KEY_ENV};
 use keyward::bridge::{self, BridgeConfig, KeySource};
@@ -34,7 +36,8 @@ pub mod exit {
     pub const KEYCHAIN: u8 = 6;
     /// An assistant's config file could not be parsed; it was left untouched.
     pub const CONFIG: u8 = 7;
-    /// `keyward verify`: the key is not valid (malformed, unknown, revoked, expired, deactivated).
+    /// `keyward verify`: the key is not valid (malformed, unknown, revoked, expired, deactivated);
+    /// `keyward run`: the mirror knows the key cannot work, so the command was not started.
     pub const KEY_NOT_VALID: u8 = 8;
 }
 
@@ -77,23 +80,41 @@ enum Command {
     Keys(KeysCommand),
     /// Wire a key into an assistant's config (bridge mode: no secret in the file).
     Connect {
-        agent: AgentArg,
+        #[arg(value_parser = agent_parser())]
+        agent: Agent,
         #[arg(long = "key")]
         key_id: String,
         /// Put the secret itself in the config (for clients that cannot run the bridge); the file becomes owner-only.
         #[arg(long)]
         inline: bool,
-        /// Use this config file instead of the assistant's usual one.
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        file: ConfigFile,
     },
     /// Remove a key's entry from an assistant's config.
     Disconnect {
-        agent: AgentArg,
+        #[arg(value_parser = agent_parser())]
+        agent: Agent,
         #[arg(long = "key")]
         key_id: String,
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        file: ConfigFile,
+    },
+    /// Every assistant Keyward can wire: whether it looks installed here, its config file, and
+    /// the keys wired into it.
+    Assistants,
+    /// Run a command with a key in its environment (KEYWARD_API_KEY, or --env NAME, and
+    /// KEYWARD_SERVER), taken from the keychain and checked against the verifier mirror first.
+    /// The key is written nowhere; the command's exit code is passed through, and signals sent
+    /// to keyward reach the command.
+    Run {
+        #[arg(long = "key")]
+        key_id: String,
+        /// The environment variable the key goes in.
+        #[arg(long = "env", default_value = INLINE_KEY_ENV, value_parser = env_name)]
+        env: String,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, num_args = 1..)]
+        command: Vec<std::ffi::OsString>,
     },
     /// Check a key offline against the verifier mirror. The key is read from standard input,
     /// or asked for without echo; never from the command line, where other programs can see it.
@@ -229,21 +250,41 @@ enum ConnectionsCommand {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum AgentArg {
-    ClaudeDesktop,
-    ClaudeCode,
-    Codex,
+/// Which file of an assistant: its usual one, another one, or a project's.
+#[derive(clap::Args)]
+struct ConfigFile {
+    /// Use this config file instead of the assistant's usual one.
+    #[arg(long, conflicts_with = "project")]
+    config: Option<PathBuf>,
+    /// Use the project's own file in this folder (Claude Code's .mcp.json, Codex's .codex/config.toml).
+    #[arg(long)]
+    project: Option<PathBuf>,
 }
 
-impl From<AgentArg> for Agent {
-    fn from(a: AgentArg) -> Agent {
-        match a {
-            AgentArg::ClaudeDesktop => Agent::ClaudeDesktop,
-            AgentArg::ClaudeCode => Agent::ClaudeCode,
-            AgentArg::Codex => Agent::Codex,
+impl ConfigFile {
+    fn path(&self, agent: Agent) -> Result<Option<PathBuf>, Failure> {
+        match (&self.config, &self.project) {
+            (Some(path), _) => Ok(Some(path.clone())),
+            (None, Some(dir)) => {
+                if !dir.is_dir() {
+                    return Err(Failure::usage(format!("The project folder {} does not exist. Give the folder the project is in.", dir.display())));
+                }
+                Ok(Some(agent.project_path(dir).map_err(|e| Failure::usage(e.to_string()))?))
+            }
+            (None, None) => Ok(None),
         }
     }
+}
+
+/// The assistants' slugs as clap's choices, so `--help` lists them and a typo gets suggestions.
+fn agent_parser() -> impl TypedValueParser<Value = Agent> {
+    clap::builder::PossibleValuesParser::new(Agent::all().map(|a| a.slug())).map(|slug| Agent::parse(&slug).expect("clap only lets the table's slugs through"))
+}
+
+/// An environment variable's name: letters, digits and `_`, not starting with a digit.
+fn env_name(name: &str) -> Result<String, String> {
+    let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok { Ok(name.to_owned()) } else { Err(format!("\"{name}\" is not an environment variable name. Use letters, digits and _, e.g. SHOP_API_KEY.")) }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -268,6 +309,7 @@ impl From<Error> for Failure {
             Error::Vault(VaultError::Unavailable(_)) => exit::KEYCHAIN,
             Error::Vault(_) => exit::KEYCHAIN,
             Error::Config(keyward::agents::ConfigError::Unparsable(_)) => exit::CONFIG,
+            Error::KeyRefused(_) => exit::KEY_NOT_VALID,
             Error::Config(_) | Error::Mirror(_) | Error::Invalid(_) => exit::FAILED,
         };
         Failure { code, message: e.to_string() }
@@ -413,18 +455,24 @@ async fn run(command: Command, out: &Out) -> Outcome {
         }
         Command::Staff { command } => staff(command.unwrap_or(StaffCommand::List), out).await,
         Command::Keys(command) => keys(command, out).await,
-        Command::Connect { agent, key_id, inline, config } => {
-            let agent = Agent::from(agent);
-            let wiring = manager()?.connect(agent, &key_id, inline, config.as_deref()).await?;
+        Command::Connect { agent, key_id, inline, file } => {
+            let wiring = manager()?.connect(agent, &key_id, inline, file.path(agent)?.as_deref()).await?;
             out.connected(&wiring, inline);
             Ok(exit::OK)
         }
-        Command::Disconnect { agent, key_id, config } => {
-            let agent = Agent::from(agent);
-            let removed = manager()?.disconnect(agent, &key_id, config.as_deref()).await?;
+        Command::Disconnect { agent, key_id, file } => {
+            let removed = manager()?.disconnect(agent, &key_id, file.path(agent)?.as_deref()).await?;
             let text = if removed { format!("Removed the key's entry from {agent}'s config.") } else { format!("{agent}'s config had no entry for that key; nothing changed.") };
             out.message(&text, &serde_json::json!({"agent": agent, "removed": removed}));
             Ok(exit::OK)
+        }
+        Command::Assistants => {
+            out.assistants(&manager()?.assistants());
+            Ok(exit::OK)
+        }
+        Command::Run { key_id, env, command } => {
+            let environment = manager()?.run_environment(&key_id).await?;
+            run::run(&environment, &env, &command).await
         }
         Command::Verify => {
             let key = read_secret("Key")?;

@@ -2,7 +2,7 @@
 //! Secrets appear only where a person asked for them (`--show-secret`).
 
 use keyward::agents::Wiring;
-use keyward::manager::{KeyView, Revoked, Rotated};
+use keyward::manager::{AssistantView, KeyView, Revoked, Rotated};
 use keyward::mirror::{StoreMirror, Verification};
 use keyward::profile::Profile;
 use keyward_core::wire::{AuditPage, Connection, ConnectionCode, Device, KeyRecord, StaffMember};
@@ -181,6 +181,27 @@ impl Out {
             println!("The previous version is at {}.", backup.display());
         }
         println!("Restart {} to pick it up.", wiring.agent);
+    }
+
+    pub fn assistants(&self, assistants: &[AssistantView]) {
+        if self.json {
+            return self.print_json(&assistants);
+        }
+        let rows = assistants
+            .iter()
+            .map(|a| {
+                let keys = a.wired.iter().map(|w| w.key_id.as_str()).collect::<Vec<_>>().join(", ");
+                vec![
+                    a.agent.slug().to_owned(),
+                    a.name.clone(),
+                    if a.installed { "yes".into() } else { "no".into() },
+                    a.path.as_ref().map_or_else(|| "—".into(), |p| p.display().to_string()),
+                    if keys.is_empty() { "—".into() } else { keys },
+                ]
+            })
+            .collect();
+        table(&["ASSISTANT", "NAME", "INSTALLED", "CONFIG FILE", "KEYS WIRED"], rows);
+        println!("\nWire a key with `keyward connect ASSISTANT --key ID`; for a project's own file add `--project DIR`.");
     }
 
     pub fn verification(&self, v: &Verification) {
