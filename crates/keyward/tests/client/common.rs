@@ -125,12 +125,14 @@ impl Device {
             .env("KEYWARD_DATA_DIR", self.home().join("keyward-data"))
             .env("KEYWARD_SERVER", &self.server)
             .env("KEYWARD_PASSWORD", PASSWORD)
-            .env_remove("CODEX_HOME")
-            .env_remove("KEYWARD_CLAUDE_DESKTOP_CONFIG")
-            .env_remove("KEYWARD_CLAUDE_CODE_CONFIG")
             .env_remove("KEYWARD_API_KEY")
             .stdin(Stdio::null())
             .kill_on_drop(true);
+        // Each assistant's file where this machine's home has it, whatever the test runner's
+        // own environment says.
+        for agent in keyward::agents::Agent::all() {
+            command.env_remove(agent.spec().location.env.var());
+        }
         command
     }
 

@@ -6,10 +6,12 @@ mod common;
 mod oauth;
 
 mod accounts;
+mod assistants;
 mod config_path;
 mod connections;
 mod lost_laptop;
 mod no_keychain;
 mod offline;
 mod rotate;
+mod run;
 mod whole_path;
