@@ -6,6 +6,7 @@ mod common;
 mod oauth;
 
 mod accounts;
+mod assistant_clis;
 mod assistants;
 mod config_path;
 mod connections;
