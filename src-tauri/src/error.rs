@@ -45,7 +45,7 @@ impl From<Error> for CommandError {
             Error::Client(_) => ErrorCode::Refused,
             Error::Vault(_) => ErrorCode::Keychain,
             Error::Config(_) => ErrorCode::Config,
-            Error::Invalid(_) => ErrorCode::Invalid,
+            Error::Invalid(_) | Error::KeyRefused(_) => ErrorCode::Invalid,
             Error::Mirror(_) => ErrorCode::Failed,
         };
         CommandError { code, message: e.to_string() }

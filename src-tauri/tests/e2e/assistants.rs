@@ -76,3 +76,61 @@ async fn configuring_claude_desktop_and_codex_writes_bridge_entries_and_undo_res
     assert!(!world.source().await.contains(&secret[11..]), "no screen shows the secret once dismissed");
     world.finish().await;
 }
+
+/// Zed's settings as Zed writes them: comments and trailing commas.
+const EXISTING_ZED: &str = "// Zed settings\n{\n  \"theme\": \"One Dark\", // mine\n  \"context_servers\": {\n    \"docs\": {\"source\": \"custom\", \"command\": \"docs-mcp\", \"args\": []},\n  },\n}\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn installed_assistants_come_first_and_zed_and_goose_are_configured_and_undone() {
+    let mut world = World::start("3-configure-more").await;
+    let (zed, goose) = (world.agent_file("zed"), world.agent_file("goose"));
+    std::fs::create_dir_all(zed.parent().unwrap()).unwrap();
+    std::fs::write(&zed, EXISTING_ZED).unwrap();
+
+    world.sign_in().await;
+    world.click("[data-testid=create-key]").await;
+    world.type_into("input[name=label]", "Zed and Goose").await;
+    world.click("[data-testid=submit-key]").await;
+    let secret = world.text("[data-testid=secret]").await;
+    let id = secret[3..11].to_owned();
+
+    // Zed's folder is here, so Zed is offered first; what this computer lacks is further down.
+    world.find("[data-testid=installed-assistants] [data-agent=zed]").await;
+    world.find("[data-testid=other-assistants] [data-agent=goose]").await;
+    assert_eq!(world.count("[data-testid=installed-assistants] [data-agent=goose]").await, 0);
+    assert_eq!(world.text("[data-testid=other-assistants-heading]").await, "Other assistants");
+    for name in ["Cursor", "VS Code", "Windsurf", "Gemini CLI", "LM Studio", "OpenCode"] {
+        assert!(world.text("[data-testid=other-assistants]").await.contains(&format!("Configure {name}")), "{name} is offered");
+    }
+    world.screenshot("grouped").await;
+
+    world.click("[data-testid=configure-zed]").await;
+    let shown = world.text("[data-testid=configured-zed]").await;
+    assert!(shown.contains(&zed.display().to_string()), "the app names the file it changed: {shown}");
+    let zed_now = std::fs::read_to_string(&zed).unwrap();
+    assert!(zed_now.starts_with("// Zed settings\n{\n  \"theme\": \"One Dark\", // mine\n"), "Zed's comments stay: {zed_now}");
+    assert!(zed_now.contains("\"source\": \"custom\"") && zed_now.contains("\"bridge\"") && zed_now.contains(&format!("\"{id}\"")), "{zed_now}");
+    world.click("[data-testid=configure-goose]").await;
+    world.find("[data-testid=configured-goose]").await;
+    let goose_now = std::fs::read_to_string(&goose).unwrap();
+    assert!(goose_now.starts_with("extensions:\n  keyward-") && goose_now.contains(&format!("- {id}\n")), "{goose_now}");
+    for text in [&zed_now, &goose_now] {
+        assert!(!text.contains(&secret[11..]), "no secret in an assistant's file");
+    }
+    world.screenshot("configured").await;
+
+    world.click("[data-testid=undo-zed]").await;
+    world.wait_text("[data-testid=undone-zed]", "Keyward's entry was taken out of").await;
+    world.click("[data-testid=undo-goose]").await;
+    world.wait_text("[data-testid=undone-goose]", "Keyward's entry was taken out of").await;
+    assert_eq!(std::fs::read_to_string(&zed).unwrap(), EXISTING_ZED, "Zed's settings are back byte for byte");
+    assert!(!goose.exists(), "Goose had no file before, and has none again");
+
+    // The key's details give the command that runs a script of the merchant's own with it.
+    world.click("[data-testid=dismiss-reveal]").await;
+    world.click(&format!("tr[data-key-id='{id}'] [data-testid=manage]")).await;
+    let command = world.text("[data-testid=run-command]").await;
+    assert!(command.ends_with(&format!(" run --key {id} --")) && command.contains("keyward"), "{command}");
+    world.screenshot("run-command").await;
+    world.finish().await;
+}

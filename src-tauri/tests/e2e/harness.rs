@@ -201,6 +201,8 @@ impl World {
             "claude-desktop" => home.join(".config/Claude/claude_desktop_config.json"),
             "claude-code" => home.join(".claude.json"),
             "codex" => home.join(".codex/config.toml"),
+            "zed" => home.join(".config/zed/settings.json"),
+            "goose" => home.join(".config/goose/config.yaml"),
             other => panic!("no assistant called {other}"),
         }
     }

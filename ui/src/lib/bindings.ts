@@ -27,6 +27,8 @@ export const commands = {
 	undoConnect: (undo: number) => __TAURI_INVOKE<null>("undo_connect", { undo }),
 	/**  Removes the key's entry from an assistant; returns whether there was one. */
 	disconnectAgent: (agent: Agent, keyId: string) => __TAURI_INVOKE<boolean>("disconnect_agent", { agent, keyId }),
+	/**  The command that runs a script of the merchant's own with this key in its environment. */
+	runCommand: (keyId: string) => __TAURI_INVOKE<string>("run_command", { keyId }),
 	listConnections: () => __TAURI_INVOKE<Connection[]>("list_connections"),
 	revokeConnection: (id: string) => __TAURI_INVOKE<Connection>("revoke_connection", { id }),
 	/**  A one-time code the merchant pastes on the consent page instead of signing in there. */
@@ -51,17 +53,25 @@ export const commands = {
 };
 
 /* Types */
-/**  An assistant Keyward can wire a key into. */
-export type Agent = "claude-desktop" | "claude-code" | "codex";
+/**
+ *  An assistant Keyward can wire a key into. Everything about it is its row in [`TABLE`];
+ *  the names here are the slugs, as written in Keyward's own files.
+ */
+export type Agent = "claude-desktop" | "claude-code" | "codex" | "cursor" | "vscode" | "windsurf" | "gemini" | "zed" | "goose" | "lm-studio" | "opencode";
 
 export type AgentFile = {
 	agent: Agent,
+	name: string,
 	path: string | null,
 };
 
 /**  Whether one assistant on this machine has an entry for a key, and in which file. */
 export type AgentWiring = {
 	agent: Agent,
+	/**  For people: "Claude Desktop". */
+	name: string,
+	/**  Whether the assistant looks installed on this computer. */
+	installed: boolean,
 	path: string,
 	connected: boolean,
 	/**  Whether the entry carries the secret itself (inline mode) rather than the bridge. */
