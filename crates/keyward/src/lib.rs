@@ -5,8 +5,10 @@
 //!   secrets and the dashboard session; no plaintext fallback.
 //! - [`mirror`]: a SQLite copy of the store's key records (hashes and status, never secrets)
 //!   that answers "is this key good?" offline.
-//! - [`agents`]: writers for Claude Desktop, Claude Code and Codex configuration files that
-//!   merge, keep formatting, write atomically with a backup, and undo exactly what they did.
+//! - [`agents`]: the assistants as one table (Claude Desktop, Claude Code, Codex, Cursor,
+//!   VS Code, Windsurf, Gemini CLI, Zed, Goose, LM Studio, OpenCode), and writers for their
+//!   JSON, JSONC, TOML and YAML files that merge, keep formatting, write atomically with a
+//!   backup, and undo exactly what they did.
 //! - [`bridge`]: the MCP relay the assistants launch: stdio on one side, the service's `/mcp`
 //!   on the other, the key taken from the keychain.
 //! - [`profile`] and [`paths`]: which service and store this machine is signed in to, and
