@@ -156,6 +156,9 @@ pub struct Revoked {
     pub record: KeyRecord,
     /// The assistant entries removed.
     pub unwired: Vec<(Agent, PathBuf)>,
+    /// Entries that could not be removed (their file could not be read or changed), each a
+    /// sentence naming the file and why. The key is revoked all the same: they no longer work.
+    pub left_in_place: Vec<String>,
     pub keychain_item_removed: bool,
 }
 
@@ -176,6 +179,19 @@ pub struct Manager {
     paths: Paths,
     /// The `keyward` program assistants should launch as the bridge.
     keyward_program: PathBuf,
+}
+
+/// A program's path as one word for the shell people type into here: POSIX single quotes
+/// when it needs quoting; on Windows, double quotes (cmd and PowerShell both read them).
+fn shell_word(program: &str) -> String {
+    if cfg!(windows) {
+        return if program.contains(char::is_whitespace) { format!("\"{program}\"") } else { program.to_owned() };
+    }
+    if program.contains(|c: char| c.is_whitespace() || "'\"$`\\!*?[]{}()<>|&;#~".contains(c)) {
+        format!("'{}'", program.replace('\'', "'\\''"))
+    } else {
+        program.to_owned()
+    }
 }
 
 /// Runs a blocking keychain call off the async threads.
@@ -371,13 +387,7 @@ impl Manager {
 
     /// The command that runs a script with this key, as the app shows it to copy.
     pub fn run_command(&self, key_id: &str) -> String {
-        let program = self.keyward_program.to_string_lossy();
-        let program = if program.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
-            format!("'{}'", program.replace('\'', "'\\''"))
-        } else {
-            program.into_owned()
-        };
-        format!("{program} run --key {key_id} --")
+        format!("{} run --key {key_id} --", shell_word(&self.keyward_program.to_string_lossy()))
     }
 
     /// Creates a key and keeps its secret in the keychain. If the keychain refuses after the
@@ -428,23 +438,30 @@ impl Manager {
         Ok(places)
     }
 
-    /// Removes this key's entries from every file it was wired into here.
-    fn unwire(&self, profile: &Profile, record: &KeyRecord) -> Result<Vec<(Agent, PathBuf)>> {
-        let mut unwired = Vec::new();
+    /// Removes this key's entries from every file it was wired into here. A file that cannot
+    /// be changed does not stop the others: it is named in the second list, with the sentence
+    /// why, and stays in the record so a later `keyward disconnect` finds it.
+    fn unwire(&self, profile: &Profile, record: &KeyRecord) -> Result<(Vec<(Agent, PathBuf)>, Vec<String>)> {
+        let (mut unwired, mut left, mut stuck) = (Vec::new(), Vec::new(), Vec::new());
         for place in self.placements(profile, &record.id, &record.key_prefix)? {
-            if agents::disconnect(place.agent, &place.path, &place.entry_name, &record.id)? {
-                unwired.push((place.agent, place.path));
+            match agents::disconnect(place.agent, &place.path, &place.entry_name, &record.id) {
+                Ok(true) => unwired.push((place.agent, place.path)),
+                Ok(false) => {}
+                Err(e) => {
+                    left.push(format!("{}'s entry in {} is still there: {e}", place.agent, place.path.display()));
+                    stuck.push(place);
+                }
             }
         }
-        self.record().forget(&profile.server, &record.id, |_| true)?;
-        Ok(unwired)
+        self.record().forget(&profile.server, &record.id, |p| !stuck.contains(p))?;
+        Ok((unwired, left))
     }
 
     /// Revokes a key, then removes its assistant entries and its keychain item here.
     pub async fn revoke_key(&self, id: &str) -> Result<Revoked> {
         let (profile, client) = self.client().await?;
         let record = client.revoke_key(id).await?;
-        let unwired = self.unwire(&profile, &record)?;
+        let (unwired, left_in_place) = self.unwire(&profile, &record)?;
         let vault = self.vault(&profile);
         let key_id = record.id.clone();
         let keychain_item_removed = blocking(move || vault.delete_key(&key_id)).await?;
@@ -452,7 +469,7 @@ impl Manager {
             let _ = mirror.mark_revoked(&profile.server, &record.id, record.revoked_at.unwrap_or_else(OffsetDateTime::now_utc));
         }
         let _ = self.sync_mirror().await;
-        Ok(Revoked { record, unwired, keychain_item_removed })
+        Ok(Revoked { record, unwired, left_in_place, keychain_item_removed })
     }
 
     /// Rotates a key: the replacement's secret goes into the keychain, assistant entries move
@@ -622,5 +639,18 @@ impl Manager {
     pub async fn connection_code(&self, scopes: Scopes, app_name: Option<String>) -> Result<ConnectionCode> {
         let (_, client) = self.client().await?;
         Ok(client.create_connection_code(&ConnectionCodeRequest { scopes: Some(scopes), app_name }).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_program_is_one_word_to_the_shell() {
+        assert_eq!(shell_word("/usr/bin/keyward"), "/usr/bin/keyward");
+        assert_eq!(shell_word("/opt/My Apps/keyward"), "'/opt/My Apps/keyward'");
+        assert_eq!(shell_word("/home/o'brien/keyward"), "'/home/o'\\''brien/keyward'");
     }
 }

@@ -153,7 +153,14 @@ impl World {
         let display = Display::start();
         let home = tempfile::tempdir().unwrap();
         let (port, native_port) = (free_port(), free_port());
-        let driver = Command::new(tauri_driver())
+        let mut driver = Command::new(tauri_driver());
+        // Each assistant's file where the app's home has it, whatever the runner's environment says.
+        for agent in keyward::agents::Agent::all() {
+            for env in agent.spec().location.env {
+                driver.env_remove(env.var());
+            }
+        }
+        let driver = driver
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
             .env("DISPLAY", format!(":{}", display.number))
             .env("HOME", home.path())

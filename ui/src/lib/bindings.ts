@@ -319,6 +319,11 @@ export type Revoked = {
 	record: KeyRecord,
 	/**  The assistant entries removed. */
 	unwired: ([Agent, string])[],
+	/**
+	 *  Entries that could not be removed (their file could not be read or changed), each a
+	 *  sentence naming the file and why. The key is revoked all the same: they no longer work.
+	 */
+	left_in_place: string[],
 	keychain_item_removed: boolean,
 };
 

@@ -8,7 +8,8 @@
 //! and an add followed by a remove gives back the original file.
 
 use jsonc_parser::ast::{Object, Value as Ast};
-use jsonc_parser::{CollectOptions, ParseOptions, parse_to_ast};
+use jsonc_parser::tokens::{Token, TokenAndRange};
+use jsonc_parser::{CollectOptions, CommentCollectionStrategy, ParseOptions, parse_to_ast};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -98,13 +99,30 @@ fn quoted(name: &str) -> String {
 }
 
 /// Inserts `"name": value` as the object's last property.
-fn insert_property(text: &str, object: &Object<'_>, name: &str, value: &Value, style: &Style) -> String {
+fn insert_property(text: &str, tokens: &[TokenAndRange<'_>], object: &Object<'_>, name: &str, value: &Value, style: &Style) -> String {
     let multiline = is_multiline(text, object);
     let body = &text[object.range.start..object.range.end];
     let (at, insertion) = match object.properties.last() {
         Some(last) if multiline => {
             let indent = line_indent(text, last.range.start);
-            (last.range.end, format!(",{}{indent}{}: {}", style.newline, quoted(name), render(value, style, indent, true)))
+            let property = format!("{}{indent}{}: {}", style.newline, quoted(name), render(value, style, indent, true));
+            let after = between(tokens, last.range.end, object.range.end - 1);
+            let trailing_comma = matches!(after.first().map(|t| &t.token), Some(Token::Comma));
+            // A comment on the last property's line stays with it: the new property goes on
+            // the next line, and the comma the last property needs goes before the comment.
+            let same_line_comment = after
+                .iter()
+                .take_while(|t| !text[last.range.end..t.range.start].contains('\n'))
+                .find(|t| matches!(t.token, Token::CommentLine(_) | Token::CommentBlock(_)));
+            match same_line_comment {
+                Some(comment) => {
+                    let comma_after_ours = if trailing_comma { "," } else { "" };
+                    let text = format!("{}{property}{comma_after_ours}{}", &text[..comment.range.end], &text[comment.range.end..]);
+                    let comma = if trailing_comma { "" } else { "," };
+                    return format!("{}{comma}{}", &text[..last.range.end], &text[last.range.end..]);
+                }
+                None => (last.range.end, format!(",{property}")),
+            }
         }
         Some(last) => {
             let colon = if body.contains("\": ") { ": " } else { ":" };
@@ -120,6 +138,63 @@ fn insert_property(text: &str, object: &Object<'_>, name: &str, value: &Value, s
     format!("{}{insertion}{}", &text[..at], &text[at..])
 }
 
+/// The tokens (comments included) that lie wholly within `from..to`.
+fn between<'a, 't>(tokens: &'a [TokenAndRange<'t>], from: usize, to: usize) -> &'a [TokenAndRange<'t>] {
+    let start = tokens.partition_point(|t| t.range.start < from);
+    let end = tokens.partition_point(|t| t.range.end <= to);
+    &tokens[start..end.max(start)]
+}
+
+fn is_comment(token: &TokenAndRange<'_>) -> bool {
+    matches!(token.token, Token::CommentLine(_) | Token::CommentBlock(_))
+}
+
+/// Where the line `pos` is on starts, if only spaces and tabs precede `pos` on it.
+fn alone_on_line(text: &str, pos: usize) -> Option<usize> {
+    let start = text[..pos].rfind('\n').map_or(0, |i| i + 1);
+    text[start..pos].chars().all(|c| c == ' ' || c == '\t').then_some(start)
+}
+
+/// The byte ranges to cut to take property `i` out of `object`, with one separating comma.
+fn removal(text: &str, tokens: &[TokenAndRange<'_>], object: &Object<'_>, i: usize) -> Vec<std::ops::Range<usize>> {
+    let props = &object.properties;
+    let ours = props[i].range;
+    let prev_end = if i > 0 { props[i - 1].range.end } else { object.range.start + 1 };
+    let next_start = props.get(i + 1).map_or(object.range.end - 1, |p| p.range.start);
+    let before = between(tokens, prev_end, ours.start);
+    let after = between(tokens, ours.end, next_start);
+    let comma_after = after.first().filter(|t| matches!(t.token, Token::Comma));
+    // What Keyward's own insertion added: a comma and the property, nothing between.
+    if i > 0 && before.len() == 1 && !is_comment(&before[0]) {
+        return vec![prev_end..ours.end];
+    }
+    // The only property: everything from the brace to it, and its trailing comma if any.
+    if props.len() == 1 && !before.iter().any(is_comment) {
+        return vec![prev_end..comma_after.map_or(ours.end, |c| c.range.end)];
+    }
+    // Its line (when it has one to itself), through the comma after it and that line's end;
+    // comments around it stay where they are.
+    let line = alone_on_line(text, ours.start);
+    if let Some(comma) = comma_after {
+        let rest = &text[comma.range.end..];
+        let blank = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+        let newline = if rest[blank..].starts_with("\r\n") { 2 } else { usize::from(rest[blank..].starts_with('\n')) };
+        return match line {
+            Some(start) if newline > 0 => vec![start..comma.range.end + blank + newline],
+            // Something follows on its line (a comment): that stays, where it was.
+            _ => vec![ours.start..comma.range.end + blank],
+        };
+    }
+    // The last one, with comments before it: its line (with the line break before it) and
+    // the comma that separated it from the property before.
+    let from = match line {
+        Some(start) if start > 0 => start - if text[..start].ends_with("\r\n") { 2 } else { 1 },
+        _ => ours.start,
+    };
+    let comma = before.iter().find(|t| matches!(t.token, Token::Comma)).map(|c| c.range.start..c.range.end);
+    comma.into_iter().chain([from..ours.end]).collect()
+}
+
 /// Checks the file as the assistant would read it and parses it for ranges.
 fn parse<'t>(text: &'t str, at: &At) -> Result<(Value, jsonc_parser::ParseResult<'t>), ConfigError> {
     let container = at.container;
@@ -130,7 +205,8 @@ fn parse<'t>(text: &'t str, at: &At) -> Result<(Value, jsonc_parser::ParseResult
     if value.get(container).is_some_and(|s| !s.is_object()) {
         return Err(ConfigError::Unparsable(format!("its \"{container}\" is not an object")));
     }
-    let ast = parse_to_ast(text, &CollectOptions::default(), &at.dialect.options()).map_err(|e| ConfigError::Unparsable(e.to_string()))?;
+    let collect = CollectOptions { comments: CommentCollectionStrategy::AsTokens, tokens: true };
+    let ast = parse_to_ast(text, &collect, &at.dialect.options()).map_err(|e| ConfigError::Unparsable(e.to_string()))?;
     // With a key twice, the assistant reads the last and an edit could land in the first: the
     // entry written would not be the entry used. Such a file is refused.
     let root = root(&ast)?;
@@ -175,6 +251,7 @@ pub fn upsert(text: Option<&str>, at: &At, name: &str, entry: &Value) -> Result<
     }
     let style = Style::of(text);
     let root = root(&ast)?;
+    let tokens = ast.tokens.as_deref().unwrap_or_default();
     let out = match servers(root, at.container) {
         Some(servers) => match servers.get(name) {
             Some(existing) => {
@@ -183,12 +260,15 @@ pub fn upsert(text: Option<&str>, at: &At, name: &str, entry: &Value) -> Result<
                 let rendered = render(entry, &style, indent, is_multiline(text, servers));
                 format!("{}{rendered}{}", &text[..range.start], &text[range.end..])
             }
-            None => insert_property(text, servers, name, entry, &style),
+            None => insert_property(text, tokens, servers, name, entry, &style),
         },
-        None => insert_property(text, root, at.container, &serde_json::json!({ name: entry }), &style),
+        None => insert_property(text, tokens, root, at.container, &serde_json::json!({ name: entry }), &style),
     };
+    // The file must read as exactly what was meant: the same, with this entry set.
+    let mut meant = value;
+    meant[at.container][name] = entry.clone();
     let written = at.dialect.value(&out).map_err(|why| ConfigError::Unparsable(format!("the edit would make the file unreadable: {why}")))?;
-    if written.get(at.container).and_then(|s| s.get(name)) != Some(entry) {
+    if written != meant {
         return Err(ConfigError::Unparsable(format!("Keyward could not place its entry in \"{}\" safely", at.container)));
     }
     Ok(Some(out))
@@ -206,25 +286,22 @@ pub fn remove(text: Option<&str>, at: &At, name: &str, is_ours: impl Fn(&Value) 
     let Some(servers) = servers(root(&ast)?, at.container) else {
         return Ok(None);
     };
-    let props = &servers.properties;
-    let Some(i) = props.iter().position(|p| p.name.as_str() == name) else {
+    let Some(i) = servers.properties.iter().position(|p| p.name.as_str() == name) else {
         return Ok(None);
     };
-    // Cut the property with the separator that joined it to its neighbour.
-    let (from, to) = if i > 0 {
-        (props[i - 1].range.end, props[i].range.end)
-    } else if props.len() > 1 {
-        // The first of several: up to and including its comma and the space after it, so a
-        // comment before the next property stays.
-        let comma = props[0].range.end + text[props[0].range.end..].find(',').unwrap_or(0);
-        let after = text[comma + 1..].len() - text[comma + 1..].trim_start().len();
-        (props[0].range.start, (comma + 1 + after).min(props[1].range.start))
-    } else {
-        (servers.range.start + 1, props[0].range.end)
-    };
-    let out = format!("{}{}", &text[..from], &text[to..]);
+    let tokens = ast.tokens.as_deref().unwrap_or_default();
+    let mut out = text.to_owned();
+    // Back to front, so each range still points at the same bytes.
+    for range in removal(text, tokens, servers, i).into_iter().rev() {
+        out.replace_range(range, "");
+    }
+    // The file must read as exactly what was meant: the same, without this entry.
+    let mut meant = value;
+    if let Some(servers) = meant.get_mut(at.container).and_then(Value::as_object_mut) {
+        servers.remove(name);
+    }
     let left = at.dialect.value(&out).map_err(|why| ConfigError::Unparsable(format!("the removal would make the file unreadable: {why}")))?;
-    if left.get(at.container).is_some_and(|s| s.get(name).is_some()) {
+    if left != meant {
         return Err(ConfigError::Unparsable(format!("Keyward could not take its entry out of \"{}\" safely", at.container)));
     }
     Ok(Some(out))
@@ -339,16 +416,53 @@ mod tests {
         assert_eq!(entries(&out, &JSONC).len(), 2);
         assert_eq!(remove(Some(&out), &JSONC, "keyward-a", |_| true).unwrap().unwrap(), zed);
         // Into a file without the container, and first of several, the comments stay.
-        for original in [
-            "// only a comment\n{\n  \"theme\": \"x\", // why\n}\n",
-            "{\n  \"context_servers\": {\n    \"keyward-a\": {},\n    // about b\n    \"b\": {}\n  }\n}\n",
+        // (A container Keyward made stays, empty, as for strict JSON.)
+        for (original, expected) in [
+            ("// only a comment\n{\n  \"theme\": \"x\", // why\n}\n", "// only a comment\n{\n  \"theme\": \"x\", // why\n  \"context_servers\": {\n  },\n}\n"),
+            (
+                "{\n  \"context_servers\": {\n    \"keyward-a\": {},\n    // about b\n    \"b\": {}\n  }\n}\n",
+                "{\n  \"context_servers\": {\n    // about b\n    \"b\": {}\n  }\n}\n",
+            ),
         ] {
             let out = upsert(Some(original), &JSONC, "keyward-a", &entry_value).unwrap().unwrap();
             let back = remove(Some(&out), &JSONC, "keyward-a", |_| true).unwrap().unwrap();
-            assert!(back.contains("// "), "{back}");
-            assert_eq!(entries(&back, &JSONC).iter().filter(|(n, _)| n == "keyward-a").count(), 0);
+            assert_eq!(back, expected, "{out}");
         }
         // A strict file with a comment is refused: the assistant would refuse it too.
         assert!(upsert(Some(zed), &AT, "keyward-a", &entry_value).is_err());
+    }
+
+    #[test]
+    fn a_comment_on_the_last_line_stays_with_its_property() {
+        for original in [
+            "{\n  \"context_servers\": {\n    \"docs\": {\"command\": \"d\"} // the docs\n  }\n}\n",
+            "{\n  \"context_servers\": {\n    \"docs\": {\"command\": \"d\"}, /* trailing */\n  },\n}\n",
+        ] {
+            let out = upsert(Some(original), &JSONC, "keyward-a", &json!({"command": "k"})).unwrap().unwrap();
+            let docs_line = out.lines().find(|l| l.contains("\"docs\"")).unwrap();
+            assert!(docs_line.contains("// the docs") || docs_line.contains("/* trailing */"), "{out}");
+            assert!(!out.lines().any(|l| l.contains("keyward-a") && l.contains("/")), "the comment does not move to Keyward's line: {out}");
+            assert_eq!(remove(Some(&out), &JSONC, "keyward-a", |_| true).unwrap().unwrap(), original);
+        }
+    }
+
+    #[test]
+    fn comments_written_around_the_entry_since_stay_when_it_goes() {
+        let at_end = "{\n  \"context_servers\": {\n    \"docs\": {},\n    // added by hand later\n    \"keyward-a\": {\"command\": \"k\"}\n  }\n}\n";
+        assert_eq!(
+            remove(Some(at_end), &JSONC, "keyward-a", |_| true).unwrap().unwrap(),
+            "{\n  \"context_servers\": {\n    \"docs\": {}\n    // added by hand later\n  }\n}\n"
+        );
+        let in_middle = "{\n  \"context_servers\": {\n    // ours\n    \"keyward-a\": {\"command\": \"k\"}, // mine\n    \"docs\": {},\n  },\n}\n";
+        let out = remove(Some(in_middle), &JSONC, "keyward-a", |_| true).unwrap().unwrap();
+        assert_eq!(out, "{\n  \"context_servers\": {\n    // ours\n    // mine\n    \"docs\": {},\n  },\n}\n", "{out}");
+    }
+
+    #[test]
+    fn the_only_entry_goes_with_its_trailing_comma() {
+        let original = "{\n  \"context_servers\": {\n    \"keyward-a\": {\"command\": \"k\"},\n  },\n}\n";
+        let out = remove(Some(original), &JSONC, "keyward-a", |_| true).unwrap().unwrap();
+        assert_eq!(entries(&out, &JSONC), Vec::new());
+        assert!(!out.contains(",,") && !out.contains("{,"), "{out}");
     }
 }

@@ -65,9 +65,10 @@ impl Place {
 /// Where an assistant's config file is.
 #[derive(Debug, Clone, Copy)]
 pub struct Location {
-    /// An environment variable naming the file itself (Keyward's override, for tests and
-    /// unusual setups), or a folder the assistant itself honours with the file's name in it.
-    pub env: EnvOverride,
+    /// Environment variables that move the file, the first set one winning: Keyward's own
+    /// override naming the file (for tests and unusual setups), then any folder the assistant
+    /// itself honours (`CODEX_HOME`, `GEMINI_CLI_HOME`, …).
+    pub env: &'static [EnvOverride],
     pub linux: &'static [Place],
     pub macos: &'static [Place],
     pub windows: &'static [Place],
@@ -136,15 +137,17 @@ impl Machine {
 
     /// The config file the assistant reads on this machine.
     pub fn config_file(&self, location: &Location) -> Result<PathBuf, ConfigError> {
-        match location.env {
-            EnvOverride::File(var) => {
-                if let Some(path) = (self.var)(var) {
-                    return Ok(PathBuf::from(path));
+        for env in location.env {
+            match *env {
+                EnvOverride::File(var) => {
+                    if let Some(path) = (self.var)(var) {
+                        return Ok(PathBuf::from(path));
+                    }
                 }
-            }
-            EnvOverride::Folder(var, rel) => {
-                if let Some(folder) = (self.var)(var) {
-                    return Ok(join(Path::new(&folder), rel));
+                EnvOverride::Folder(var, rel) => {
+                    if let Some(folder) = (self.var)(var) {
+                        return Ok(join(Path::new(&folder), rel));
+                    }
                 }
             }
         }
@@ -208,7 +211,7 @@ mod tests {
     }
 
     const MSIX: Location = Location {
-        env: EnvOverride::File("KEYWARD_TEST_CONFIG"),
+        env: &[EnvOverride::File("KEYWARD_TEST_CONFIG")],
         linux: &[Place::at(Base::Config, "Claude/claude_desktop_config.json")],
         macos: &[Place::at(Base::Config, "Claude/claude_desktop_config.json")],
         windows: &[
@@ -241,9 +244,11 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("local/Packages/Claude_pzs8sxrjxfjjc")).unwrap();
         let m = machine(Os::Windows, dir.path(), &[("KEYWARD_TEST_CONFIG", "/elsewhere/c.json")]);
         assert_eq!(m.config_file(&MSIX).unwrap(), PathBuf::from("/elsewhere/c.json"));
-        let folder = Location { env: EnvOverride::Folder("TOOL_HOME", "config.toml"), ..MSIX };
+        let folder = Location { env: &[EnvOverride::File("KEYWARD_TEST_CONFIG"), EnvOverride::Folder("TOOL_HOME", "config.toml")], ..MSIX };
         let m = machine(Os::Linux, dir.path(), &[("TOOL_HOME", "/opt/tool")]);
         assert_eq!(m.config_file(&folder).unwrap(), PathBuf::from("/opt/tool/config.toml"));
+        let m = machine(Os::Linux, dir.path(), &[("TOOL_HOME", "/opt/tool"), ("KEYWARD_TEST_CONFIG", "/mine.toml")]);
+        assert_eq!(m.config_file(&folder).unwrap(), PathBuf::from("/mine.toml"), "Keyward's own override comes first");
     }
 
     #[test]

@@ -388,6 +388,15 @@ pub fn disconnect(
     name: &str,
     key_id: &str,
 ) -> Result<bool, ConfigError> {
+    // A file that is not there, or does not mention the entry, has nothing to take out: it
+    // is neither parsed (one broken file must not stop a revocation) nor touched (no lock
+    // file, no folder made where an assistant never was).
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.contains(&key_in(agent, name)) => {}
+        Ok(_) => return Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(ConfigError::Io(format!("Could not read {} ({e}). Check its permissions.", path.display()))),
+    }
     // Removing an inline entry takes its secret off the disk: no backup keeps it, and the
     // backup of the change that wrote it goes too.
     let inline =
@@ -413,7 +422,7 @@ pub fn read_entry(agent: Agent, path: &Path, name: &str) -> Option<ServerEntry> 
 /// Keyward wrote); otherwise only the entry goes and the file stays. If the entry itself was
 /// changed since, undo leaves it alone and says so.
 pub fn undo(wiring: &Wiring) -> Result<(), ConfigError> {
-    if !wiring.changed {
+    if !wiring.changed || !wiring.path.exists() {
         return Ok(());
     }
     let (agent, path, name) = (

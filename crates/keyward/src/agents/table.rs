@@ -52,7 +52,7 @@ const fn everywhere(places: &'static [Place]) -> (&'static [Place], &'static [Pl
     (places, places, places)
 }
 
-const fn location(env: EnvOverride, (linux, macos, windows): (&'static [Place], &'static [Place], &'static [Place])) -> Location {
+const fn location(env: &'static [EnvOverride], (linux, macos, windows): (&'static [Place], &'static [Place], &'static [Place])) -> Location {
     Location { env, linux, macos, windows }
 }
 
@@ -67,7 +67,7 @@ pub static TABLE: [Spec; 11] = [
         slug: "claude-desktop",
         name: "Claude Desktop",
         location: location(
-            EnvOverride::File("KEYWARD_CLAUDE_DESKTOP_CONFIG"),
+            &[EnvOverride::File("KEYWARD_CLAUDE_DESKTOP_CONFIG")],
             (
                 &[Place::at(Base::Config, "Claude/claude_desktop_config.json")],
                 &[Place::at(Base::Config, "Claude/claude_desktop_config.json")],
@@ -89,13 +89,14 @@ pub static TABLE: [Spec; 11] = [
         folders: &[],
         lowercase_names: false,
     },
-    // https://docs.anthropic.com/en/docs/claude-code/mcp: user scope in ~/.claude.json,
-    // project scope in .mcp.json at the project's root, `type: "stdio"`.
+    // https://docs.anthropic.com/en/docs/claude-code/mcp: user scope in ~/.claude.json (in
+    // CLAUDE_CONFIG_DIR when set), project scope in .mcp.json at the project's root,
+    // `type: "stdio"`.
     Spec {
         agent: Agent::ClaudeCode,
         slug: "claude-code",
         name: "Claude Code",
-        location: location(EnvOverride::File("KEYWARD_CLAUDE_CODE_CONFIG"), everywhere(&[Place::at(Base::Home, ".claude.json")])),
+        location: location(&[EnvOverride::File("KEYWARD_CLAUDE_CODE_CONFIG"), EnvOverride::Folder("CLAUDE_CONFIG_DIR", ".claude.json")], everywhere(&[Place::at(Base::Home, ".claude.json")])),
         format: Format::Json,
         container: "mcpServers",
         shape: Shape::tagged(STDIO),
@@ -110,7 +111,7 @@ pub static TABLE: [Spec; 11] = [
         agent: Agent::Codex,
         slug: "codex",
         name: "Codex",
-        location: location(EnvOverride::Folder("CODEX_HOME", "config.toml"), everywhere(&[Place::at(Base::Home, ".codex/config.toml")])),
+        location: location(&[EnvOverride::File("KEYWARD_CODEX_CONFIG"), EnvOverride::Folder("CODEX_HOME", "config.toml")], everywhere(&[Place::at(Base::Home, ".codex/config.toml")])),
         format: Format::Toml,
         container: "mcp_servers",
         shape: Shape::PLAIN,
@@ -124,7 +125,7 @@ pub static TABLE: [Spec; 11] = [
         agent: Agent::Cursor,
         slug: "cursor",
         name: "Cursor",
-        location: location(EnvOverride::File("KEYWARD_CURSOR_CONFIG"), everywhere(&[Place::at(Base::Home, ".cursor/mcp.json")])),
+        location: location(&[EnvOverride::File("KEYWARD_CURSOR_CONFIG")], everywhere(&[Place::at(Base::Home, ".cursor/mcp.json")])),
         format: Format::Json,
         container: "mcpServers",
         shape: Shape::PLAIN,
@@ -139,7 +140,7 @@ pub static TABLE: [Spec; 11] = [
         agent: Agent::Vscode,
         slug: "vscode",
         name: "VS Code",
-        location: location(EnvOverride::File("KEYWARD_VSCODE_CONFIG"), everywhere(&[Place::at(Base::Config, "Code/User/mcp.json")])),
+        location: location(&[EnvOverride::File("KEYWARD_VSCODE_CONFIG")], everywhere(&[Place::at(Base::Config, "Code/User/mcp.json")])),
         format: Format::Jsonc,
         container: "servers",
         shape: Shape::tagged(STDIO),
@@ -153,7 +154,7 @@ pub static TABLE: [Spec; 11] = [
         agent: Agent::Windsurf,
         slug: "windsurf",
         name: "Windsurf",
-        location: location(EnvOverride::File("KEYWARD_WINDSURF_CONFIG"), everywhere(&[Place::at(Base::Home, ".codeium/windsurf/mcp_config.json")])),
+        location: location(&[EnvOverride::File("KEYWARD_WINDSURF_CONFIG")], everywhere(&[Place::at(Base::Home, ".codeium/windsurf/mcp_config.json")])),
         format: Format::Json,
         container: "mcpServers",
         shape: Shape::PLAIN,
@@ -169,7 +170,7 @@ pub static TABLE: [Spec; 11] = [
         agent: Agent::Gemini,
         slug: "gemini",
         name: "Gemini CLI",
-        location: location(EnvOverride::Folder("GEMINI_CLI_HOME", ".gemini/settings.json"), everywhere(&[Place::at(Base::Home, ".gemini/settings.json")])),
+        location: location(&[EnvOverride::File("KEYWARD_GEMINI_CONFIG"), EnvOverride::Folder("GEMINI_CLI_HOME", ".gemini/settings.json")], everywhere(&[Place::at(Base::Home, ".gemini/settings.json")])),
         format: Format::Jsonc,
         container: "mcpServers",
         shape: Shape::PLAIN,
@@ -187,7 +188,7 @@ pub static TABLE: [Spec; 11] = [
         slug: "zed",
         name: "Zed",
         location: location(
-            EnvOverride::File("KEYWARD_ZED_CONFIG"),
+            &[EnvOverride::File("KEYWARD_ZED_CONFIG")],
             (
                 &[Place::at(Base::XdgConfig, "zed/settings.json")],
                 &[Place::at(Base::Home, ".config/zed/settings.json")],
@@ -211,7 +212,7 @@ pub static TABLE: [Spec; 11] = [
         slug: "goose",
         name: "Goose",
         location: location(
-            EnvOverride::Folder("GOOSE_PATH_ROOT", "config/config.yaml"),
+            &[EnvOverride::File("KEYWARD_GOOSE_CONFIG"), EnvOverride::Folder("GOOSE_PATH_ROOT", "config/config.yaml")],
             (
                 &[Place::at(Base::XdgConfig, "goose/config.yaml")],
                 &[Place::at(Base::XdgConfig, "goose/config.yaml")],
@@ -233,17 +234,17 @@ pub static TABLE: [Spec; 11] = [
         lowercase_names: true,
     },
     // https://lmstudio.ai/docs/app/plugins/mcp: ~/.lmstudio/mcp.json, Cursor's notation; some
-    // installs keep it in ~/.cache/lm-studio (lmstudio-bug-tracker #1371, #2410): that one
-    // when it is the one that exists.
+    // installs keep their folder in ~/.cache/lm-studio instead (lmstudio-bug-tracker #1371,
+    // #2410): there when that is the folder that exists.
     Spec {
         agent: Agent::LmStudio,
         slug: "lm-studio",
         name: "LM Studio",
         location: location(
-            EnvOverride::File("KEYWARD_LM_STUDIO_CONFIG"),
+            &[EnvOverride::File("KEYWARD_LM_STUDIO_CONFIG")],
             everywhere(&[
-                Place::if_exists(Base::Home, ".lmstudio/mcp.json", ".lmstudio/mcp.json"),
-                Place::if_exists(Base::Home, ".cache/lm-studio/mcp.json", ".cache/lm-studio/mcp.json"),
+                Place::if_exists(Base::Home, ".lmstudio/mcp.json", ".lmstudio"),
+                Place::if_exists(Base::Home, ".cache/lm-studio/mcp.json", ".cache/lm-studio"),
                 Place::at(Base::Home, ".lmstudio/mcp.json"),
             ]),
         ),
@@ -252,7 +253,7 @@ pub static TABLE: [Spec; 11] = [
         shape: Shape::PLAIN,
         project: None,
         programs: &["lms"],
-        folders: &[],
+        folders: &[Place::at(Base::Home, ".cache/lm-studio")],
         lowercase_names: false,
     },
     // https://opencode.ai/docs/mcp-servers and https://opencode.ai/docs/config: the global
@@ -263,7 +264,7 @@ pub static TABLE: [Spec; 11] = [
         slug: "opencode",
         name: "OpenCode",
         location: location(
-            EnvOverride::File("KEYWARD_OPENCODE_CONFIG"),
+            &[EnvOverride::File("KEYWARD_OPENCODE_CONFIG")],
             everywhere(&[
                 Place::if_exists(Base::XdgConfig, "opencode/opencode.json", "opencode/opencode.json"),
                 Place::if_exists(Base::XdgConfig, "opencode/opencode.jsonc", "opencode/opencode.jsonc"),
@@ -290,6 +291,7 @@ pub static TABLE: [Spec; 11] = [
 mod tests {
     use super::*;
     use crate::agents::ServerEntry;
+    use crate::agents::location::{Machine, Os};
 
     #[test]
     fn every_assistant_has_one_row_and_its_slug_is_its_name_in_files() {
@@ -299,6 +301,72 @@ mod tests {
             assert_eq!(Agent::parse(spec.slug), Some(spec.agent));
             assert_eq!(spec.agent.to_string(), spec.name);
         }
+    }
+
+    /// This computer's folders, as seen on another OS, under `root`.
+    fn machine(os: Os, root: &std::path::Path) -> Machine {
+        Machine {
+            os,
+            home: Some(root.join("home")),
+            config: Some(root.join("roaming")),
+            local_data: Some(root.join("local")),
+            var: Box::new(|_| None),
+        }
+    }
+
+    #[test]
+    fn claude_desktop_on_windows_uses_the_msix_folder_when_that_package_is_installed() {
+        let root = tempfile::tempdir().unwrap();
+        let windows = machine(Os::Windows, root.path());
+        let desktop = &Agent::ClaudeDesktop.spec().location;
+        // The classic installer: %APPDATA%\Claude.
+        assert_eq!(windows.config_file(desktop).unwrap(), root.path().join("roaming").join("Claude").join("claude_desktop_config.json"));
+        // The Microsoft Store (MSIX) package: its own virtualised roaming folder, which is the
+        // one Claude reads; a write to %APPDATA%\Claude would be silently ignored.
+        std::fs::create_dir_all(root.path().join("local").join("Packages").join("Claude_pzs8sxrjxfjjc")).unwrap();
+        assert_eq!(
+            windows.config_file(desktop).unwrap(),
+            root.path().join("local/Packages/Claude_pzs8sxrjxfjjc/LocalCache/Roaming/Claude/claude_desktop_config.json")
+        );
+        // macOS and Linux never look there.
+        for os in [Os::MacOs, Os::Linux] {
+            assert_eq!(machine(os, root.path()).config_file(desktop).unwrap(), root.path().join("roaming/Claude/claude_desktop_config.json"));
+        }
+    }
+
+    #[test]
+    fn every_assistant_has_a_file_on_every_os() {
+        let root = tempfile::tempdir().unwrap();
+        for os in [Os::Linux, Os::MacOs, Os::Windows] {
+            for spec in &TABLE {
+                let path = machine(os, root.path()).config_file(&spec.location).unwrap();
+                assert!(path.starts_with(root.path()), "{} on {os:?}: {}", spec.slug, path.display());
+            }
+        }
+        // Zed and Goose keep ~/.config on macOS; VS Code uses Application Support there.
+        let mac = machine(Os::MacOs, root.path());
+        assert_eq!(mac.config_file(&Agent::Zed.spec().location).unwrap(), root.path().join("home/.config/zed/settings.json"));
+        assert_eq!(mac.config_file(&Agent::Goose.spec().location).unwrap(), root.path().join("home/.config/goose/config.yaml"));
+        assert_eq!(mac.config_file(&Agent::Vscode.spec().location).unwrap(), root.path().join("roaming/Code/User/mcp.json"));
+        let windows = machine(Os::Windows, root.path());
+        assert_eq!(windows.config_file(&Agent::Goose.spec().location).unwrap(), root.path().join("roaming/Block/goose/config/config.yaml"));
+        assert_eq!(windows.config_file(&Agent::Zed.spec().location).unwrap(), root.path().join("roaming/Zed/settings.json"));
+        assert_eq!(windows.config_file(&Agent::Opencode.spec().location).unwrap(), root.path().join("home/.config/opencode/opencode.json"));
+    }
+
+    #[test]
+    fn opencode_and_lm_studio_use_the_file_that_exists() {
+        let root = tempfile::tempdir().unwrap();
+        let linux = machine(Os::Linux, root.path());
+        let (opencode, lm) = (&Agent::Opencode.spec().location, &Agent::LmStudio.spec().location);
+        assert_eq!(linux.config_file(opencode).unwrap(), root.path().join("home/.config/opencode/opencode.json"));
+        std::fs::create_dir_all(root.path().join("home/.config/opencode")).unwrap();
+        std::fs::write(root.path().join("home/.config/opencode/opencode.jsonc"), "{}").unwrap();
+        assert_eq!(linux.config_file(opencode).unwrap(), root.path().join("home/.config/opencode/opencode.jsonc"));
+        assert_eq!(linux.config_file(lm).unwrap(), root.path().join("home/.lmstudio/mcp.json"));
+        std::fs::create_dir_all(root.path().join("home/.cache/lm-studio")).unwrap();
+        std::fs::write(root.path().join("home/.cache/lm-studio/mcp.json"), "{}").unwrap();
+        assert_eq!(linux.config_file(lm).unwrap(), root.path().join("home/.cache/lm-studio/mcp.json"));
     }
 
     #[test]

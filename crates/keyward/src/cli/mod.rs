@@ -85,7 +85,8 @@ enum Command {
         #[arg(long = "key")]
         key_id: String,
         /// Put the secret itself in the config (for clients that cannot run the bridge); the file becomes owner-only.
-        #[arg(long)]
+        /// Not with --project: a project's file is usually committed.
+        #[arg(long, conflicts_with = "project")]
         inline: bool,
         #[command(flatten)]
         file: ConfigFile,

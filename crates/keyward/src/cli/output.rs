@@ -133,6 +133,9 @@ impl Out {
         for (agent, path) in &revoked.unwired {
             println!("Removed its entry from {agent}'s config ({}).", path.display());
         }
+        for left in &revoked.left_in_place {
+            eprintln!("keyward: {left} The key no longer works there; remove the entry by hand when you can.");
+        }
         if revoked.keychain_item_removed {
             println!("Removed its secret from this machine's keychain.");
         }

@@ -14,8 +14,10 @@ use super::{Failure, Outcome, exit};
 /// for it, and answers its exit code (128 + the signal's number if a signal ended it, as a
 /// shell does).
 pub async fn run(environment: &RunEnvironment, env_name: &str, command: &[OsString]) -> Outcome {
-    let (program, args) =
-        command.split_first().ok_or_else(|| Failure::usage("No command was given. Put it after `--`: keyward run --key ID -- ./script.sh"))?;
+    let (program, args) = command.split_first().ok_or_else(|| Failure::usage("No command was given. Put it after `--`: keyward run --key ID -- ./script.sh"))?;
+    // Listening starts before the child does: a signal in between is passed on, not fatal to
+    // keyward alone (which would leave the child running unsupervised).
+    let mut signals = Signals::listen().map_err(|e| Failure::from(format!("Could not listen for signals ({e}), so the command was not started. Try again.")))?;
     let mut child = tokio::process::Command::new(program)
         .args(args)
         .env(env_name, &environment.secret)
@@ -25,10 +27,22 @@ pub async fn run(environment: &RunEnvironment, env_name: &str, command: &[OsStri
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| {
-            Failure::from(format!("Could not start {} ({e}). Check the command's name and that it is installed and executable.", program.to_string_lossy()))
+            Failure::from(format!(
+                "Could not start {} ({e}). Check the command's name and that it is installed and executable.",
+                program.to_string_lossy()
+            ))
         })?;
     tracing::info!(key = %environment.key_prefix, "started a command with the key");
-    let status = forward_signals_until_exit(&mut child).await.map_err(|e| Failure::from(format!("Lost track of the command ({e}).")))?;
+    // The pid stays the child's until `wait` reaps it, which ends this loop: a signal is never
+    // sent to a pid that could belong to another process by then.
+    let pid = child.id();
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status,
+            signal = signals.next() => signals.pass_on(signal, pid),
+        }
+    };
+    let status = status.map_err(|e| Failure::from(format!("Lost track of the command ({e}); it may still be running.")))?;
     Ok(exit_code(status))
 }
 
@@ -42,60 +56,91 @@ fn exit_code(status: std::process::ExitStatus) -> u8 {
     }
 }
 
+/// Windows codes are 32 bits: one whose low byte is 0 (256, 512, …) must not read as success.
 #[cfg(not(unix))]
 fn exit_code(status: std::process::ExitStatus) -> u8 {
-    status.code().map_or(exit::FAILED, |c| c as u8)
+    match status.code() {
+        Some(0) => exit::OK,
+        Some(code) if code & 0xff == 0 => exit::FAILED,
+        Some(code) => code as u8,
+        None => exit::FAILED,
+    }
 }
 
-/// Waits for the child, passing on each signal keyward receives meanwhile.
 #[cfg(unix)]
-async fn forward_signals_until_exit(child: &mut tokio::process::Child) -> std::io::Result<std::process::ExitStatus> {
-    use std::io::IsTerminal;
-    use tokio::signal::unix::{SignalKind, signal};
+use unix::Signals;
 
-    let pid = child.id().and_then(|p| libc::pid_t::try_from(p).ok());
-    // Ctrl-C at a terminal already reaches the child, which is in the same foreground process
-    // group; passing SIGINT on as well would deliver it twice (many programs read a second
-    // one as "quit now"). From anywhere else, a SIGINT is for keyward alone, and is passed on.
-    let interactive = std::io::stdin().is_terminal();
-    let mut streams = Vec::new();
-    for kind in
-        [SignalKind::terminate(), SignalKind::hangup(), SignalKind::quit(), SignalKind::user_defined1(), SignalKind::user_defined2(), SignalKind::interrupt()]
-    {
-        streams.push((kind, signal(kind)?));
+#[cfg(unix)]
+mod unix {
+    use std::task::Poll;
+
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+
+    /// The signals keyward passes on to its child.
+    pub struct Signals {
+        streams: Vec<(SignalKind, Signal)>,
+        /// Whether keyward runs in the foreground of a terminal: Ctrl-C and Ctrl-\\ then reach
+        /// the child directly (same process group), and passing them on would deliver each twice
+        /// (many programs read a second SIGINT as "quit now").
+        foreground: bool,
     }
-    loop {
-        let received = futures_select(&mut streams);
-        tokio::select! {
-            status = child.wait() => return status,
-            kind = received => {
-                if kind == SignalKind::interrupt() && interactive {
-                    continue;
+
+    impl Signals {
+        pub fn listen() -> std::io::Result<Signals> {
+            let kinds = [
+                SignalKind::terminate(),
+                SignalKind::hangup(),
+                SignalKind::interrupt(),
+                SignalKind::quit(),
+                SignalKind::user_defined1(),
+                SignalKind::user_defined2(),
+            ];
+            let streams = kinds.into_iter().map(|kind| Ok((kind, signal(kind)?))).collect::<std::io::Result<_>>()?;
+            // SAFETY: tcgetpgrp and getpgrp only read this process's terminal and group.
+            let foreground = unsafe { libc::tcgetpgrp(libc::STDIN_FILENO) == libc::getpgrp() };
+            Ok(Signals { streams, foreground })
+        }
+
+        /// The next signal received.
+        pub async fn next(&mut self) -> SignalKind {
+            std::future::poll_fn(|cx| {
+                for (kind, stream) in &mut self.streams {
+                    if stream.poll_recv(cx).is_ready() {
+                        return Poll::Ready(*kind);
+                    }
                 }
-                if let Some(pid) = pid {
-                    // SAFETY: kill(2) with the child's own pid and a valid signal number.
-                    unsafe { libc::kill(pid, kind.as_raw_value()) };
-                }
+                Poll::Pending
+            })
+            .await
+        }
+
+        /// Sends `kind` on to the child `pid` (not yet reaped), unless the terminal already did.
+        pub fn pass_on(&self, kind: SignalKind, pid: Option<u32>) {
+            let from_terminal = kind == SignalKind::interrupt() || kind == SignalKind::quit();
+            if from_terminal && self.foreground {
+                return;
+            }
+            if let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok()) {
+                // SAFETY: kill(2) with our own, not yet reaped, child's pid and a valid signal.
+                unsafe { libc::kill(pid, kind.as_raw_value()) };
             }
         }
     }
 }
 
-/// The next signal among `streams`.
-#[cfg(unix)]
-async fn futures_select(streams: &mut [(tokio::signal::unix::SignalKind, tokio::signal::unix::Signal)]) -> tokio::signal::unix::SignalKind {
-    std::future::poll_fn(|cx| {
-        for (kind, stream) in streams.iter_mut() {
-            if stream.poll_recv(cx).is_ready() {
-                return std::task::Poll::Ready(*kind);
-            }
-        }
-        std::task::Poll::Pending
-    })
-    .await
-}
+/// Elsewhere the console delivers Ctrl-C to the child itself; nothing is passed on.
+#[cfg(not(unix))]
+struct Signals;
 
 #[cfg(not(unix))]
-async fn forward_signals_until_exit(child: &mut tokio::process::Child) -> std::io::Result<std::process::ExitStatus> {
-    child.wait().await
+impl Signals {
+    fn listen() -> std::io::Result<Signals> {
+        Ok(Signals)
+    }
+
+    async fn next(&mut self) {
+        std::future::pending::<()>().await
+    }
+
+    fn pass_on(&self, _: (), _: Option<u32>) {}
 }

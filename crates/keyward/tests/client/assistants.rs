@@ -3,7 +3,7 @@
 //! `keyward connect`, a project's own file with `--project`, unwired one by one, and all of it
 //! taken out again when the key is revoked.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use keyward::agents::{self, Agent};
 
@@ -99,4 +99,61 @@ async fn an_unknown_assistant_is_refused_with_the_list_of_known_ones() {
     for agent in Agent::all() {
         assert!(said.contains(agent.slug()), "{said}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revoking_a_key_never_wired_here_makes_no_assistant_look_installed() {
+    let _turn = keychain_turn().await;
+    let service = Service::start().await;
+    let device = Device::new(&service.url());
+    device.login("laptop").await;
+    let (id, _) = device.create_key("never wired").await;
+
+    device.ok(&["keys", "revoke", &id]).await;
+
+    let empty_path = tempfile::tempdir().unwrap();
+    for (slug, listed) in assistants(&device, empty_path.path()).await {
+        assert_eq!(listed["installed"], false, "{slug}: looking for entries made no folder");
+    }
+    for folder in [".cursor", ".gemini", ".codeium", ".lmstudio", ".codex", ".config/zed", ".config/goose", ".config/opencode"] {
+        assert!(!device.home().join(folder).exists(), "{folder} was created");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_keyward_cannot_read_does_not_stop_a_revocation() {
+    let _turn = keychain_turn().await;
+    let service = Service::start().await;
+    let device = Device::new(&service.url());
+    device.login("laptop").await;
+    let (id, _) = device.create_key("two assistants").await;
+    device.ok(&["connect", "cursor", "--key", &id]).await;
+    device.ok(&["connect", "zed", "--key", &id]).await;
+    let listed = assistants(&device, Path::new("/nonexistent")).await;
+    let (cursor, zed) = (PathBuf::from(listed["cursor"]["path"].as_str().unwrap()), PathBuf::from(listed["zed"]["path"].as_str().unwrap()));
+    // The person breaks Cursor's file by hand; Keyward's entry is still in it.
+    let broken = format!("{}\n{{ oops", std::fs::read_to_string(&cursor).unwrap());
+    std::fs::write(&cursor, &broken).unwrap();
+
+    let output = device.run(&["keys", "revoke", &id]).await;
+
+    assert!(output.status.success(), "the key is revoked whatever one file says: {}", String::from_utf8_lossy(&output.stderr));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("Cursor's entry in") && said.contains(cursor.to_str().unwrap()) && said.contains("remove the entry by hand"), "{said}");
+    assert!(agents::bridge_entries(Agent::Zed, &zed).is_empty(), "the other assistant was unwired");
+    assert_eq!(std::fs::read_to_string(&cursor).unwrap(), broken, "the broken file is left as it is");
+    assert!(keychain_lookup(&service.url(), &id).is_none(), "the secret left the keychain");
+    let remembered = std::fs::read_to_string(device.home().join("keyward-data/wired.json")).unwrap();
+    assert!(remembered.contains(cursor.to_str().unwrap()) && !remembered.contains(zed.to_str().unwrap()), "the file left behind stays on record: {remembered}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_secret_is_never_written_into_a_project_file() {
+    let service = Service::start().await;
+    let device = Device::new(&service.url());
+    let project = tempfile::tempdir().unwrap();
+    let output = device.run(&["connect", "claude-code", "--key", "Ab12Cd34", "--inline", "--project", project.path().to_str().unwrap()]).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--inline"), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(std::fs::read_dir(project.path()).unwrap().count(), 0, "nothing was written");
 }

@@ -131,7 +131,9 @@ impl Device {
         // Each assistant's file where this machine's home has it, whatever the test runner's
         // own environment says.
         for agent in keyward::agents::Agent::all() {
-            command.env_remove(agent.spec().location.env.var());
+            for env in agent.spec().location.env {
+                command.env_remove(env.var());
+            }
         }
         command
     }
