@@ -113,7 +113,8 @@ async fn installed_assistants_come_first_and_zed_and_goose_are_configured_and_un
     world.click("[data-testid=configure-goose]").await;
     world.find("[data-testid=configured-goose]").await;
     let goose_now = std::fs::read_to_string(&goose).unwrap();
-    assert!(goose_now.starts_with("extensions:\n  keyward-") && goose_now.contains(&format!("- {id}\n")), "{goose_now}");
+    let wired = keyward::agents::bridge_entries(keyward::agents::Agent::Goose, &goose);
+    assert!(goose_now.starts_with("extensions:\n  keyward-") && wired.len() == 1 && wired[0].1 == id, "{goose_now}");
     for text in [&zed_now, &goose_now] {
         assert!(!text.contains(&secret[11..]), "no secret in an assistant's file");
     }
