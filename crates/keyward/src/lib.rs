@@ -11,6 +11,7 @@
 //!   backup, and undo exactly what they did.
 //! - [`bridge`]: the MCP relay the assistants launch: stdio on one side, the service's `/mcp`
 //!   on the other, the key taken from the keychain.
+//! - [`scan`]: finding leaked keys by their format and checksum, in files and git history.
 //! - [`profile`] and [`paths`]: which service and store this machine is signed in to, and
 //!   where local files live.
 //!
@@ -23,4 +24,5 @@ pub mod manager;
 pub mod mirror;
 pub mod paths;
 pub mod profile;
+pub mod scan;
 pub mod vault;

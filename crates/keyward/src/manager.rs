@@ -13,6 +13,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::agents::record::{Placement, Record};
+use crate::scan::{self, Finder};
 use crate::agents::{self, Agent, ConfigError, ServerEntry, Wiring};
 use crate::client::{ApiClient, ClientError};
 use crate::mirror::{Mirror, MirrorError, StoreMirror, SyncReport, Verification};
@@ -132,6 +133,63 @@ pub struct AssistantView {
 pub struct WiredEntry {
     pub entry_name: String,
     pub key_id: String,
+}
+
+/// A key found by `keyward scan`: where, which key record, and how it stands. No secret.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Find {
+    #[serde(flatten)]
+    pub place: scan::Place,
+    pub key_id: String,
+    pub key_prefix: String,
+    /// The key's label, when this machine's mirror knows it.
+    pub key_name: Option<String>,
+    pub status: FindStatus,
+}
+
+/// A found key's status, from the verifier mirror (synced first when the service answers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum FindStatus {
+    Active,
+    RotatingOut,
+    Deactivated,
+    Expired,
+    Revoked,
+    /// Of this deployment's format, but not a key of this store (or not its real secret).
+    Unknown,
+}
+
+impl FindStatus {
+    /// Whether the key still works, so finding it is a leak to fix now.
+    pub fn works(self) -> bool {
+        matches!(self, FindStatus::Active | FindStatus::RotatingOut)
+    }
+}
+
+impl From<KeyStatus> for FindStatus {
+    fn from(status: KeyStatus) -> FindStatus {
+        match status {
+            KeyStatus::Active => FindStatus::Active,
+            KeyStatus::RotatingOut => FindStatus::RotatingOut,
+            KeyStatus::Deactivated => FindStatus::Deactivated,
+            KeyStatus::Expired => FindStatus::Expired,
+            KeyStatus::Revoked => FindStatus::Revoked,
+        }
+    }
+}
+
+/// Where `keyward scan` looks.
+#[derive(Debug, Clone, Default)]
+pub struct ScanRequest {
+    /// Files and folders; empty: the home folder's dotfiles and shell histories, every
+    /// assistant config Keyward knows, and `.env*` files under the current folder.
+    pub paths: Vec<PathBuf>,
+    /// Also the history of each path that is a git repository (the current folder if none).
+    pub git: bool,
+    pub options: scan::Options,
 }
 
 /// What `keyward run` hands the command it starts.
@@ -383,6 +441,84 @@ impl Manager {
             return Err(Error::KeyRefused(verification.verdict.sentence()));
         }
         Ok(RunEnvironment { server: profile.server.clone(), secret, key_prefix: format!("{}_{key_id}", profile.brand) })
+    }
+
+    /// Finds keys of this deployment in files (and history), each with its status from the
+    /// verifier mirror, synced first when the service answers. `progress` counts files read.
+    pub async fn scan(&self, request: &ScanRequest, progress: &std::sync::atomic::AtomicU64) -> Result<Vec<Find>> {
+        let profile = self.profile().map_err(|_| {
+            Error::Invalid("Keyward does not know this deployment's key format yet. Sign in once with `keyward login`, then scan.".into())
+        })?;
+        let _ = self.sync_mirror().await;
+        let finder = Finder::new(std::slice::from_ref(&profile.brand));
+        let found = std::sync::Mutex::new(Vec::new());
+        let keep = |place: scan::Place, key: keyward_core::ApiKey| found.lock().unwrap_or_else(|e| e.into_inner()).push((place, key));
+        let (paths, options) = if request.paths.is_empty() {
+            (self.usual_places(), scan::Options { no_ignore: true })
+        } else {
+            (request.paths.clone(), request.options.clone())
+        };
+        finder.scan_paths(&paths, &options, progress, &keep);
+        if request.git {
+            let repos = if request.paths.is_empty() { vec![std::env::current_dir().unwrap_or_default()] } else { request.paths.clone() };
+            for repo in repos.iter().filter(|p| p.is_dir()) {
+                finder.scan_history(repo, &keep).map_err(Error::Invalid)?;
+            }
+        }
+        // Labels from the service when it answers (which also keeps them for offline), else
+        // the ones the mirror kept.
+        let records = match self.keys(true).await {
+            Ok(keys) => keys.into_iter().map(|k| k.record).collect(),
+            Err(_) => self.open_mirror()?.offline_keys(&profile.server, &profile.store_id).unwrap_or_default(),
+        };
+        let names: std::collections::HashMap<String, String> = records.into_iter().filter(|r| r.name != r.key_prefix).map(|r| (r.id, r.name)).collect();
+        let mirror = self.open_mirror()?;
+        let mut finds = Vec::new();
+        for (place, key) in found.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            let verification = mirror.verify(key.expose(), Some(&profile.server))?;
+            let key_id = key.id().as_str().to_owned();
+            finds.push(Find {
+                place,
+                key_prefix: key.key_prefix(),
+                key_name: names.get(&key_id).cloned(),
+                key_id,
+                status: verification.key_status.map_or(FindStatus::Unknown, FindStatus::from),
+            });
+        }
+        finds.sort_by(|a, b| (&a.place.file, a.place.line, a.place.column).cmp(&(&b.place.file, b.place.line, b.place.column)));
+        Ok(finds)
+    }
+
+    /// Where keys are usually left: the home folder's dotfiles (shell histories among them),
+    /// every assistant config Keyward knows or wrote, and `.env*` files under this folder.
+    fn usual_places(&self) -> Vec<PathBuf> {
+        let mut places = Vec::new();
+        if let Some(home) = directories::BaseDirs::new().map(|d| d.home_dir().to_owned()) {
+            for entry in std::fs::read_dir(&home).into_iter().flatten().flatten() {
+                if entry.file_name().to_string_lossy().starts_with('.') && entry.file_type().is_ok_and(|t| t.is_file()) {
+                    places.push(entry.path());
+                }
+            }
+            places.push(home.join(".local/share/fish/fish_history"));
+        }
+        places.extend(Agent::all().filter_map(|agent| agent.default_path().ok()));
+        if let Ok(profile) = self.profile() {
+            let record = std::fs::read_to_string(self.paths.wired()).unwrap_or_default();
+            let placements: Vec<Placement> = serde_json::from_str(&record).unwrap_or_default();
+            places.extend(placements.into_iter().filter(|p| p.server == profile.server).map(|p| p.path));
+        }
+        let here = std::env::current_dir().unwrap_or_default();
+        let mut env_files = ignore::WalkBuilder::new(&here);
+        env_files.hidden(false).git_ignore(false).filter_entry(|e| !matches!(e.file_name().to_str(), Some(".git" | "node_modules" | "target")));
+        for entry in env_files.build().flatten() {
+            if entry.file_name().to_string_lossy().starts_with(".env") && entry.file_type().is_some_and(|t| t.is_file()) {
+                places.push(entry.into_path());
+            }
+        }
+        places.retain(|p| p.is_file());
+        places.sort();
+        places.dedup();
+        places
     }
 
     /// The command that runs a script with this key, as the app shows it to copy.

@@ -131,6 +131,9 @@ pub struct Verification {
     #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub synced_at: Option<OffsetDateTime>,
     pub age_seconds: Option<i64>,
+    /// The key's status when the secret is this key's (rotating out included, which the
+    /// verdict counts as valid).
+    pub key_status: Option<KeyStatus>,
 }
 
 /// How a store's mirror stands.
@@ -307,7 +310,7 @@ impl Mirror {
         let key = match ApiKey::parse(key.trim()) {
             Ok(key) => key,
             Err(e) => {
-                return Ok(Verification { verdict: Verdict::Malformed { reason: e.to_string() }, synced_at: None, age_seconds: None });
+                return Ok(Verification { verdict: Verdict::Malformed { reason: e.to_string() }, synced_at: None, age_seconds: None, key_status: None });
             }
         };
         let id = key.id();
@@ -338,7 +341,7 @@ impl Mirror {
             .optional()
             .map_err(|e| self.storage(e))?;
         let Some(row) = row else {
-            return Ok(Verification { verdict: Verdict::Unknown, synced_at: None, age_seconds: None });
+            return Ok(Verification { verdict: Verdict::Unknown, synced_at: None, age_seconds: None, key_status: None });
         };
         let digest = self.digest(key.secret());
         let matched = match &row.digest {
@@ -355,6 +358,7 @@ impl Mirror {
         };
         let t = now();
         let key_prefix = row.key_prefix.clone();
+        let mut key_status = None;
         let verdict = if !matched {
             Verdict::WrongSecret { key_prefix }
         } else {
@@ -362,7 +366,9 @@ impl Mirror {
             // ended since.
             let facts = KeyFacts::from_unix(row.revoked_at, row.revokes_at, row.expires_at, row.is_active);
             let at = to_time(t);
-            match KeyStatus::of(&facts, at) {
+            let status = KeyStatus::of(&facts, at);
+            key_status = Some(status);
+            match status {
                 KeyStatus::Revoked => Verdict::Revoked { key_prefix, at: facts.revoked_since(at).unwrap_or(at) },
                 KeyStatus::Expired => Verdict::Expired { key_prefix, at: facts.expired_since(at).unwrap_or(at) },
                 KeyStatus::Deactivated => Verdict::Deactivated { key_prefix },
@@ -371,7 +377,7 @@ impl Mirror {
                 }
             }
         };
-        Ok(Verification { verdict, synced_at: Some(to_time(row.synced_at)), age_seconds: Some((t - row.synced_at).max(0)) })
+        Ok(Verification { verdict, synced_at: Some(to_time(row.synced_at)), age_seconds: Some((t - row.synced_at).max(0)), key_status })
     }
 
     /// Records that this machine revoked a key, so the mirror knows before the next sync.

@@ -39,6 +39,8 @@ pub mod exit {
     /// `keyward verify`: the key is not valid (malformed, unknown, revoked, expired, deactivated);
     /// `keyward run`: the mirror knows the key cannot work, so the command was not started.
     pub const KEY_NOT_VALID: u8 = 8;
+    /// `keyward scan`: a key that still works was found (for pre-commit hooks and CI).
+    pub const WORKING_KEY_FOUND: u8 = 9;
 }
 
 #[derive(Parser)]
@@ -116,6 +118,23 @@ enum Command {
         /// The command and its arguments, after `--`.
         #[arg(last = true, required = true, num_args = 1..)]
         command: Vec<std::ffi::OsString>,
+    },
+    /// Find leaked keys of this deployment: by their format and checksum, with each one's status
+    /// from the verifier mirror. Without paths: your home folder's dotfiles and shell histories,
+    /// every assistant config Keyward knows, and .env* files under this folder. Exits 9 when a
+    /// key that still works was found, 0 otherwise. Never prints a secret.
+    Scan {
+        /// Files and folders to scan (folders honour .gitignore unless --no-ignore).
+        paths: Vec<PathBuf>,
+        /// Also scan the git history of each folder given (or of this folder).
+        #[arg(long)]
+        git: bool,
+        /// Scan files that .gitignore and .ignore exclude too.
+        #[arg(long)]
+        no_ignore: bool,
+        /// How to print the finds: for people, JSON (as --json), or SARIF for code scanning.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ScanFormat,
     },
     /// Check a key offline against the verifier mirror. The key is read from standard input,
     /// or asked for without echo; never from the command line, where other programs can see it.
@@ -286,6 +305,13 @@ fn agent_parser() -> impl TypedValueParser<Value = Agent> {
 fn env_name(name: &str) -> Result<String, String> {
     let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if ok { Ok(name.to_owned()) } else { Err(format!("\"{name}\" is not an environment variable name. Use letters, digits and _, e.g. SHOP_API_KEY.")) }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ScanFormat {
+    Text,
+    Json,
+    Sarif,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -467,6 +493,17 @@ async fn run(command: Command, out: &Out) -> Outcome {
             out.message(&text, &serde_json::json!({"agent": agent, "removed": removed}));
             Ok(exit::OK)
         }
+        Command::Scan { paths, git, no_ignore, format } => {
+            let format = if out.json && format == ScanFormat::Text { ScanFormat::Json } else { format };
+            let request = keyward::manager::ScanRequest { paths, git, options: keyward::scan::Options { no_ignore } };
+            let finds = scan_with_progress(&manager()?, &request).await?;
+            match format {
+                ScanFormat::Text => out.finds(&finds),
+                ScanFormat::Json => println!("{}", serde_json::to_string_pretty(&finds).unwrap_or_default()),
+                ScanFormat::Sarif => println!("{}", serde_json::to_string_pretty(&output::sarif(&finds)).unwrap_or_default()),
+            }
+            Ok(if finds.iter().any(|f| f.status.works()) { exit::WORKING_KEY_FOUND } else { exit::OK })
+        }
         Command::Assistants => {
             out.assistants(&manager()?.assistants());
             Ok(exit::OK)
@@ -624,6 +661,29 @@ async fn keys(command: KeysCommand, out: &Out) -> Outcome {
         }
     }
     Ok(exit::OK)
+}
+
+/// Runs a scan, with a line on a terminal's stderr saying how many files were read so far.
+async fn scan_with_progress(manager: &Manager, request: &keyward::manager::ScanRequest) -> Result<Vec<keyward::manager::Find>, Failure> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let progress = std::sync::Arc::new(AtomicU64::new(0));
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let ticker = std::io::stderr().is_terminal().then(|| {
+        let (progress, done) = (progress.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                eprint!("\rScanning… {} files read", progress.load(Ordering::Relaxed));
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            eprint!("\r\x1b[2K");
+        })
+    });
+    let finds = manager.scan(request, &progress).await;
+    done.store(true, Ordering::Relaxed);
+    if let Some(ticker) = ticker {
+        let _ = ticker.join();
+    }
+    Ok(finds?)
 }
 
 fn default_device_name() -> String {

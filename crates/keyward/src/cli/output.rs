@@ -2,7 +2,7 @@
 //! Secrets appear only where a person asked for them (`--show-secret`).
 
 use keyward::agents::Wiring;
-use keyward::manager::{AssistantView, KeyView, Revoked, Rotated};
+use keyward::manager::{AssistantView, Find, KeyView, Revoked, Rotated};
 use keyward::mirror::{StoreMirror, Verification};
 use keyward::profile::Profile;
 use keyward_core::wire::{AuditPage, Connection, ConnectionCode, Device, KeyRecord, StaffMember};
@@ -207,6 +207,27 @@ impl Out {
         println!("\nWire a key with `keyward connect ASSISTANT --key ID`; for a project's own file add `--project DIR`.");
     }
 
+    pub fn finds(&self, finds: &[Find]) {
+        if self.json {
+            return self.print_json(&finds);
+        }
+        if finds.is_empty() {
+            return println!("No key of this deployment was found.");
+        }
+        let rows = finds
+            .iter()
+            .map(|f| {
+                let status = serde_json::to_value(f.status).ok().and_then(|v| v.as_str().map(|s| s.replace('_', " "))).unwrap_or_default();
+                vec![format!("{}:{}:{}", f.place.file, f.place.line, f.place.column), f.key_prefix.clone(), status, f.key_name.clone().unwrap_or_else(|| "—".into())]
+            })
+            .collect();
+        table(&["WHERE", "KEY", "STATUS", "NAME"], rows);
+        let working = finds.iter().filter(|f| f.status.works()).count();
+        if working > 0 {
+            println!("\n{working} find(s) of a key that still works: rotate it now (`keyward keys rotate ID`), then remove it from these files.");
+        }
+    }
+
     pub fn verification(&self, v: &Verification) {
         if self.json {
             return self.print_json(v);
@@ -330,4 +351,42 @@ impl Out {
             code.scopes.label().to_lowercase()
         );
     }
+}
+
+/// The finds as SARIF 2.1.0, for code-scanning tools: one rule, an error per working key, a
+/// note per dead one. Locations only; never the secret.
+pub fn sarif(finds: &[Find]) -> Value {
+    let results: Vec<Value> = finds
+        .iter()
+        .map(|f| {
+            let status = serde_json::to_value(f.status).unwrap_or_default();
+            let uri = f.place.commit.as_ref().map_or_else(|| f.place.file.clone(), |c| f.place.file.trim_start_matches(&format!("{}:", &c[..c.len().min(12)])).to_owned());
+            json!({
+                "ruleId": "keyward/leaked-key",
+                "level": if f.status.works() { "error" } else { "note" },
+                "message": {"text": format!("Keyward key {} ({}) is in this file.", f.key_prefix, status.as_str().unwrap_or("unknown").replace('_', " "))},
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": f.place.line, "startColumn": f.place.column}}}],
+                "partialFingerprints": {"keywardKey/v1": f.key_id},
+                "properties": {"status": status, "commit": f.place.commit},
+            })
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "keyward",
+                "informationUri": "https://example.invalid/keyward",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": [{
+                    "id": "keyward/leaked-key",
+                    "name": "LeakedKeywardKey",
+                    "shortDescription": {"text": "A Keyward API key is in a file."},
+                    "help": {"text": "Rotate the key (keyward keys rotate ID) and remove it from the file."},
+                }],
+            }},
+            "results": results,
+        }],
+    })
 }

@@ -15,4 +15,5 @@ mod no_keychain;
 mod offline;
 mod rotate;
 mod run;
+mod scan;
 mod whole_path;
