@@ -20,6 +20,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWri
 use tokio::sync::mpsc;
 
 use crate::mirror::Mirror;
+use crate::usage::Usage;
 
 /// JSON-RPC error codes the bridge answers with (the server-defined range).
 pub const KEY_REFUSED: i64 = -32001;
@@ -45,6 +46,8 @@ pub struct BridgeConfig {
     pub key: KeySource,
     /// The verifier mirror to consult first, if this machine has one.
     pub mirror: Option<PathBuf>,
+    /// Where to count which assistant used the key (see [`crate::usage`]), if anywhere.
+    pub usage: Option<PathBuf>,
 }
 
 /// Session state learned from the service and sent back on later requests.
@@ -60,6 +63,9 @@ struct Relay {
     config: BridgeConfig,
     mirror: Option<Mutex<Mirror>>,
     session: Mutex<Session>,
+    usage: Option<Mutex<Usage>>,
+    /// The assistant, as it named itself in `initialize`.
+    client: Mutex<String>,
 }
 
 fn error_reply(id: &Value, code: i64, message: impl Into<String>, data: Value) -> Value {
@@ -79,6 +85,28 @@ impl Relay {
             format!("Keyward: {}", verification.verdict.sentence()),
             json!({"key_prefix": verification.verdict.key_prefix(), "status": status, "source": "mirror", "mirror_age_seconds": verification.age_seconds}),
         ))
+    }
+
+    /// Handles one message and counts a request in the usage record: who asked (the name and
+    /// version from `initialize`), and whether it was answered with an error. The record is
+    /// a convenience: failing to write it never fails the request.
+    async fn serve(&self, message: Value) -> Vec<Value> {
+        if message.get("method").and_then(Value::as_str) == Some("initialize") {
+            let info = message.pointer("/params/clientInfo");
+            let name = info.and_then(|i| i.get("name")).and_then(Value::as_str).unwrap_or("an unnamed MCP client");
+            let version = info.and_then(|i| i.get("version")).and_then(Value::as_str).unwrap_or_default();
+            *self.client.lock().unwrap_or_else(|e| e.into_inner()) = format!("{name} {version}").trim().to_owned();
+        }
+        let is_request = message.get("id").is_some() && message.get("method").is_some();
+        let replies = self.handle(message).await;
+        if is_request && let Some(usage) = &self.usage {
+            let ok = !replies.iter().any(|r| r.get("error").is_some());
+            let client = self.client.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Ok(usage) = usage.lock() {
+                let _ = usage.record(&self.config.server, &self.config.key_id, &client, ok, time::OffsetDateTime::now_utc());
+            }
+        }
+        replies
     }
 
     /// Handles one message from the assistant; returns the messages to write back.
@@ -257,12 +285,15 @@ pub fn sse_messages(body: &str) -> Vec<Value> {
 pub async fn run(config: BridgeConfig, input: impl AsyncRead + Unpin, mut output: impl AsyncWrite + Unpin + Send + 'static) -> std::io::Result<()> {
     let http = crate::client::http_client(Duration::from_secs(120), concat!("keyward-bridge/", env!("CARGO_PKG_VERSION"))).map_err(std::io::Error::other)?;
     let mirror = config.mirror.as_deref().filter(|p| p.exists()).and_then(|p| Mirror::open(p).ok()).map(Mutex::new);
+    let usage = config.usage.as_deref().and_then(|p| Usage::open(p).ok()).map(Mutex::new);
     let relay = Arc::new(Relay {
         http,
         endpoint: format!("{}/mcp", config.server),
         config,
         mirror,
         session: Mutex::new(Session::default()),
+        usage,
+        client: Mutex::new("an MCP client that did not initialize".into()),
     });
     let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
     let writer = tokio::spawn(async move {
@@ -291,13 +322,13 @@ pub async fn run(config: BridgeConfig, input: impl AsyncRead + Unpin, mut output
         let tx = tx.clone();
         // `initialize` is answered before anything else is sent, so the protocol version is known.
         if message.get("method").and_then(Value::as_str) == Some("initialize") {
-            for reply in relay.handle(message).await {
+            for reply in relay.serve(message).await {
                 let _ = tx.send(reply);
             }
             continue;
         }
         tasks.spawn(async move {
-            for reply in relay.handle(message).await {
+            for reply in relay.serve(message).await {
                 let _ = tx.send(reply);
             }
         });

@@ -12,6 +12,8 @@
 //! - [`bridge`]: the MCP relay the assistants launch: stdio on one side, the service's `/mcp`
 //!   on the other, the key taken from the keychain.
 //! - [`scan`]: finding leaked keys by their format and checksum, in files and git history.
+//! - [`usage`]: which assistant used which key on this computer, per day, recorded by the bridge
+//!   and `keyward run`.
 //! - [`profile`] and [`paths`]: which service and store this machine is signed in to, and
 //!   where local files live.
 //!
@@ -25,4 +27,5 @@ pub mod mirror;
 pub mod paths;
 pub mod profile;
 pub mod scan;
+pub mod usage;
 pub mod vault;

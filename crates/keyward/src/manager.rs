@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 
 use crate::agents::record::{Placement, Record};
 use crate::scan::{self, Finder};
+use crate::usage::{Usage, UsageRow};
 use crate::agents::{self, Agent, ConfigError, ServerEntry, Wiring};
 use crate::client::{ApiClient, ClientError};
 use crate::mirror::{Mirror, MirrorError, StoreMirror, SyncReport, Verification};
@@ -192,9 +193,30 @@ pub struct ScanRequest {
     pub options: scan::Options,
 }
 
+/// A key's use on this computer, beside the key service's own "last used".
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct KeyUsage {
+    pub rows: Vec<UsageRow>,
+    /// Per key, when the service last saw it used (from any computer); `None` when the service
+    /// could not be asked.
+    pub service_last_used: Option<Vec<ServiceLastUse>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ServiceLastUse {
+    pub key_id: String,
+    pub key_prefix: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
 /// What `keyward run` hands the command it starts.
 pub struct RunEnvironment {
     pub server: String,
+    pub key_id: String,
     /// The key's secret, for the child's environment only.
     pub secret: String,
     pub key_prefix: String,
@@ -440,7 +462,7 @@ impl Manager {
         if verification.verdict.refuses() {
             return Err(Error::KeyRefused(verification.verdict.sentence()));
         }
-        Ok(RunEnvironment { server: profile.server.clone(), secret, key_prefix: format!("{}_{key_id}", profile.brand) })
+        Ok(RunEnvironment { server: profile.server.clone(), key_id: key_id.to_owned(), secret, key_prefix: format!("{}_{key_id}", profile.brand) })
     }
 
     /// Finds keys of this deployment in files (and history), each with its status from the
@@ -519,6 +541,32 @@ impl Manager {
         places.sort();
         places.dedup();
         places
+    }
+
+    /// Counts one use of a key by `client` on this computer (see [`crate::usage`]).
+    pub fn record_use(&self, server: &str, key_id: &str, client: &str, ok: bool) -> Result<()> {
+        let usage = Usage::open(&self.paths.usage()).map_err(|e| Error::Invalid(e.to_string()))?;
+        usage.record(server, key_id, client, ok, OffsetDateTime::now_utc()).map_err(|e| Error::Invalid(e.to_string()))
+    }
+
+    /// Which assistants used a key (or every key) on this computer, per day, newest first,
+    /// with each key's last use as the key service saw it (when it answers).
+    pub async fn usage(&self, key_id: Option<&str>) -> Result<KeyUsage> {
+        let profile = self.profile()?;
+        let rows = match self.paths.usage().exists() {
+            true => Usage::open(&self.paths.usage()).and_then(|u| u.rows(&profile.server, key_id)).map_err(|e| Error::Invalid(e.to_string()))?,
+            false => Vec::new(),
+        };
+        let service_last_used = match self.keys(true).await {
+            Ok(keys) => Some(
+                keys.into_iter()
+                    .filter(|k| key_id.is_none_or(|id| id == k.record.id))
+                    .map(|k| ServiceLastUse { key_id: k.record.id, key_prefix: k.record.key_prefix, last_used_at: k.record.last_used_at })
+                    .collect(),
+            ),
+            Err(_) => None,
+        };
+        Ok(KeyUsage { rows, service_last_used })
     }
 
     /// The command that runs a script with this key, as the app shows it to copy.

@@ -42,6 +42,11 @@ impl Paths {
         self.data_dir.join("mirror.db")
     }
 
+    /// Which assistant used which key here, per day (see [`crate::usage`]).
+    pub fn usage(&self) -> PathBuf {
+        self.data_dir.join("usage.db")
+    }
+
     /// The record of every config entry Keyward wrote (see [`crate::agents::record`]).
     pub fn wired(&self) -> PathBuf {
         self.data_dir.join("wired.json")

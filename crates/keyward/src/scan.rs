@@ -24,6 +24,7 @@ pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// A key found somewhere. Holds no secret: the key itself is only inside [`Finder::find`]'s
 /// callback.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Place {
     /// The file, or for history `COMMIT:PATH`.
     pub file: String,

@@ -95,7 +95,7 @@ async fn the_bridge_follows_no_redirect_with_the_key() {
     for status in STATUSES {
         let elsewhere = Elsewhere::start().await;
         let service = redirecting(status, &elsewhere.url).await;
-        let config = BridgeConfig { server: service, key_id: "RedirectTest".into(), key: KeySource::Key(KEY.into()), mirror: None };
+        let config = BridgeConfig { server: service, key_id: "RedirectTest".into(), key: KeySource::Key(KEY.into()), mirror: None, usage: None };
         let input = b"{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/list\",\"params\":{}}\n".to_vec();
         let (output, mut replies) = tokio::io::duplex(64 * 1024);
         bridge::run(config, &input[..], output).await.unwrap();

@@ -4,7 +4,7 @@ mod output;
 mod run;
 
 use std::io::{IsTerminal, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::builder::TypedValueParser;
@@ -101,6 +101,12 @@ enum Command {
         key_id: String,
         #[command(flatten)]
         file: ConfigFile,
+    },
+    /// Which assistant used which key on this computer, per day (calls, errors, last call),
+    /// beside the key service's own "last used".
+    Usage {
+        #[arg(long = "key")]
+        key_id: Option<String>,
     },
     /// Every assistant Keyward can wire: whether it looks installed here, its config file, and
     /// the keys wired into it.
@@ -509,8 +515,17 @@ async fn run(command: Command, out: &Out) -> Outcome {
             Ok(exit::OK)
         }
         Command::Run { key_id, env, command } => {
-            let environment = manager()?.run_environment(&key_id).await?;
-            run::run(&environment, &env, &command).await
+            let manager = manager()?;
+            let environment = manager.run_environment(&key_id).await?;
+            let code = run::run(&environment, &env, &command).await;
+            // Only the program's name, never its arguments; failing to note it loses nothing.
+            let program = command.first().map(|p| Path::new(p).file_name().unwrap_or(p).to_string_lossy().into_owned()).unwrap_or_default();
+            let _ = manager.record_use(&environment.server, &environment.key_id, &format!("keyward run: {program}"), matches!(code, Ok(exit::OK)));
+            code
+        }
+        Command::Usage { key_id } => {
+            out.usage(&manager()?.usage(key_id.as_deref()).await?);
+            Ok(exit::OK)
         }
         Command::Verify => {
             let key = read_secret("Key")?;
@@ -727,7 +742,7 @@ async fn run_bridge(key_id: String, server: Option<String>) -> Outcome {
             }
         }
     };
-    let config = BridgeConfig { server, key_id, key, mirror: paths.map(|p| p.mirror()) };
+    let config = BridgeConfig { server, key_id, key, mirror: paths.as_ref().map(|p| p.mirror()), usage: paths.map(|p| p.usage()) };
     bridge::run(config, tokio::io::stdin(), tokio::io::stdout())
         .await
         .map_err(|e| Failure::from(format!("keyward bridge: standard input or output failed ({e}).")))?;

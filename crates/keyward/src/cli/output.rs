@@ -2,7 +2,7 @@
 //! Secrets appear only where a person asked for them (`--show-secret`).
 
 use keyward::agents::Wiring;
-use keyward::manager::{AssistantView, Find, KeyView, Revoked, Rotated};
+use keyward::manager::{AssistantView, Find, KeyUsage, KeyView, Revoked, Rotated};
 use keyward::mirror::{StoreMirror, Verification};
 use keyward::profile::Profile;
 use keyward_core::wire::{AuditPage, Connection, ConnectionCode, Device, KeyRecord, StaffMember};
@@ -225,6 +225,30 @@ impl Out {
         let working = finds.iter().filter(|f| f.status.works()).count();
         if working > 0 {
             println!("\n{working} find(s) of a key that still works: rotate it now (`keyward keys rotate ID`), then remove it from these files.");
+        }
+    }
+
+    pub fn usage(&self, usage: &KeyUsage) {
+        if self.json {
+            return self.print_json(usage);
+        }
+        if usage.rows.is_empty() {
+            println!("No assistant has used a key through Keyward on this computer yet.");
+        } else {
+            let rows = usage
+                .rows
+                .iter()
+                .map(|r| vec![r.key_id.clone(), r.client.clone(), r.day.clone(), r.calls.to_string(), r.errors.to_string(), when(Some(r.last_call))])
+                .collect();
+            table(&["KEY", "USED BY", "DAY", "CALLS", "ERRORS", "LAST CALL"], rows);
+        }
+        match &usage.service_last_used {
+            Some(keys) if !keys.is_empty() => {
+                println!("\nThe key service last saw (from any computer):");
+                table(&["KEY", "LAST USED"], keys.iter().map(|k| vec![k.key_prefix.clone(), when(k.last_used_at)]).collect());
+            }
+            Some(_) => {}
+            None => println!("\nThe key service could not be asked when it last saw these keys used."),
         }
     }
 

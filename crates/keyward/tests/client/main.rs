@@ -16,4 +16,5 @@ mod offline;
 mod rotate;
 mod run;
 mod scan;
+mod usage;
 mod whole_path;
