@@ -665,6 +665,16 @@ impl Manager {
     /// without leaving the person with no key at all. Its secret is returned with
     /// [`Rotated::not_kept`] set, to be shown once, and nothing else is changed here.
     pub async fn rotate_key(&self, id: &str, overlap_seconds: u32) -> Result<Rotated> {
+        self.rotate(id, overlap_seconds, false).await
+    }
+
+    /// Rolls a leaked key: rotates it as [`Manager::rotate_key`] does, and every entry that
+    /// held the secret inline becomes a bridge entry, so no file holds the new one.
+    pub async fn roll_leaked_key(&self, id: &str, overlap_seconds: u32) -> Result<Rotated> {
+        self.rotate(id, overlap_seconds, true).await
+    }
+
+    async fn rotate(&self, id: &str, overlap_seconds: u32, inline_to_bridge: bool) -> Result<Rotated> {
         let (profile, client) = self.client().await?;
         let vault = self.vault(&profile);
         let rotated = client.rotate_key(id, overlap_seconds).await?;
@@ -689,7 +699,7 @@ impl Manager {
             let Some(entry) = agents::read_entry(agent, path, &place.entry_name).filter(|e| e.is_bridge_for(&old.id)) else {
                 continue;
             };
-            let inline = entry.is_inline().then_some(new.key.as_str());
+            let inline = (entry.is_inline() && !inline_to_bridge).then_some(new.key.as_str());
             let fresh = ServerEntry::bridge(&self.keyward_program, &new.record.id, &profile.server, inline);
             self.record().add(Placement::new(&profile.server, &new.record.id, agent, path, &new_name))?;
             rewired.push(agents::connect(agent, path, &new_name, &fresh)?);

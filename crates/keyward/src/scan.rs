@@ -159,6 +159,16 @@ impl Finder {
     }
 }
 
+/// Whether the file at `path` holds a well-formed key with the id `key_id` (any brand).
+pub fn holds_key(path: &Path, key_id: &str) -> bool {
+    let Ok(bytes) = std::fs::read(path) else { return false };
+    let pattern = Regex::new(KEY_PATTERN).expect("the key pattern compiles");
+    pattern
+        .find_iter(&bytes)
+        .filter_map(|m| std::str::from_utf8(m.as_bytes()).ok().and_then(|t| ApiKey::parse(t).ok()))
+        .any(|key| key.id().as_str() == key_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

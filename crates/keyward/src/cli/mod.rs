@@ -141,6 +141,17 @@ enum Command {
         /// How to print the finds: for people, JSON (as --json), or SARIF for code scanning.
         #[arg(long, value_enum, default_value = "text")]
         format: ScanFormat,
+        /// Roll every working key found: rotate it, keep the new secret in the keychain, move the
+        /// assistants that used it to the new key (inline entries become bridge entries), and
+        /// say which files still hold the dead secret. Only assistant configs are edited.
+        #[arg(long)]
+        fix: bool,
+        /// With --fix: seconds the leaked key keeps working, for other machines to switch over.
+        #[arg(long, default_value_t = 0, requires = "fix")]
+        overlap: u32,
+        /// With --fix: do not ask first.
+        #[arg(long, requires = "fix")]
+        yes: bool,
     },
     /// Check a key offline against the verifier mirror. The key is read from standard input,
     /// or asked for without echo; never from the command line, where other programs can see it.
@@ -499,10 +510,14 @@ async fn run(command: Command, out: &Out) -> Outcome {
             out.message(&text, &serde_json::json!({"agent": agent, "removed": removed}));
             Ok(exit::OK)
         }
-        Command::Scan { paths, git, no_ignore, format } => {
+        Command::Scan { paths, git, no_ignore, format, fix, overlap, yes } => {
             let format = if out.json && format == ScanFormat::Text { ScanFormat::Json } else { format };
             let request = keyward::manager::ScanRequest { paths, git, options: keyward::scan::Options { no_ignore } };
-            let finds = scan_with_progress(&manager()?, &request).await?;
+            let manager = manager()?;
+            let finds = scan_with_progress(&manager, &request).await?;
+            if fix {
+                return fix_finds(&manager, &finds, overlap, yes, out).await;
+            }
             match format {
                 ScanFormat::Text => out.finds(&finds),
                 ScanFormat::Json => println!("{}", serde_json::to_string_pretty(&finds).unwrap_or_default()),
@@ -676,6 +691,58 @@ async fn keys(command: KeysCommand, out: &Out) -> Outcome {
         }
     }
     Ok(exit::OK)
+}
+
+/// `keyward scan --fix`: rolls each working key found, after asking (unless `--yes`), and says
+/// what it did and which files still hold a dead secret.
+async fn fix_finds(manager: &Manager, finds: &[keyward::manager::Find], overlap: u32, yes: bool, out: &Out) -> Outcome {
+    let mut leaked: Vec<&keyward::manager::Find> = finds.iter().filter(|f| f.status.works()).collect();
+    leaked.sort_by(|a, b| a.key_id.cmp(&b.key_id));
+    leaked.dedup_by(|a, b| a.key_id == b.key_id);
+    if leaked.is_empty() {
+        out.message("No key that still works was found; nothing to roll.", &serde_json::json!({"rolled": []}));
+        return Ok(exit::OK);
+    }
+    let names: Vec<String> = leaked.iter().map(|f| f.key_prefix.clone()).collect();
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Failure::usage(format!("{} key(s) would be rotated ({}). Run again with --yes to roll them without being asked.", names.len(), names.join(", "))));
+        }
+        eprint!("Rotate {} leaked key(s) now ({})? Assistants here move to the new keys. [y/N] ", names.len(), names.join(", "));
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).map_err(|e| Failure::from(format!("Could not read the answer ({e}). Pass --yes instead.")))?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            out.message("Nothing was changed.", &serde_json::json!({"rolled": []}));
+            return Ok(exit::WORKING_KEY_FOUND);
+        }
+    }
+    let mut report = Vec::new();
+    let mut failed = false;
+    for find in leaked {
+        match manager.roll_leaked_key(&find.key_id, overlap).await {
+            Ok(rotated) => {
+                let files: std::collections::BTreeSet<&str> = finds.iter().filter(|f| f.key_id == find.key_id && f.place.commit.is_none()).map(|f| f.place.file.as_str()).collect();
+                let still: Vec<String> = files.into_iter().filter(|file| keyward::scan::holds_key(Path::new(file), &find.key_id)).map(str::to_owned).collect();
+                if let Some(why) = &rotated.not_kept {
+                    eprintln!("keyward: {why}");
+                    failed = true;
+                }
+                report.push(serde_json::json!({
+                    "key_prefix": find.key_prefix,
+                    "replacement": rotated.replacement.record.key_prefix,
+                    "replacement_id": rotated.replacement.record.id,
+                    "rewired": rotated.rewired.iter().map(|w| w.path.display().to_string()).collect::<Vec<_>>(),
+                    "still_holding_dead_secret": still,
+                }));
+            }
+            Err(e) => {
+                eprintln!("keyward: {} was not rolled: {e}", find.key_prefix);
+                failed = true;
+            }
+        }
+    }
+    out.rolled(&report);
+    Ok(if failed { exit::WORKING_KEY_FOUND } else { exit::OK })
 }
 
 /// Runs a scan, with a line on a terminal's stderr saying how many files were read so far.

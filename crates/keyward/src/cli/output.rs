@@ -228,6 +228,22 @@ impl Out {
         }
     }
 
+    /// What `keyward scan --fix` did, key by key.
+    pub fn rolled(&self, report: &[Value]) {
+        if self.json {
+            return self.print_json(&json!({ "rolled": report }));
+        }
+        for r in report {
+            println!("Rotated {} to {}; the leaked key no longer works.", r["key_prefix"].as_str().unwrap_or_default(), r["replacement"].as_str().unwrap_or_default());
+            for file in r["rewired"].as_array().into_iter().flatten() {
+                println!("  moved to the new key (bridge, no secret in the file): {}", file.as_str().unwrap_or_default());
+            }
+            for file in r["still_holding_dead_secret"].as_array().into_iter().flatten() {
+                println!("  still holds the dead secret (remove it by hand): {}", file.as_str().unwrap_or_default());
+            }
+        }
+    }
+
     pub fn usage(&self, usage: &KeyUsage) {
         if self.json {
             return self.print_json(usage);

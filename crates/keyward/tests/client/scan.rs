@@ -159,3 +159,53 @@ async fn scanning_needs_to_know_the_key_format() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("Sign in once with `keyward login`"));
 }
+
+/// The key service's answer to a request made with `key`.
+async fn status_with(service: &Service, key: &str) -> u16 {
+    reqwest::Client::new().get(format!("{}/v1/raw-materials", service.url())).header("x-api-key", key).send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fix_rolls_a_leaked_key_and_moves_its_assistants_to_the_bridge() {
+    let _turn = keychain_turn().await;
+    let service = Service::start().await;
+    let device = Device::new(&service.url());
+    device.login("laptop").await;
+    let (id, secret) = key(&device, "leaky", &[]).await;
+    assert_eq!(status_with(&service, &secret).await, 200);
+    // Pasted into a project's .env, and written inline into Cursor's config.
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join(".env"), format!("SHOP_KEY={secret}\n")).unwrap();
+    device.ok(&["connect", "cursor", "--key", &id, "--inline"]).await;
+    let cursor = device.home().join(".cursor/mcp.json");
+    let scan = |extra: &'static [&'static str]| {
+        let mut args = vec!["--json", "scan", project.path().to_str().unwrap(), cursor.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+
+    // Not on a terminal and without --yes, nothing happens.
+    let refused = device.run(&scan(&["--fix"]).iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--yes"));
+    assert_eq!(status_with(&service, &secret).await, 200);
+
+    let output = device.run(&scan(&["--fix", "--yes"]).iter().map(String::as_str).collect::<Vec<_>>()).await;
+
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let rolled = &report["rolled"][0];
+    let new_id = rolled["replacement_id"].as_str().unwrap().to_owned();
+    assert_eq!(status_with(&service, &secret).await, 401, "the leaked key is refused");
+    assert!(keychain_lookup(&service.url(), &id).is_none(), "the old secret left the keychain");
+    let new_secret = keychain_lookup(&service.url(), &new_id).expect("the new secret is in the keychain");
+    assert_eq!(status_with(&service, &new_secret).await, 200);
+    let entry = keyward::agents::read_entry(keyward::agents::Agent::Cursor, &cursor, &format!("keyward-acme-asmk_{new_id}")).expect("Cursor moved to the new key");
+    assert!(entry.is_bridge_for(&new_id) && !entry.is_inline(), "the inline entry became a bridge entry");
+    let on_disk = String::from_utf8_lossy(&device.all_file_bytes()).into_owned() + &std::fs::read_to_string(project.path().join(".env")).unwrap();
+    assert!(!on_disk.contains(&new_secret[13..]), "no file holds the new secret");
+    let still: Vec<&str> = rolled["still_holding_dead_secret"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    assert_eq!(still, [project.path().join(".env").to_str().unwrap()], "the .env is named, and left alone");
+    assert!(std::fs::read_to_string(project.path().join(".env")).unwrap().contains(&secret), "source files are never edited");
+    assert!(!String::from_utf8_lossy(&output.stdout).contains(&secret[13..]) && !String::from_utf8_lossy(&output.stdout).contains(&new_secret[13..]));
+}
