@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use keyward::agents::{self, Agent, Wiring};
-use keyward::manager::{AgentWiring, KeysScreen, Manager, Revoked};
+use keyward::manager::{AgentWiring, Find, KeyUsage, KeysScreen, Manager, Revoked, ScanRequest};
 use keyward::mirror::{StoreMirror, SyncReport};
 use keyward::profile::Profile;
 use keyward_core::Scopes;
@@ -118,9 +118,12 @@ pub struct RotatedKey {
 #[tauri::command]
 #[specta::specta]
 pub async fn rotate_key(manager: State<'_, Manager>, id: String, overlap_seconds: u32) -> Result<RotatedKey> {
-    let rotated = manager.rotate_key(&id, overlap_seconds).await?;
+    Ok(rotated_key(manager.rotate_key(&id, overlap_seconds).await?))
+}
+
+fn rotated_key(rotated: keyward::manager::Rotated) -> RotatedKey {
     let replacement = CreatedKey { record: rotated.replacement.record, secret: rotated.replacement.secret };
-    Ok(RotatedKey { replacement, previous: rotated.previous, rewired: rotated.rewired, not_kept: rotated.not_kept })
+    RotatedKey { replacement, previous: rotated.previous, rewired: rotated.rewired, not_kept: rotated.not_kept }
 }
 
 #[tauri::command]
@@ -183,6 +186,48 @@ pub async fn undo_connect(undos: State<'_, Undos>, undo: u32) -> Result<()> {
 #[specta::specta]
 pub async fn disconnect_agent(manager: State<'_, Manager>, agent: Agent, key_id: String) -> Result<bool> {
     Ok(manager.disconnect(agent, &key_id, None).await?)
+}
+
+/// How many files the running scan has read, for the window's progress line.
+#[derive(Default)]
+pub struct ScanProgress(pub Arc<AtomicU64>);
+
+/// Scans this computer as `keyward scan` does without paths: dotfiles and shell histories,
+/// every assistant config, `.env*` files under the app's folder. Never returns a secret.
+#[tauri::command]
+#[specta::specta]
+pub async fn scan_computer(manager: State<'_, Manager>, progress: State<'_, ScanProgress>) -> Result<Vec<Find>> {
+    progress.0.store(0, Ordering::Relaxed);
+    Ok(manager.scan(&ScanRequest::default(), &progress.0).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn scan_progress(progress: State<'_, ScanProgress>) -> Result<u32> {
+    Ok(u32::try_from(progress.0.load(Ordering::Relaxed)).unwrap_or(u32::MAX))
+}
+
+/// A leaked key rolled, and the files found holding it that still do.
+#[derive(Debug, Serialize, specta::Type)]
+pub struct Rolled {
+    pub rotated: RotatedKey,
+    pub still_holding: Vec<PathBuf>,
+}
+
+/// Rolls a key `scan_computer` found working: rotated with no overlap, assistants moved to the
+/// new key through the bridge.
+#[tauri::command]
+#[specta::specta]
+pub async fn roll_key(manager: State<'_, Manager>, key_id: String, files: Vec<PathBuf>) -> Result<Rolled> {
+    let (rotated, still_holding) = manager.roll_found(&key_id, &files, 0).await?;
+    Ok(Rolled { rotated: rotated_key(rotated), still_holding })
+}
+
+/// Which assistants used a key on this computer, beside the service's own "last used".
+#[tauri::command]
+#[specta::specta]
+pub async fn key_usage(manager: State<'_, Manager>, key_id: String) -> Result<KeyUsage> {
+    Ok(manager.usage(Some(&key_id)).await?)
 }
 
 /// The command that runs a script of the merchant's own with this key in its environment.

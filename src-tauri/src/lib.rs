@@ -57,6 +57,10 @@ pub fn commands() -> tauri_specta::Builder<tauri::Wry> {
             undo_connect,
             disconnect_agent,
             run_command,
+            scan_computer,
+            scan_progress,
+            roll_key,
+            key_usage,
             list_connections,
             revoke_connection,
             new_connection_code,
@@ -98,6 +102,7 @@ pub fn run() {
     tauri::Builder::default()
         .manage(Manager::new(paths, keyward_program()))
         .manage(commands::Undos::default())
+        .manage(commands::ScanProgress::default())
         .invoke_handler(commands.invoke_handler())
         .run(tauri::generate_context!())
         .unwrap_or_else(|e| {

@@ -674,6 +674,14 @@ impl Manager {
         self.rotate(id, overlap_seconds, true).await
     }
 
+    /// Rolls a key found leaked in `files` ([`Manager::roll_leaked_key`]) and answers which of
+    /// those files still hold the dead key: Keyward edits only the assistant configs it wrote.
+    pub async fn roll_found(&self, id: &str, files: &[PathBuf], overlap_seconds: u32) -> Result<(Rotated, Vec<PathBuf>)> {
+        let rotated = self.roll_leaked_key(id, overlap_seconds).await?;
+        let still = files.iter().filter(|file| scan::holds_key(file, id)).cloned().collect();
+        Ok((rotated, still))
+    }
+
     async fn rotate(&self, id: &str, overlap_seconds: u32, inline_to_bridge: bool) -> Result<Rotated> {
         let (profile, client) = self.client().await?;
         let vault = self.vault(&profile);

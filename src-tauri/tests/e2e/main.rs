@@ -14,3 +14,4 @@ mod devices;
 mod keys;
 mod offline;
 mod people;
+mod scan;

@@ -29,6 +29,19 @@ export const commands = {
 	disconnectAgent: (agent: Agent, keyId: string) => __TAURI_INVOKE<boolean>("disconnect_agent", { agent, keyId }),
 	/**  The command that runs a script of the merchant's own with this key in its environment. */
 	runCommand: (keyId: string) => __TAURI_INVOKE<string>("run_command", { keyId }),
+	/**
+	 *  Scans this computer as `keyward scan` does without paths: dotfiles and shell histories,
+	 *  every assistant config, `.env*` files under the app's folder. Never returns a secret.
+	 */
+	scanComputer: () => __TAURI_INVOKE<Find[]>("scan_computer"),
+	scanProgress: () => __TAURI_INVOKE<number>("scan_progress"),
+	/**
+	 *  Rolls a key `scan_computer` found working: rotated with no overlap, assistants moved to the
+	 *  new key through the bridge.
+	 */
+	rollKey: (keyId: string, files: string[]) => __TAURI_INVOKE<Rolled>("roll_key", { keyId, files }),
+	/**  Which assistants used a key on this computer, beside the service's own "last used". */
+	keyUsage: (keyId: string) => __TAURI_INVOKE<KeyUsage>("key_usage", { keyId }),
 	listConnections: () => __TAURI_INVOKE<Connection[]>("list_connections"),
 	revokeConnection: (id: string) => __TAURI_INVOKE<Connection>("revoke_connection", { id }),
 	/**  A one-time code the merchant pastes on the consent page instead of signing in there. */
@@ -206,6 +219,20 @@ export type ErrorCode =
 /**  Anything else. */
 "failed";
 
+/**  A key found by `keyward scan`: where, which key record, and how it stands. No secret. */
+export type Find = {
+	key_id: string,
+	key_prefix: string,
+	/**  The key's label, when this machine's mirror knows it. */
+	key_name: string | null,
+	status: FindStatus,
+} & Place;
+
+/**  A found key's status, from the verifier mirror (synced first when the service answers). */
+export type FindStatus = "active" | "rotating_out" | "deactivated" | "expired" | "revoked" | 
+/**  Of this deployment's format, but not a key of this store (or not its real secret). */
+"unknown";
+
 /**  A key as listed: never the secret. */
 export type KeyRecord = {
 	id: string,
@@ -253,6 +280,16 @@ export type KeyStatus =
 /**  Revoked: refused for good. */
 "revoked";
 
+/**  A key's use on this computer, beside the key service's own "last used". */
+export type KeyUsage = {
+	rows: UsageRow[],
+	/**
+	 *  Per key, when the service last saw it used (from any computer); `None` when the service
+	 *  could not be asked.
+	 */
+	service_last_used: ServiceLastUse[] | null,
+};
+
 /**  A key as listed on this machine. */
 export type KeyView = {
 	/**  Whether this machine's keychain holds the key's secret. */
@@ -285,6 +322,19 @@ export type PasswordChanged = {
 export type Person = {
 	name: string,
 	email: string,
+};
+
+/**
+ *  A key found somewhere. Holds no secret: the key itself is only inside [`Finder::find`]'s
+ *  callback.
+ */
+export type Place = {
+	/**  The file, or for history `COMMIT:PATH`. */
+	file: string,
+	line: number,
+	column: number,
+	/**  The commit, for a find in a repository's history. */
+	commit?: string | null,
 };
 
 /**  What `keyward login` remembers. */
@@ -327,6 +377,12 @@ export type Revoked = {
 	keychain_item_removed: boolean,
 };
 
+/**  A leaked key rolled, and the files found holding it that still do. */
+export type Rolled = {
+	rotated: RotatedKey,
+	still_holding: string[],
+};
+
 /**  A rotation: the replacement for the one-time reveal, and the assistant entries moved to it. */
 export type RotatedKey = {
 	replacement: CreatedKey,
@@ -351,6 +407,12 @@ export type Scope =
  *  brings `read` with it (a key that may change data may also see it).
  */
 export type Scopes = Scope[];
+
+export type ServiceLastUse = {
+	key_id: string,
+	key_prefix: string,
+	last_used_at: string | null,
+};
 
 /**  What the settings screen shows. */
 export type Settings = {
@@ -396,6 +458,18 @@ export type SyncReport = {
 	changed: number,
 	keys: number,
 	cursor: string,
+};
+
+/**  One key's use by one client on one day. */
+export type UsageRow = {
+	key_id: string,
+	/**  `Claude Code 2.1.3`, `keyward run: ./export.sh`, … */
+	client: string,
+	/**  The day, `YYYY-MM-DD` (UTC). */
+	day: string,
+	calls: number,
+	errors: number,
+	last_call: string,
 };
 
 /**  What [`connect`] changed, so it can be undone. */

@@ -719,10 +719,10 @@ async fn fix_finds(manager: &Manager, finds: &[keyward::manager::Find], overlap:
     let mut report = Vec::new();
     let mut failed = false;
     for find in leaked {
-        match manager.roll_leaked_key(&find.key_id, overlap).await {
-            Ok(rotated) => {
-                let files: std::collections::BTreeSet<&str> = finds.iter().filter(|f| f.key_id == find.key_id && f.place.commit.is_none()).map(|f| f.place.file.as_str()).collect();
-                let still: Vec<String> = files.into_iter().filter(|file| keyward::scan::holds_key(Path::new(file), &find.key_id)).map(str::to_owned).collect();
+        let files: std::collections::BTreeSet<PathBuf> =
+            finds.iter().filter(|f| f.key_id == find.key_id && f.place.commit.is_none()).map(|f| PathBuf::from(&f.place.file)).collect();
+        match manager.roll_found(&find.key_id, &files.into_iter().collect::<Vec<_>>(), overlap).await {
+            Ok((rotated, still)) => {
                 if let Some(why) = &rotated.not_kept {
                     eprintln!("keyward: {why}");
                     failed = true;
@@ -732,7 +732,7 @@ async fn fix_finds(manager: &Manager, finds: &[keyward::manager::Find], overlap:
                     "replacement": rotated.replacement.record.key_prefix,
                     "replacement_id": rotated.replacement.record.id,
                     "rewired": rotated.rewired.iter().map(|w| w.path.display().to_string()).collect::<Vec<_>>(),
-                    "still_holding_dead_secret": still,
+                    "still_holding_dead_secret": still.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
                 }));
             }
             Err(e) => {
