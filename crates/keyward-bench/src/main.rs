@@ -11,6 +11,7 @@ mod load;
 mod mirror;
 mod report;
 mod scale;
+mod scan;
 mod service;
 
 use std::path::PathBuf;
@@ -159,6 +160,11 @@ async fn run(quick: bool, out: PathBuf, criterion: PathBuf, mcp_remote: PathBuf)
     eprintln!("==> keyward bridge against mcp-remote");
     let bridge = bridge::run(&mcp_remote).await?;
     eprintln!("==> the desktop app: launch to keys table, memory");
+    eprintln!("==> keyward scan against ripgrep and detect-secrets on a generated tree");
+    let scan = scan::run(quick, std::path::Path::new("target/release/keyward"), &scan::default_detect_secrets()).map_err(|e| {
+        eprintln!("    not measured: {e:#}");
+        format!("{e:#}")
+    });
     let app = match app::run().await {
         Ok(app) => Ok(app),
         Err(e) => {
@@ -166,7 +172,8 @@ async fn run(quick: bool, out: PathBuf, criterion: PathBuf, mcp_remote: PathBuf)
             Err(format!("{e:#}"))
         }
     };
-    let report = Report::new(Whoami { normal, no_cache, no_auth, connections: plan.connections }, revocations, scale, mirror, bridge, app, report::Micro::read_all(&criterion));
+    let report =
+        Report::new(Whoami { normal, no_cache, no_auth, connections: plan.connections }, revocations, scale, mirror, bridge, app, scan, report::Micro::read_all(&criterion));
     std::fs::create_dir_all(&out)?;
     std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&report)?)?;
     let markdown = report.markdown();

@@ -8,6 +8,7 @@ use crate::app::AppReport;
 use crate::bridge::BridgeReport;
 use crate::mirror::MirrorReport;
 use crate::scale::ScaleReport;
+use crate::scan::ScanReport;
 
 #[derive(Debug, Serialize)]
 pub struct Machine {
@@ -128,6 +129,8 @@ pub struct Report {
     pub bridge: BridgeReport,
     /// The app's figures, or why they could not be measured here.
     pub app: Result<AppReport, String>,
+    /// keyward scan beside ripgrep and a secret scanner, or why it could not be measured.
+    pub scan: Result<ScanReport, String>,
     pub micro: Vec<Micro>,
     pub ratios: Vec<Ratio>,
 }
@@ -144,6 +147,7 @@ impl Report {
         mirror: MirrorReport,
         bridge: BridgeReport,
         app: Result<AppReport, String>,
+        scan: Result<ScanReport, String>,
         micro: Vec<Micro>,
     ) -> Report {
         let (a, b, c) = (&whoami.normal, &whoami.no_cache, &whoami.no_auth);
@@ -251,8 +255,37 @@ impl Report {
                 met: true,
             });
         }
+        if let Ok(s) = &scan {
+            let tree = format!("{} files, {:.2} GiB", s.files, s.bytes as f64 / (1u64 << 30) as f64);
+            ratios.push(Ratio {
+                name: format!("scanning a tree ({tree}): keyward scan / ripgrep, same key pattern"),
+                keyward: format!("{:.0} ms", s.keyward_ms),
+                compared_with: format!("{:.0} ms", s.ripgrep_ms),
+                ratio: s.keyward_ms / s.ripgrep_ms,
+                goal: "≤ 2".into(),
+                met: s.keyward_ms <= 2.0 * s.ripgrep_ms,
+            });
+            if let Ok(d) = &s.detect_secrets {
+                ratios.push(Ratio {
+                    name: format!("scanning the same tree: keyward scan / {}", d.name),
+                    keyward: format!("{:.0} ms", s.keyward_ms),
+                    compared_with: format!("{:.0} ms ({} findings)", d.ms, d.findings),
+                    ratio: s.keyward_ms / d.ms,
+                    goal: "< 1".into(),
+                    met: s.keyward_ms < d.ms,
+                });
+            }
+            ratios.push(Ratio {
+                name: format!("keys keyward scan found / keys planted (among {} look-alikes ripgrep also matched)", s.look_alikes),
+                keyward: s.keyward_found.to_string(),
+                compared_with: format!("{} planted; ripgrep matched {} lines", s.planted, s.ripgrep_lines),
+                ratio: s.keyward_found as f64 / s.planted.max(1) as f64,
+                goal: "= 1 (no false positive)".into(),
+                met: s.keyward_found == s.planted,
+            });
+        }
         let date = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-        Report { machine: Machine::here(), date, whoami, revocation, scale, mirror, bridge, app, micro, ratios }
+        Report { machine: Machine::here(), date, whoami, revocation, scale, mirror, bridge, app, scan, micro, ratios }
     }
 
     pub fn markdown(&self) -> String {
@@ -287,6 +320,14 @@ impl Report {
                 app.launch_to_keys_table_ms, app.app_rss_mib, app.total_rss_mib
             )),
             Err(why) => out.push_str(&format!("\nThe desktop app was not measured: {why}\n")),
+        }
+        match &self.scan {
+            Ok(s) => {
+                if let Err(why) = &s.detect_secrets {
+                    out.push_str(&format!("\nkeyward scan was not compared with a secret scanner: {why}\n"));
+                }
+            }
+            Err(why) => out.push_str(&format!("\nkeyward scan was not measured: {why}\n")),
         }
         if let Some(why) = &self.bridge.mcp_remote_missing {
             out.push_str(&format!("\nThe bridge was not compared with mcp-remote: {why}\n"));
