@@ -283,12 +283,7 @@ async fn a_keys_rate_limit_holds_across_instances_within_one_exchange_of_toleran
     // Sixty requests in three seconds, alternating: each instance alone would let twenty
     // through, forty in all. Shared, the total is the limit plus what the other instance
     // accepts in one exchange interval (a second, about ten here).
-    // Windows are whole minutes of the wall clock: a run that straddled the turn of a minute
-    // would start afresh halfway, so start early in one.
-    let into_minute = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64() % 60.0;
-    if into_minute > 50.0 {
-        tokio::time::sleep(std::time::Duration::from_secs_f64(60.5 - into_minute)).await;
-    }
+    support::early_in_a_minute(std::time::Duration::from_secs(10)).await;
     let mut accepted = 0;
     for i in 0..60 {
         let instance = if i % 2 == 0 { &a } else { &b };

@@ -173,3 +173,14 @@ pub async fn serving(mut command: tokio::process::Command) -> (tokio::process::C
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, base)
 }
+
+/// Waits, if need be, until early in a minute of the wall clock. Counters shared between
+/// instances (on PostgreSQL) count in whole wall-clock minutes, so a test that counts up to a
+/// limit and then checks it must not straddle the turn of a minute, or it would start afresh
+/// halfway. `needs` is how long the counting takes at most.
+pub async fn early_in_a_minute(needs: std::time::Duration) {
+    let into_minute = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64() % 60.0;
+    if into_minute > 60.0 - needs.as_secs_f64() {
+        tokio::time::sleep(std::time::Duration::from_secs_f64(60.5 - into_minute)).await;
+    }
+}
