@@ -366,13 +366,20 @@ impl Manager {
     }
 
     pub async fn keys(&self, include_revoked: bool) -> Result<Vec<KeyView>> {
+        let (profile, records) = self.records(include_revoked).await?;
+        self.mark_held(&profile, records).await
+    }
+
+    /// The key records from the service, kept in the mirror for showing offline. Without the
+    /// keychain lookups [`Manager::keys`] adds: for callers that need labels and times only.
+    async fn records(&self, include_revoked: bool) -> Result<(Profile, Vec<KeyRecord>)> {
         let (profile, client) = self.client().await?;
         let records = client.list_keys(include_revoked).await?;
         if let Ok(mut mirror) = self.open_mirror() {
             // Only labels for showing offline; failing to keep them costs nothing now.
             let _ = mirror.remember_listing(&profile.server, &profile.store_id, &records);
         }
-        self.mark_held(&profile, records).await
+        Ok((profile, records))
     }
 
     /// Pairs each record with whether this machine's keychain holds its secret.
@@ -489,23 +496,27 @@ impl Manager {
         }
         // Labels from the service when it answers (which also keeps them for offline), else
         // the ones the mirror kept.
-        let records = match self.keys(true).await {
-            Ok(keys) => keys.into_iter().map(|k| k.record).collect(),
+        let records = match self.records(true).await {
+            Ok((_, records)) => records,
             Err(_) => self.open_mirror()?.offline_keys(&profile.server, &profile.store_id).unwrap_or_default(),
         };
         let names: std::collections::HashMap<String, String> = records.into_iter().filter(|r| r.name != r.key_prefix).map(|r| (r.id, r.name)).collect();
         let mirror = self.open_mirror()?;
         let mut finds = Vec::new();
+        // The same key is often found in several places: the mirror is asked once per key.
+        let mut statuses: std::collections::HashMap<String, FindStatus> = std::collections::HashMap::new();
         for (place, key) in found.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            let verification = mirror.verify(key.expose(), Some(&profile.server))?;
+            let status = match statuses.get(key.expose()) {
+                Some(status) => *status,
+                None => {
+                    let verification = mirror.verify(key.expose(), Some(&profile.server))?;
+                    let status = verification.key_status.map_or(FindStatus::Unknown, FindStatus::from);
+                    statuses.insert(key.expose().to_owned(), status);
+                    status
+                }
+            };
             let key_id = key.id().as_str().to_owned();
-            finds.push(Find {
-                place,
-                key_prefix: key.key_prefix(),
-                key_name: names.get(&key_id).cloned(),
-                key_id,
-                status: verification.key_status.map_or(FindStatus::Unknown, FindStatus::from),
-            });
+            finds.push(Find { place, key_prefix: key.key_prefix(), key_name: names.get(&key_id).cloned(), key_id, status });
         }
         finds.sort_by(|a, b| (&a.place.file, a.place.line, a.place.column).cmp(&(&b.place.file, b.place.line, b.place.column)));
         Ok(finds)
@@ -525,9 +536,7 @@ impl Manager {
         }
         places.extend(Agent::all().filter_map(|agent| agent.default_path().ok()));
         if let Ok(profile) = self.profile() {
-            let record = std::fs::read_to_string(self.paths.wired()).unwrap_or_default();
-            let placements: Vec<Placement> = serde_json::from_str(&record).unwrap_or_default();
-            places.extend(placements.into_iter().filter(|p| p.server == profile.server).map(|p| p.path));
+            places.extend(self.record().of_server(&profile.server).into_iter().map(|p| p.path));
         }
         let here = std::env::current_dir().unwrap_or_default();
         let mut env_files = ignore::WalkBuilder::new(&here);
@@ -557,11 +566,12 @@ impl Manager {
             true => Usage::open(&self.paths.usage()).and_then(|u| u.rows(&profile.server, key_id)).map_err(|e| Error::Invalid(e.to_string()))?,
             false => Vec::new(),
         };
-        let service_last_used = match self.keys(true).await {
-            Ok(keys) => Some(
-                keys.into_iter()
-                    .filter(|k| key_id.is_none_or(|id| id == k.record.id))
-                    .map(|k| ServiceLastUse { key_id: k.record.id, key_prefix: k.record.key_prefix, last_used_at: k.record.last_used_at })
+        let service_last_used = match self.records(true).await {
+            Ok((_, records)) => Some(
+                records
+                    .into_iter()
+                    .filter(|r| key_id.is_none_or(|id| id == r.id))
+                    .map(|r| ServiceLastUse { key_id: r.id, key_prefix: r.key_prefix, last_used_at: r.last_used_at })
                     .collect(),
             ),
             Err(_) => None,
@@ -677,8 +687,10 @@ impl Manager {
     /// Rolls a key found leaked in `files` ([`Manager::roll_leaked_key`]) and answers which of
     /// those files still hold the dead key: Keyward edits only the assistant configs it wrote.
     pub async fn roll_found(&self, id: &str, files: &[PathBuf], overlap_seconds: u32) -> Result<(Rotated, Vec<PathBuf>)> {
+        let brand = self.profile()?.brand;
         let rotated = self.roll_leaked_key(id, overlap_seconds).await?;
-        let still = files.iter().filter(|file| scan::holds_key(file, id)).cloned().collect();
+        let finder = Finder::new(std::slice::from_ref(&brand));
+        let still = files.iter().filter(|file| finder.holds(file, id)).cloned().collect();
         Ok((rotated, still))
     }
 

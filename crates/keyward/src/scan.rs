@@ -75,6 +75,14 @@ impl Finder {
         }
     }
 
+    /// Whether the file at `path` holds a key with the id `key_id`.
+    pub fn holds(&self, path: &Path, key_id: &str) -> bool {
+        let Ok(bytes) = std::fs::read(path) else { return false };
+        let mut held = false;
+        self.find(&bytes, |_, _, key| held |= key.id().as_str() == key_id);
+        held
+    }
+
     /// Walks `paths` (files or folders), honouring `.gitignore` unless told not to, skipping
     /// binaries and huge files. `progress` is told how many files were read so far.
     pub fn scan_paths(&self, paths: &[PathBuf], options: &Options, progress: &AtomicU64, found: &(dyn Fn(Place, ApiKey) + Sync)) {
@@ -157,16 +165,6 @@ impl Finder {
         }
         Ok(())
     }
-}
-
-/// Whether the file at `path` holds a well-formed key with the id `key_id` (any brand).
-pub fn holds_key(path: &Path, key_id: &str) -> bool {
-    let Ok(bytes) = std::fs::read(path) else { return false };
-    let pattern = Regex::new(KEY_PATTERN).expect("the key pattern compiles");
-    pattern
-        .find_iter(&bytes)
-        .filter_map(|m| std::str::from_utf8(m.as_bytes()).ok().and_then(|t| ApiKey::parse(t).ok()))
-        .any(|key| key.id().as_str() == key_id)
 }
 
 #[cfg(test)]

@@ -155,10 +155,8 @@ impl World {
         let (port, native_port) = (free_port(), free_port());
         let mut driver = Command::new(tauri_driver());
         // Each assistant's file where the app's home has it, whatever the runner's environment says.
-        for agent in keyward::agents::Agent::all() {
-            for env in agent.spec().location.env {
-                driver.env_remove(env.var());
-            }
+        for var in keyward::agents::table::override_variables() {
+            driver.env_remove(var);
         }
         let driver = driver
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])

@@ -56,8 +56,13 @@ impl Record {
 
     /// The entries recorded for a key.
     pub fn for_key(&self, server: &str, key_id: &str) -> Vec<Placement> {
+        self.of_server(server).into_iter().filter(|p| p.key_id == key_id).collect()
+    }
+
+    /// Every entry recorded for keys of `server`.
+    pub fn of_server(&self, server: &str) -> Vec<Placement> {
         let text = std::fs::read_to_string(&self.path).ok();
-        parse(text.as_deref()).into_iter().filter(|p| p.is_for(server, key_id)).collect()
+        parse(text.as_deref()).into_iter().filter(|p| p.server == server).collect()
     }
 
     /// Remembers an entry (before it is written, so no entry goes unrecorded).

@@ -47,6 +47,12 @@ pub struct Spec {
     pub lowercase_names: bool,
 }
 
+/// Every environment variable that moves an assistant's file (`KEYWARD_CURSOR_CONFIG`,
+/// `CODEX_HOME`, …): what a test clears so each file is where its own home puts it.
+pub fn override_variables() -> impl Iterator<Item = &'static str> {
+    TABLE.iter().flat_map(|spec| spec.location.env.iter().map(|env| env.var()))
+}
+
 /// The same relative path on every OS.
 const fn everywhere(places: &'static [Place]) -> (&'static [Place], &'static [Place], &'static [Place]) {
     (places, places, places)

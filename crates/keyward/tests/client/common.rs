@@ -130,10 +130,8 @@ impl Device {
             .kill_on_drop(true);
         // Each assistant's file where this machine's home has it, whatever the test runner's
         // own environment says.
-        for agent in keyward::agents::Agent::all() {
-            for env in agent.spec().location.env {
-                command.env_remove(env.var());
-            }
+        for var in keyward::agents::table::override_variables() {
+            command.env_remove(var);
         }
         command
     }
