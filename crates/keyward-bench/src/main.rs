@@ -159,12 +159,12 @@ async fn run(quick: bool, out: PathBuf, criterion: PathBuf, mcp_remote: PathBuf)
     let mirror = mirror::run(10_000).await?;
     eprintln!("==> keyward bridge against mcp-remote");
     let bridge = bridge::run(&mcp_remote).await?;
-    eprintln!("==> the desktop app: launch to keys table, memory");
     eprintln!("==> keyward scan against ripgrep and detect-secrets on a generated tree");
     let scan = scan::run(quick, std::path::Path::new("target/release/keyward"), &scan::default_detect_secrets()).map_err(|e| {
         eprintln!("    not measured: {e:#}");
         format!("{e:#}")
     });
+    eprintln!("==> the desktop app: launch to keys table, memory");
     let app = match app::run().await {
         Ok(app) => Ok(app),
         Err(e) => {
