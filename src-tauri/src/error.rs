@@ -53,3 +53,50 @@ impl From<Error> for CommandError {
 }
 
 pub type Result<T> = std::result::Result<T, CommandError>;
+
+#[cfg(test)]
+mod tests {
+    use keyward::agents::ConfigError;
+    use keyward::mirror::MirrorError;
+    use keyward::vault::VaultError;
+
+    use super::*;
+
+    fn code(e: Error) -> ErrorCode {
+        CommandError::from(e).code
+    }
+
+    #[test]
+    fn an_ended_session_sends_the_window_back_to_sign_in() {
+        assert_eq!(code(Error::NotSignedIn), ErrorCode::SignIn);
+        assert_eq!(code(Error::SessionEnded), ErrorCode::SignIn);
+        assert_eq!(code(Error::SessionExpired("The session expired. Sign in again.".into())), ErrorCode::SignIn);
+    }
+
+    #[test]
+    fn an_unreachable_service_shows_the_offline_banner_and_a_refusal_is_shown_as_said() {
+        let unreachable = ClientError::Unreachable { server: "http://127.0.0.1:9".into(), detail: "connection refused".into() };
+        assert_eq!(code(Error::Client(unreachable)), ErrorCode::Offline);
+        let refused = ClientError::Refused { status: 409, code: "key_limit".into(), message: "This store already has 10 working keys.".into() };
+        let error = CommandError::from(Error::Client(refused));
+        assert_eq!(error.code, ErrorCode::Refused);
+        assert!(error.message.contains("This store already has 10 working keys."), "{}", error.message);
+    }
+
+    #[test]
+    fn keychain_config_and_input_errors_each_have_their_code() {
+        assert_eq!(code(Error::Vault(VaultError::Unavailable("no Secret Service".into()))), ErrorCode::Keychain);
+        assert_eq!(code(Error::Config(ConfigError::Io("the file is read-only".into()))), ErrorCode::Config);
+        assert_eq!(code(Error::Invalid("Pick a date.".into())), ErrorCode::Invalid);
+        assert_eq!(code(Error::KeyRefused("The key was revoked.".into())), ErrorCode::Invalid);
+        let broken = MirrorError::Storage { path: "/tmp/mirror.db".into(), detail: "disk full".into() };
+        assert_eq!(code(Error::Mirror(broken)), ErrorCode::Failed);
+    }
+
+    #[test]
+    fn the_window_reads_the_code_in_snake_case_beside_the_sentence() {
+        let json = serde_json::to_value(CommandError::invalid("The expiry is not a valid date and time. Pick one in the calendar.")).unwrap();
+        assert_eq!(json, serde_json::json!({"code": "invalid", "message": "The expiry is not a valid date and time. Pick one in the calendar."}));
+        assert_eq!(serde_json::to_value(ErrorCode::SignIn).unwrap(), "sign_in");
+    }
+}

@@ -101,8 +101,6 @@ pub fn run() {
     let commands = commands();
     tauri::Builder::default()
         .manage(Manager::new(paths, keyward_program()))
-        .manage(commands::Undos::default())
-        .manage(commands::ScanProgress::default())
         .invoke_handler(commands.invoke_handler())
         .run(tauri::generate_context!())
         .unwrap_or_else(|e| {

@@ -163,7 +163,7 @@ impl ApiKey {
 
     /// `{brand}_{id}`: the only form of a key people see after it is created.
     pub fn key_prefix(&self) -> String {
-        key_prefix(self.brand(), &self.id())
+        key_prefix(self.brand(), self.id().as_str())
     }
 
     /// The whole key, for handing it to its owner once.
@@ -172,9 +172,10 @@ impl ApiKey {
     }
 }
 
-/// `{brand}_{id}` for a key known only by its parts.
-pub fn key_prefix(brand: &str, id: &KeyId) -> String {
-    format!("{brand}_{}", id.0)
+/// `{brand}_{id}` for a key known only by its parts (a stored record): the one place the
+/// prefix is spelt.
+pub fn key_prefix(brand: &str, id: &str) -> String {
+    format!("{brand}_{id}")
 }
 
 impl fmt::Debug for ApiKey {

@@ -45,10 +45,10 @@ pub struct KeyFacts {
 }
 
 impl KeyFacts {
-    /// From times in unix seconds, as the key service and the mirror store them. A time out of
-    /// range reads as the epoch, which is the safe side: revoked or expired long ago.
+    /// From times in unix seconds, as the key service and the mirror store them (see
+    /// [`Timestamp::from_unix`](crate::Timestamp::from_unix) for a time out of range).
     pub fn from_unix(revoked_at: Option<i64>, revokes_at: Option<i64>, expires_at: Option<i64>, is_active: bool) -> KeyFacts {
-        let time = |secs: Option<i64>| secs.map(|s| OffsetDateTime::from_unix_timestamp(s).unwrap_or(OffsetDateTime::UNIX_EPOCH));
+        let time = |secs: Option<i64>| secs.map(|s| crate::Timestamp::from_unix(s).get());
         KeyFacts { revoked_at: time(revoked_at), revokes_at: time(revokes_at), expires_at: time(expires_at), is_active }
     }
 

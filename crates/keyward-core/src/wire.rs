@@ -4,10 +4,10 @@
 //! Times are RFC 3339 strings in UTC.
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 use crate::scope::Scopes;
 use crate::status::{KeyFacts, KeyStatus};
+pub use crate::timestamp::Timestamp;
 
 /// The longest label a key or device may have, in characters.
 pub const MAX_NAME_CHARS: usize = 255;
@@ -75,15 +75,9 @@ pub struct Device {
     pub id: String,
     pub name: String,
     pub user: Person,
-    #[serde(with = "time::serde::rfc3339")]
-    #[cfg_attr(feature = "specta", specta(type = String))]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    #[cfg_attr(feature = "specta", specta(type = String))]
-    pub last_seen_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
-    pub signed_out_at: Option<OffsetDateTime>,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub signed_out_at: Option<Timestamp>,
     /// Whether this is the device making the request.
     pub current: bool,
 }
@@ -107,24 +101,14 @@ pub struct KeyRecord {
     pub created_by: Person,
     /// The id of the device (dashboard session) the key was created from.
     pub created_device: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    #[cfg_attr(feature = "specta", specta(type = String))]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
-    pub last_used_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
-    pub expires_at: Option<OffsetDateTime>,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+    pub expires_at: Option<Timestamp>,
     pub is_active: bool,
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
-    pub revoked_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<Timestamp>,
     pub revoked_by: Option<Person>,
     /// Set while a rotated key's overlap window runs: when it stops working.
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
-    pub revokes_at: Option<OffsetDateTime>,
+    pub revokes_at: Option<Timestamp>,
     /// The key's status when the service built this record, decided by [`KeyStatus::of`] from
     /// the fields above. Show this; do not decide again. Required: a client reads records from
     /// a service of its own release.
@@ -144,14 +128,14 @@ pub struct CreateKeyRequest {
     pub name: String,
     #[serde(default)]
     pub scopes: Option<Scopes>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
-    pub expires_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub expires_at: Option<Timestamp>,
 }
 
 /// `201` from `POST /api/keys` and `POST /api/keys/{id}/rotate`: the record and, this once,
-/// the whole key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// the whole key. The one shape of a key with its one-time secret: the CLI and the app hand on
+/// this same value (its `Debug` hides the key).
+#[derive(Clone, Serialize, Deserialize)]
 pub struct CreatedKey {
     #[serde(flatten)]
     pub record: KeyRecord,
@@ -191,9 +175,7 @@ pub struct RotatedKey {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
     pub id: i64,
-    #[serde(with = "time::serde::rfc3339")]
-    #[cfg_attr(feature = "specta", specta(type = String))]
-    pub at: OffsetDateTime,
+    pub at: Timestamp,
     /// Who did it; absent for what the service did on its own (an overlap ending).
     pub actor: Option<Person>,
     pub actor_device: Option<String>,
@@ -246,9 +228,7 @@ pub struct StaffMember {
     pub email: String,
     /// `owner` or `staff`.
     pub role: String,
-    #[serde(with = "time::serde::rfc3339")]
-    #[cfg_attr(feature = "specta", specta(type = String))]
-    pub created_at: OffsetDateTime,
+    pub created_at: Timestamp,
 }
 
 /// `GET /api/staff`
@@ -306,17 +286,12 @@ pub struct Connection {
     /// in on the consent page instead.
     #[serde(default)]
     pub granted_device: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    #[cfg_attr(feature = "specta", specta(type = String))]
-    pub created_at: OffsetDateTime,
+    pub created_at: Timestamp,
     pub scopes: Scopes,
     /// The last request the app made with one of its tokens.
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
-    pub last_used_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
-    pub revoked_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -341,9 +316,7 @@ pub struct ConnectionCode {
     pub code: String,
     pub scopes: Scopes,
     pub app_name: String,
-    #[serde(with = "time::serde::rfc3339")]
-    #[cfg_attr(feature = "specta", specta(type = String))]
-    pub expires_at: OffsetDateTime,
+    pub expires_at: Timestamp,
 }
 
 /// `POST /oauth/token` (form-encoded, as OAuth clients send it). Fields OAuth defines that
@@ -397,19 +370,11 @@ pub struct MirrorRecord {
     /// The argon2id PHC string of the secret.
     pub secret_hash: String,
     pub scopes: Scopes,
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
-    pub expires_at: Option<OffsetDateTime>,
+    pub expires_at: Option<Timestamp>,
     pub is_active: bool,
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
-    pub revoked_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
-    pub revokes_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339")]
-    #[cfg_attr(feature = "specta", specta(type = String))]
-    pub updated_at: OffsetDateTime,
+    pub revoked_at: Option<Timestamp>,
+    pub revokes_at: Option<Timestamp>,
+    pub updated_at: Timestamp,
 }
 
 /// `GET /api/mirror?since=CURSOR`: the records changed after the cursor, oldest change first.
@@ -489,13 +454,13 @@ pub struct NewBom {
 impl KeyRecord {
     /// What [`Self::status`] is decided from.
     pub fn facts(&self) -> KeyFacts {
-        KeyFacts { revoked_at: self.revoked_at, revokes_at: self.revokes_at, expires_at: self.expires_at, is_active: self.is_active }
+        KeyFacts { revoked_at: self.revoked_at.map(Timestamp::get), revokes_at: self.revokes_at.map(Timestamp::get), expires_at: self.expires_at.map(Timestamp::get), is_active: self.is_active }
     }
 }
 
-/// Request bodies that carry a password (or another secret) show it as `[hidden]` when debug-printed, so a log
-/// line that prints one can never leak it.
-macro_rules! debug_without_passwords {
+/// Bodies that carry a password, a key or another secret show it as `[hidden]` when
+/// debug-printed, so a log line that prints one can never leak it.
+macro_rules! debug_without_secrets {
     ($($ty:ident { $($field:ident),* } hiding { $($secret:ident),* }),* $(,)?) => {
         $(impl std::fmt::Debug for $ty {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -508,7 +473,8 @@ macro_rules! debug_without_passwords {
     };
 }
 
-debug_without_passwords! {
+debug_without_secrets! {
+    CreatedKey { record } hiding { key },
     LoginRequest { email, device_name } hiding { password },
     PasswordChange {} hiding { current_password, new_password },
     NewStaffMember { name, email } hiding { password },
@@ -568,6 +534,19 @@ mod tests {
             assert!(!text.contains("hunter"), "{text}");
             assert!(text.contains("[hidden]"), "{text}");
         }
+    }
+
+    #[test]
+    fn a_created_key_reads_as_the_service_sends_it_and_never_shows_its_key_in_debug_output() {
+        let json = r#"{"id":"Ab12Cd34","name":"bot","key_prefix":"kw_Ab12Cd34","scopes":["read"],
+            "created_by":{"name":"Ann","email":"ann@b.test"},"created_device":null,"created_at":"2026-05-28T20:26:40Z",
+            "last_used_at":null,"expires_at":null,"is_active":true,"revoked_at":null,"revoked_by":null,"revokes_at":null,
+            "status":"active","key":"kw_Ab12Cd34SECRETSECRET"}"#;
+        let created: CreatedKey = serde_json::from_str(json).unwrap();
+        assert_eq!((created.record.key_prefix.as_str(), created.key.as_str()), ("kw_Ab12Cd34", "kw_Ab12Cd34SECRETSECRET"));
+        assert_eq!(created.record.created_at, Timestamp::from_unix(1_780_000_000));
+        let printed = format!("{created:?}");
+        assert!(!printed.contains("SECRET") && printed.contains("[hidden]") && printed.contains("kw_Ab12Cd34"), "{printed}");
     }
 
     #[test]

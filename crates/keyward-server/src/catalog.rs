@@ -4,9 +4,9 @@
 use keyward_core::Scope;
 use keyward_core::wire::{Bom, NewBom, NewRawMaterial, RawMaterial, RawMaterialChange, validate_name};
 
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 fn quantity(what: &str, value: f64, allow_zero: bool) -> Result<f64, ApiError> {
     if value.is_finite() && (value > 0.0 || (allow_zero && value == 0.0)) {

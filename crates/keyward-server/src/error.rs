@@ -8,6 +8,10 @@ use keyward_core::wire::{ErrorBody, ErrorDetail};
 
 use crate::db::DbError;
 
+/// The largest request body accepted, in bytes; a larger one is answered with
+/// [`ApiError::PayloadTooLarge`].
+pub const BODY_LIMIT: usize = 64 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// 400: the request itself is wrong.
@@ -79,12 +83,11 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         self.status_and_code().1
     }
-}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        let message = match &self {
+    /// The sentence a client is shown. An internal or database failure is logged in full here
+    /// and shown as a sentence that gives nothing away.
+    fn shown(&self) -> String {
+        match self {
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 "Something went wrong inside the key service. Try again; if it keeps happening, tell the operator.".to_owned()
@@ -94,7 +97,14 @@ impl IntoResponse for ApiError {
                 "The key service cannot reach its database right now. Send the request again in a moment; if it keeps happening, tell the operator.".to_owned()
             }
             other => other.to_string(),
-        };
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = self.shown();
         let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message } };
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
@@ -114,7 +124,7 @@ impl IntoResponse for ApiError {
             // RFC 6750 §3.1, as the MCP authorization specification's step-up flow reads it:
             // the scope that would do.
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"insufficient_scope\", scope=\"read write\""));
-            crate::routes::well_known::allow_any_origin(headers);
+            crate::cors::allow_any_origin(headers);
         }
         response
     }
@@ -162,7 +172,7 @@ impl From<JsonRejection> for ApiError {
                 "Send the request body as JSON with the header Content-Type: application/json.".into(),
             ),
             JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::PayloadTooLarge(crate::app::BODY_LIMIT)
+                ApiError::PayloadTooLarge(BODY_LIMIT)
             }
             JsonRejection::JsonSyntaxError(_) => {
                 ApiError::bad_request("invalid_json", "The request body is not valid JSON. Check its syntax.")
@@ -182,7 +192,7 @@ impl From<FormRejection> for ApiError {
             return ApiError::RequestTimeout;
         }
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return ApiError::PayloadTooLarge(crate::app::BODY_LIMIT);
+            return ApiError::PayloadTooLarge(BODY_LIMIT);
         }
         ApiError::bad_request(
             "invalid_request",
@@ -287,17 +297,7 @@ impl From<ApiError> for OAuthError {
             StatusCode::TOO_MANY_REQUESTS => "temporarily_unavailable",
             _ => "invalid_request",
         };
-        let description = match &err {
-            ApiError::Internal(detail) => {
-                tracing::error!(%detail, "internal error");
-                "Something went wrong inside the key service. Try again; if it keeps happening, tell the operator.".to_owned()
-            }
-            ApiError::Unavailable(detail) => {
-                tracing::warn!(%detail, "the database does not answer");
-                "The key service cannot reach its database right now. Send the request again in a moment; if it keeps happening, tell the operator.".to_owned()
-            }
-            other => other.to_string(),
-        };
+        let description = err.shown();
         OAuthError { status, error, description, retry_after, basic_challenge: false }
     }
 }

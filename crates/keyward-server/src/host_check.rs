@@ -5,19 +5,16 @@
 //! to loopback names (`localhost`, `127.0.0.1`, `[::1]`) and the names it was started with
 //! (`--allowed-host`); a service bound elsewhere answers to any name unless it was given a list.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
+use crate::auth::client_address::LocalAddr;
 use crate::error::ApiError;
-
-/// The address the connection was accepted on, put in each request by [`crate::serve`].
-#[derive(Debug, Clone, Copy)]
-pub struct LocalAddr(pub SocketAddr);
+use crate::state::AppState;
 
 /// The host name of a `Host` header or URI authority, without its port and brackets.
 fn host_name(authority: &str) -> &str {

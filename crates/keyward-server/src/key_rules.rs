@@ -123,13 +123,13 @@ mod tests {
             scopes: Scopes::read_only(),
             created_by: Person { name: "Ada".into(), email: "ada@acme.test".into() },
             created_device: None,
-            created_at: now,
+            created_at: now.into(),
             last_used_at: None,
             expires_at: None,
             is_active,
             revoked_at: None,
             revoked_by: None,
-            revokes_at: rotating.then_some(now),
+            revokes_at: rotating.then_some(now.into()),
             status,
         }
     }

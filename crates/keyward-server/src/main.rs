@@ -206,7 +206,7 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<()> {
             let name = keyward_core::wire::validate_name("partner app name", &name).map_err(anyhow::Error::msg)?;
             let mut uris: Vec<String> = Vec::with_capacity(redirect_uris.len());
             for uri in redirect_uris {
-                keyward_server::routes::oauth_register::check_redirect_uri(&uri).map_err(|e| anyhow::anyhow!("{}", e.description))?;
+                keyward_server::oauth::redirect_uri::check_redirect_uri(&uri).map_err(|e| anyhow::anyhow!("{}", e.description))?;
                 if !uris.contains(&uri) {
                     uris.push(uri);
                 }
@@ -321,7 +321,8 @@ async fn run_server(args: ServeArgs, demo_mode: bool) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     println!("Keyward key service listening on http://{addr}");
     if demo_store.is_some() {
-        println!("Demo store \"Demo Workshop\" is ready. Sign in at http://{addr} with:");
+        // The service has no sign-in page of its own: people sign in from the app or the CLI.
+        println!("Demo store \"Demo Workshop\" is ready. Sign in from the Keyward app (key service http://{addr}) or with `keyward login --server http://{addr}`, as:");
         println!("  owner: {} / {}", demo::OWNER_EMAIL, demo::PASSWORD);
         println!("  staff: {} / {}", demo::STAFF_EMAIL, demo::PASSWORD);
         println!("API document: http://{addr}/openapi.json   Stop with Ctrl-C.");

@@ -16,6 +16,9 @@
 //!   and `keyward run`.
 //! - [`profile`] and [`paths`]: which service and store this machine is signed in to, and
 //!   where local files live.
+//! - [`manager`]: the merchant's operations as whole flows (sign in, create, connect, rotate,
+//!   revoke, scan and roll, sync), which the CLI and the app call.
+//! - [`undo`]: the app's one-click connects that may still be taken back.
 //!
 //! The desktop app and the `keyward` CLI are thin layers over this library.
 
@@ -27,5 +30,6 @@ pub mod mirror;
 pub mod paths;
 pub mod profile;
 pub mod scan;
+pub mod undo;
 pub mod usage;
 pub mod vault;

@@ -3,23 +3,26 @@
 //! revoke it and unwire it, rotate it and rewire, sync and verify.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use keyward_core::{KeyStatus, Scopes};
+use keyward_core::key::key_prefix;
+use keyward_core::{KeyStatus, Scopes, Timestamp};
 use keyward_core::wire::{
-    AuditPage, Connection, ConnectionCode, ConnectionCodeRequest, CreateKeyRequest, Device, KeyRecord, NewStaffMember, PasswordChanged,
+    AuditPage, Connection, ConnectionCode, ConnectionCodeRequest, CreateKeyRequest, CreatedKey, Device, KeyRecord, NewStaffMember, PasswordChanged,
     RemovedStaffMember, SignedOutDevice, StaffMember, UpdateKeyRequest,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::agents::record::{Placement, Record};
-use crate::scan::{self, Finder};
-use crate::usage::{Usage, UsageRow};
 use crate::agents::{self, Agent, ConfigError, ServerEntry, Wiring};
 use crate::client::{ApiClient, ClientError};
 use crate::mirror::{Mirror, MirrorError, StoreMirror, SyncReport, Verification};
 use crate::paths::Paths;
 use crate::profile::Profile;
+use crate::scan::{self, Finder};
+use crate::undo::{Connected, Undos};
+use crate::usage::{Usage, UsageRow};
 use crate::vault::{Vault, VaultError};
 
 /// Everything that can stop an operation, each with a sentence saying what to do.
@@ -95,9 +98,7 @@ pub struct KeysScreen {
 pub struct Offline {
     /// The sentence the client gave for not reaching the service.
     pub message: String,
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
-    pub synced_at: Option<OffsetDateTime>,
+    pub synced_at: Option<Timestamp>,
     pub age_seconds: Option<i64>,
 }
 
@@ -137,7 +138,8 @@ pub struct WiredEntry {
 }
 
 /// A key found by `keyward scan`: where, which key record, and how it stands. No secret.
-#[derive(Debug, Clone, Serialize)]
+/// The app hands a scan's finds back to [`Manager::roll_found`], so it reads them too.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Find {
     #[serde(flatten)]
@@ -150,7 +152,7 @@ pub struct Find {
 }
 
 /// A found key's status, from the verifier mirror (synced first when the service answers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum FindStatus {
@@ -208,9 +210,7 @@ pub struct KeyUsage {
 pub struct ServiceLastUse {
     pub key_id: String,
     pub key_prefix: String,
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
-    pub last_used_at: Option<OffsetDateTime>,
+    pub last_used_at: Option<Timestamp>,
 }
 
 /// What `keyward run` hands the command it starts.
@@ -220,13 +220,6 @@ pub struct RunEnvironment {
     /// The key's secret, for the child's environment only.
     pub secret: String,
     pub key_prefix: String,
-}
-
-/// A new key: its record and, this once, its secret.
-#[derive(Debug, Clone)]
-pub struct NewKey {
-    pub record: KeyRecord,
-    pub secret: String,
 }
 
 /// What revoking a key did on this machine.
@@ -242,15 +235,24 @@ pub struct Revoked {
     pub keychain_item_removed: bool,
 }
 
-/// What rotating a key did.
-#[derive(Debug, Clone)]
+/// A leaked key rolled, and the files found holding it that still do.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Rolled {
+    pub rotated: Rotated,
+    pub still_holding: Vec<PathBuf>,
+}
+
+/// What rotating a key did (the app shows it as it is).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Rotated {
-    pub replacement: NewKey,
+    pub replacement: CreatedKey,
     pub previous: KeyRecord,
     /// Assistant entries moved from the old key to the new one.
     pub rewired: Vec<Wiring>,
     /// Set when the service rotated the key but the keychain would not keep the replacement's
-    /// secret: the sentence why. `replacement.secret` is then the only copy anywhere, and must
+    /// secret: the sentence why. `replacement.key` is then the only copy anywhere, and must
     /// be shown to the person now; no entry was moved and the old secret stays in the keychain.
     pub not_kept: Option<String>,
 }
@@ -259,6 +261,51 @@ pub struct Manager {
     paths: Paths,
     /// The `keyward` program assistants should launch as the bridge.
     keyward_program: PathBuf,
+    /// Connects made by [`Manager::connect_with_undo`] that may still be undone.
+    undos: Undos,
+    /// Files read by the running [`Manager::scan_this_computer`], for a progress line.
+    files_scanned: AtomicU64,
+}
+
+/// What the sign-in screen needs to know.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct AppInfo {
+    pub profile: Option<Profile>,
+    /// The key service to offer first: the one last signed in to (remembered across sign-out),
+    /// else `KEYWARD_SERVER`, else the local demo service.
+    pub default_server: String,
+    /// Shown on the sign-in screen when the app runs against the local demo service
+    /// (`KEYWARD_DEMO_ACCOUNT`, which `./dev run` sets).
+    pub demo_account: Option<String>,
+    /// The name a new sign-in gets unless the person changes it: this computer's.
+    pub device_name: String,
+}
+
+/// The key service `keyward login` and the app offer when nothing else names one: the demo
+/// service `./dev run` starts on this machine.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8420";
+
+/// What the settings screen shows.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Settings {
+    pub profile: Profile,
+    /// The mirror of the signed-in store, if it was ever synced.
+    pub mirror: Option<StoreMirror>,
+    pub config_dir: PathBuf,
+    pub data_dir: PathBuf,
+    /// Each assistant's config file on this machine.
+    pub agent_files: Vec<AgentFile>,
+}
+
+/// An assistant and where its config file is on this machine (`None` where it has none).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct AgentFile {
+    pub agent: Agent,
+    pub name: String,
+    pub path: Option<PathBuf>,
 }
 
 /// A program's path as one word for the shell people type into here: POSIX single quotes
@@ -281,7 +328,27 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> std::result::Result<T, 
 
 impl Manager {
     pub fn new(paths: Paths, keyward_program: PathBuf) -> Manager {
-        Manager { paths, keyward_program }
+        Manager { paths, keyward_program, undos: Undos::default(), files_scanned: AtomicU64::new(0) }
+    }
+
+    /// What the sign-in screen offers: the profile if signed in, the service to offer first,
+    /// and the demo account when there is one.
+    pub fn app_info(&self) -> AppInfo {
+        let variable = |name: &str| std::env::var(name).ok().filter(|s| !s.is_empty());
+        AppInfo {
+            profile: self.profile().ok(),
+            default_server: self.remembered_server().or_else(|| variable("KEYWARD_SERVER")).unwrap_or_else(|| DEFAULT_SERVER.into()),
+            demo_account: variable("KEYWARD_DEMO_ACCOUNT"),
+            device_name: crate::profile::computer_name(),
+        }
+    }
+
+    /// The signed-in profile, the store's mirror, Keyward's folders and each assistant's file.
+    pub fn settings(&self) -> Result<Settings> {
+        let profile = self.profile()?;
+        let mirror = self.mirror_status()?.into_iter().find(|m| m.server == profile.server && m.store_id == profile.store_id);
+        let agent_files = Agent::all().into_iter().map(|agent| AgentFile { agent, name: agent.to_string(), path: agent.default_path().ok() }).collect();
+        Ok(Settings { profile, mirror, config_dir: self.paths.config_dir.clone(), data_dir: self.paths.data_dir.clone(), agent_files })
     }
 
     pub fn paths(&self) -> &Paths {
@@ -417,7 +484,7 @@ impl Manager {
     /// those that look installed first, each group in the table's order.
     pub fn wiring(&self, key_id: &str) -> Result<Vec<AgentWiring>> {
         let profile = self.profile()?;
-        let name = Self::entry_name(&profile, &format!("{}_{key_id}", profile.brand));
+        let name = Self::entry_name(&profile, &key_prefix(&profile.brand, key_id));
         let mut all = Agent::all()
             .map(|agent| {
                 let path = agent.default_path()?;
@@ -458,8 +525,8 @@ impl Manager {
         let id = key_id.to_owned();
         let secret = blocking(move || vault.key(&id)).await?.ok_or_else(|| {
             Error::Invalid(format!(
-                "This machine's keychain holds no secret for the key {}_{key_id}. Check the id with `keyward keys list`; a key made on another machine must be rotated here first.",
-                profile.brand
+                "This machine's keychain holds no secret for the key {}. Check the id with `keyward keys list`; a key made on another machine must be rotated here first.",
+                key_prefix(&profile.brand, key_id)
             ))
         })?;
         // A revocation made elsewhere since the last sync is caught here; offline, the
@@ -469,12 +536,25 @@ impl Manager {
         if verification.verdict.refuses() {
             return Err(Error::KeyRefused(verification.verdict.sentence()));
         }
-        Ok(RunEnvironment { server: profile.server.clone(), key_id: key_id.to_owned(), secret, key_prefix: format!("{}_{key_id}", profile.brand) })
+        Ok(RunEnvironment { server: profile.server.clone(), key_id: key_id.to_owned(), secret, key_prefix: key_prefix(&profile.brand, key_id) })
+    }
+
+    /// Scans this computer as `keyward scan` does without paths (dotfiles and shell histories,
+    /// every assistant config, `.env*` files under the current folder), counting files read
+    /// for [`Manager::files_scanned`]. Never returns a secret.
+    pub async fn scan_this_computer(&self) -> Result<Vec<Find>> {
+        self.files_scanned.store(0, Ordering::Relaxed);
+        self.scan(&ScanRequest::default(), &self.files_scanned).await
+    }
+
+    /// Files read so far by the running (or last) [`Manager::scan_this_computer`].
+    pub fn files_scanned(&self) -> u64 {
+        self.files_scanned.load(Ordering::Relaxed)
     }
 
     /// Finds keys of this deployment in files (and history), each with its status from the
     /// verifier mirror, synced first when the service answers. `progress` counts files read.
-    pub async fn scan(&self, request: &ScanRequest, progress: &std::sync::atomic::AtomicU64) -> Result<Vec<Find>> {
+    pub async fn scan(&self, request: &ScanRequest, progress: &AtomicU64) -> Result<Vec<Find>> {
         let profile = self.profile().map_err(|_| {
             Error::Invalid("Keyward does not know this deployment's key format yet. Sign in once with `keyward login`, then scan.".into())
         })?;
@@ -586,7 +666,7 @@ impl Manager {
 
     /// Creates a key and keeps its secret in the keychain. If the keychain refuses after the
     /// key was made, the key is revoked again so no secret is left that nobody holds.
-    pub async fn create_key(&self, name: &str, scopes: Scopes, expires_at: Option<OffsetDateTime>) -> Result<NewKey> {
+    pub async fn create_key(&self, name: &str, scopes: Scopes, expires_at: Option<Timestamp>) -> Result<CreatedKey> {
         let (profile, client) = self.client().await?;
         let vault = self.vault(&profile);
         let probe = vault.clone();
@@ -598,7 +678,7 @@ impl Manager {
             return Err(e);
         }
         let _ = self.sync_mirror().await;
-        Ok(NewKey { record: created.record, secret: created.key })
+        Ok(created)
     }
 
     pub async fn update_key(&self, id: &str, change: UpdateKeyRequest) -> Result<KeyRecord> {
@@ -660,7 +740,7 @@ impl Manager {
         let key_id = record.id.clone();
         let keychain_item_removed = blocking(move || vault.delete_key(&key_id)).await?;
         if let Ok(mirror) = self.open_mirror() {
-            let _ = mirror.mark_revoked(&profile.server, &record.id, record.revoked_at.unwrap_or_else(OffsetDateTime::now_utc));
+            let _ = mirror.mark_revoked(&profile.server, &record.id, record.revoked_at.unwrap_or_else(Timestamp::now));
         }
         let _ = self.sync_mirror().await;
         Ok(Revoked { record, unwired, left_in_place, keychain_item_removed })
@@ -684,14 +764,17 @@ impl Manager {
         self.rotate(id, overlap_seconds, true).await
     }
 
-    /// Rolls a key found leaked in `files` ([`Manager::roll_leaked_key`]) and answers which of
-    /// those files still hold the dead key: Keyward edits only the assistant configs it wrote.
-    pub async fn roll_found(&self, id: &str, files: &[PathBuf], overlap_seconds: u32) -> Result<(Rotated, Vec<PathBuf>)> {
+    /// Rolls a key found leaked ([`Manager::roll_leaked_key`]) and answers which of the files
+    /// the scan found it in still hold the dead key: Keyward edits only the assistant configs it
+    /// wrote. `finds` is the scan's answer; finds in a repository's history are not files to
+    /// look at again.
+    pub async fn roll_found(&self, id: &str, finds: &[Find], overlap_seconds: u32) -> Result<Rolled> {
         let brand = self.profile()?.brand;
         let rotated = self.roll_leaked_key(id, overlap_seconds).await?;
+        let files: std::collections::BTreeSet<PathBuf> = finds.iter().filter(|f| f.key_id == id && f.place.commit.is_none()).map(|f| PathBuf::from(&f.place.file)).collect();
         let finder = Finder::new(std::slice::from_ref(&brand));
-        let still = files.iter().filter(|file| finder.holds(file, id)).cloned().collect();
-        Ok((rotated, still))
+        let still_holding = files.into_iter().filter(|file| finder.holds(file, id)).collect();
+        Ok(Rolled { rotated, still_holding })
     }
 
     async fn rotate(&self, id: &str, overlap_seconds: u32, inline_to_bridge: bool) -> Result<Rotated> {
@@ -709,8 +792,7 @@ impl Manager {
                 new.record.id,
                 if overlap_seconds == 0 { "now".to_owned() } else { format!("in {overlap_seconds} s") }
             );
-            let replacement = NewKey { record: new.record, secret: new.key };
-            return Ok(Rotated { replacement, previous: rotated.previous, rewired: Vec::new(), not_kept: Some(not_kept) });
+            return Ok(Rotated { replacement: new, previous: rotated.previous, rewired: Vec::new(), not_kept: Some(not_kept) });
         }
         let (old, new_name) = (&rotated.previous, Self::entry_name(&profile, &new.record.key_prefix));
         let mut rewired = Vec::new();
@@ -729,7 +811,24 @@ impl Manager {
         let old_id = rotated.previous.id.clone();
         blocking(move || vault.delete_key(&old_id)).await?;
         let _ = self.sync_mirror().await;
-        Ok(Rotated { replacement: NewKey { record: new.record, secret: new.key }, previous: rotated.previous, rewired, not_kept: None })
+        Ok(Rotated { replacement: new, previous: rotated.previous, rewired, not_kept: None })
+    }
+
+    /// Wires a key into an assistant through the bridge (no secret in the file), as the app's
+    /// one click does, and keeps the change so [`Manager::undo`] can take it back.
+    pub async fn connect_with_undo(&self, agent: Agent, key_id: &str) -> Result<Connected> {
+        let wiring = self.connect(agent, key_id, false, None).await?;
+        Ok(self.undos.offer(wiring))
+    }
+
+    /// Takes back what [`Manager::connect_with_undo`] did: the entry it added comes out, or the
+    /// entry it replaced goes back. Whatever was written to the file since stays; an entry
+    /// changed since is left alone.
+    pub fn undo(&self, undo: u32) -> Result<()> {
+        let wiring = self.undos.take(undo).ok_or_else(|| {
+            Error::Invalid("That change was already undone or is from an earlier session; nothing was changed.".into())
+        })?;
+        Ok(agents::undo(&wiring)?)
     }
 
     /// Wires a key into an assistant. `path` overrides the assistant's usual file.
@@ -762,7 +861,7 @@ impl Manager {
     /// Removes a key's entry from an assistant. Works offline from the mirror's records.
     pub async fn disconnect(&self, agent: Agent, key_id: &str, path: Option<&Path>) -> Result<bool> {
         let profile = self.profile()?;
-        let key_prefix = format!("{}_{key_id}", profile.brand);
+        let key_prefix = key_prefix(&profile.brand, key_id);
         let path = match path {
             Some(p) => p.to_owned(),
             None => agent.default_path()?,

@@ -9,12 +9,12 @@
 use std::path::{Path, PathBuf};
 
 use keyward_core::wire::{KeyRecord, MirrorPage, Person};
-use keyward_core::{ApiKey, KeyFacts, KeyStatus, Scopes, hashing};
+use keyward_core::timestamp::unix_now;
+use keyward_core::{ApiKey, KeyFacts, KeyStatus, Scopes, Timestamp, hashing};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use time::OffsetDateTime;
 
 use crate::client::{ApiClient, ClientError};
 
@@ -77,8 +77,8 @@ pub enum Verdict {
     Unknown,
     /// The id is known but the secret is not that key's.
     WrongSecret { key_prefix: String },
-    Revoked { key_prefix: String, #[serde(with = "time::serde::rfc3339")] #[cfg_attr(feature = "specta", specta(type = String))] at: OffsetDateTime },
-    Expired { key_prefix: String, #[serde(with = "time::serde::rfc3339")] #[cfg_attr(feature = "specta", specta(type = String))] at: OffsetDateTime },
+    Revoked { key_prefix: String, at: Timestamp },
+    Expired { key_prefix: String, at: Timestamp },
     Deactivated { key_prefix: String },
     Valid { key_prefix: String, scopes: Scopes },
 }
@@ -127,9 +127,7 @@ pub struct Verification {
     #[serde(flatten)]
     pub verdict: Verdict,
     /// When the store this key belongs to was last synced, if known.
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
-    pub synced_at: Option<OffsetDateTime>,
+    pub synced_at: Option<Timestamp>,
     pub age_seconds: Option<i64>,
     /// The key's status when the secret is this key's (rotating out included, which the
     /// verdict counts as valid).
@@ -144,9 +142,7 @@ pub struct StoreMirror {
     pub store_id: String,
     pub store_name: String,
     pub keys: i64,
-    #[serde(with = "time::serde::rfc3339")]
-    #[cfg_attr(feature = "specta", specta(type = String))]
-    pub synced_at: OffsetDateTime,
+    pub synced_at: Timestamp,
     pub age_seconds: i64,
 }
 
@@ -163,14 +159,6 @@ pub struct Mirror {
     conn: Connection,
     path: PathBuf,
     salt: Vec<u8>,
-}
-
-fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
-}
-
-fn to_time(secs: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 impl Mirror {
@@ -249,7 +237,7 @@ impl Mirror {
             tx.execute(
                 "INSERT INTO stores (server, store_id, store_name, brand, cursor, synced_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (server, store_id) DO UPDATE SET store_name = ?3, brand = ?4, cursor = ?5, synced_at = ?6",
-                params![server, page.store.id, page.store.name, page.store.brand, page.cursor, now()],
+                params![server, page.store.id, page.store.name, page.store.brand, page.cursor, unix_now()],
             )?;
             Ok(page.records.len())
         })();
@@ -287,7 +275,7 @@ impl Mirror {
             .conn
             .prepare("SELECT s.server, s.store_id, s.store_name, s.synced_at, (SELECT COUNT(*) FROM keys k WHERE k.server = s.server AND k.store_id = s.store_id) FROM stores s ORDER BY s.synced_at DESC")
             .map_err(|e| self.storage(e))?;
-        let t = now();
+        let t = unix_now();
         let rows = stmt
             .query_map([], |r| {
                 let synced: i64 = r.get(3)?;
@@ -295,7 +283,7 @@ impl Mirror {
                     server: r.get(0)?,
                     store_id: r.get(1)?,
                     store_name: r.get(2)?,
-                    synced_at: to_time(synced),
+                    synced_at: Timestamp::from_unix(synced),
                     age_seconds: (t - synced).max(0),
                     keys: r.get(4)?,
                 })
@@ -356,7 +344,7 @@ impl Mirror {
                 ok
             }
         };
-        let t = now();
+        let t = unix_now();
         let key_prefix = row.key_prefix.clone();
         let mut key_status = None;
         let verdict = if !matched {
@@ -365,25 +353,25 @@ impl Mirror {
             // Decided now, from the facts as last synced: an overlap or an expiry may have
             // ended since.
             let facts = KeyFacts::from_unix(row.revoked_at, row.revokes_at, row.expires_at, row.is_active);
-            let at = to_time(t);
+            let at = Timestamp::from_unix(t).get();
             let status = KeyStatus::of(&facts, at);
             key_status = Some(status);
             match status {
-                KeyStatus::Revoked => Verdict::Revoked { key_prefix, at: facts.revoked_since(at).unwrap_or(at) },
-                KeyStatus::Expired => Verdict::Expired { key_prefix, at: facts.expired_since(at).unwrap_or(at) },
+                KeyStatus::Revoked => Verdict::Revoked { key_prefix, at: facts.revoked_since(at).unwrap_or(at).into() },
+                KeyStatus::Expired => Verdict::Expired { key_prefix, at: facts.expired_since(at).unwrap_or(at).into() },
                 KeyStatus::Deactivated => Verdict::Deactivated { key_prefix },
                 KeyStatus::Active | KeyStatus::RotatingOut => {
                     Verdict::Valid { key_prefix, scopes: Scopes::from_db(&row.scopes).unwrap_or_else(Scopes::read_only) }
                 }
             }
         };
-        Ok(Verification { verdict, synced_at: Some(to_time(row.synced_at)), age_seconds: Some((t - row.synced_at).max(0)), key_status })
+        Ok(Verification { verdict, synced_at: Some(Timestamp::from_unix(row.synced_at)), age_seconds: Some((t - row.synced_at).max(0)), key_status })
     }
 
     /// Records that this machine revoked a key, so the mirror knows before the next sync.
-    pub fn mark_revoked(&self, server: &str, id: &str, at: OffsetDateTime) -> Result<(), MirrorError> {
+    pub fn mark_revoked(&self, server: &str, id: &str, at: Timestamp) -> Result<(), MirrorError> {
         self.conn
-            .execute("UPDATE keys SET revoked_at = ?3 WHERE server = ?1 AND id = ?2", params![server, id, at.unix_timestamp()])
+            .execute("UPDATE keys SET revoked_at = ?3 WHERE server = ?1 AND id = ?2", params![server, id, at.unix()])
             .map(|_| ())
             .map_err(|e| self.storage(e))
     }
@@ -409,7 +397,7 @@ impl Mirror {
     /// labels from the last listing. A key the mirror has but no listing named gets its prefix
     /// as its label.
     pub fn offline_keys(&self, server: &str, store_id: &str) -> Result<Vec<KeyRecord>, MirrorError> {
-        let t = now();
+        let t = unix_now();
         let mut stmt = self
             .conn
             .prepare(
@@ -428,7 +416,7 @@ impl Mirror {
                     scopes: Scopes::read_only(),
                     created_by: Person { name: String::new(), email: String::new() },
                     created_device: None,
-                    created_at: to_time(r.get::<_, i64>(7).unwrap_or_default()),
+                    created_at: Timestamp::from_unix(r.get::<_, i64>(7).unwrap_or_default()),
                     last_used_at: None,
                     expires_at: None,
                     is_active: true,
@@ -444,11 +432,11 @@ impl Mirror {
                 }
                 let scopes: String = r.get(2)?;
                 record.scopes = Scopes::from_db(&scopes).unwrap_or_else(Scopes::read_only);
-                record.expires_at = r.get::<_, Option<i64>>(3)?.map(to_time);
+                record.expires_at = r.get::<_, Option<i64>>(3)?.map(Timestamp::from_unix);
                 record.is_active = r.get(4)?;
-                record.revoked_at = r.get::<_, Option<i64>>(5)?.map(to_time);
-                record.revokes_at = r.get::<_, Option<i64>>(6)?.map(to_time);
-                record.status = KeyStatus::of(&record.facts(), to_time(t));
+                record.revoked_at = r.get::<_, Option<i64>>(5)?.map(Timestamp::from_unix);
+                record.revokes_at = r.get::<_, Option<i64>>(6)?.map(Timestamp::from_unix);
+                record.status = KeyStatus::of(&record.facts(), Timestamp::from_unix(t).get());
                 Ok(record)
             })
             .map_err(|e| self.storage(e))?;
@@ -490,7 +478,7 @@ struct Row {
 #[cfg(test)]
 mod tests {
     use keyward_core::wire::{MirrorRecord, StoreInfo};
-    use time::Duration;
+    use time::{Duration, OffsetDateTime};
 
     use super::*;
 
@@ -503,8 +491,8 @@ mod tests {
             expires_at: None,
             is_active: true,
             revoked_at: None,
-            revokes_at,
-            updated_at: OffsetDateTime::now_utc(),
+            revokes_at: revokes_at.map(Timestamp::from),
+            updated_at: Timestamp::now(),
         }
     }
 

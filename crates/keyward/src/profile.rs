@@ -24,6 +24,29 @@ pub struct Profile {
     pub device_name: String,
 }
 
+/// This computer's name (its host name). A new sign-in is named after it by default, so two
+/// laptops read apart in the store's devices list, which the lost-laptop flow depends on.
+/// "this computer" when the system does not say.
+pub fn computer_name() -> String {
+    #[cfg(unix)]
+    {
+        let mut name = [0u8; 256];
+        // SAFETY: gethostname writes at most `name.len()` bytes into the buffer it is given.
+        if unsafe { libc::gethostname(name.as_mut_ptr().cast(), name.len()) } == 0 {
+            let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+            let name = String::from_utf8_lossy(&name[..end]).trim().to_owned();
+            if !name.is_empty() {
+                return name;
+            }
+        }
+    }
+    #[cfg(windows)]
+    if let Some(name) = std::env::var("COMPUTERNAME").ok().map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) {
+        return name;
+    }
+    "this computer".into()
+}
+
 impl Profile {
     /// A short name for config entries: lowercase letters, digits and dashes of the store name.
     pub fn store_slug(&self) -> String {

@@ -23,7 +23,7 @@ pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A key found somewhere. Holds no secret: the key itself is only inside [`Finder::find`]'s
 /// callback.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Place {
     /// The file, or for history `COMMIT:PATH`.
@@ -31,7 +31,7 @@ pub struct Place {
     pub line: usize,
     pub column: usize,
     /// The commit, for a find in a repository's history.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
 }
 

@@ -8,6 +8,7 @@
 
 use std::path::Path;
 
+use keyward_core::Timestamp;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -36,9 +37,7 @@ pub struct UsageRow {
     pub day: String,
     pub calls: u32,
     pub errors: u32,
-    #[serde(with = "time::serde::rfc3339")]
-    #[cfg_attr(feature = "specta", specta(type = String))]
-    pub last_call: OffsetDateTime,
+    pub last_call: Timestamp,
 }
 
 pub struct Usage {
@@ -96,7 +95,7 @@ impl Usage {
                 day: r.get(2)?,
                 calls: r.get(3)?,
                 errors: r.get(4)?,
-                last_call: OffsetDateTime::from_unix_timestamp(r.get(5)?).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                last_call: Timestamp::from_unix(r.get(5)?),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

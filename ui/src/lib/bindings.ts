@@ -6,6 +6,7 @@ import { invoke as __TAURI_INVOKE } from "@tauri-apps/api/core";
 
 /** Commands */
 export const commands = {
+	/**  What the sign-in screen needs to know. */
 	appInfo: () => __TAURI_INVOKE<AppInfo>("app_info"),
 	signIn: (server: string, email: string, password: string, deviceName: string) => __TAURI_INVOKE<Profile>("sign_in", { server, email, password, deviceName }),
 	signOut: () => __TAURI_INVOKE<null>("sign_out"),
@@ -14,16 +15,16 @@ export const commands = {
 	createKey: (name: string, write: boolean, expiresAt: string | null) => __TAURI_INVOKE<CreatedKey>("create_key", { name, write, expiresAt }),
 	/**  Renames, rescopes, deactivates or reactivates a key; fields left out stay as they are. */
 	updateKey: (id: string, name: string | null, write: boolean | null, active: boolean | null) => __TAURI_INVOKE<KeyRecord>("update_key", { id, name, write, active }),
-	rotateKey: (id: string, overlapSeconds: number) => __TAURI_INVOKE<RotatedKey>("rotate_key", { id, overlapSeconds }),
+	rotateKey: (id: string, overlapSeconds: number) => __TAURI_INVOKE<Rotated>("rotate_key", { id, overlapSeconds }),
 	revokeKey: (id: string) => __TAURI_INVOKE<Revoked>("revoke_key", { id }),
 	/**  Which assistants on this machine have an entry for the key. */
 	keyWiring: (id: string) => __TAURI_INVOKE<AgentWiring[]>("key_wiring", { id }),
-	/**  Wires a key into an assistant through the bridge (no secret in the file). */
-	connectAgent: (agent: Agent, keyId: string) => __TAURI_INVOKE<Connected>("connect_agent", { agent, keyId }),
 	/**
-	 *  Takes back what `connect_agent` did: the entry it added comes out, or the entry it replaced
-	 *  goes back. Whatever was written to the file since stays; an entry changed since is left alone.
+	 *  Wires a key into an assistant through the bridge (no secret in the file); the answer
+	 *  carries the number to undo it with.
 	 */
+	connectAgent: (agent: Agent, keyId: string) => __TAURI_INVOKE<Connected>("connect_agent", { agent, keyId }),
+	/**  Takes back what `connect_agent` did (see `Manager::undo`). */
 	undoConnect: (undo: number) => __TAURI_INVOKE<null>("undo_connect", { undo }),
 	/**  Removes the key's entry from an assistant; returns whether there was one. */
 	disconnectAgent: (agent: Agent, keyId: string) => __TAURI_INVOKE<boolean>("disconnect_agent", { agent, keyId }),
@@ -34,12 +35,13 @@ export const commands = {
 	 *  every assistant config, `.env*` files under the app's folder. Never returns a secret.
 	 */
 	scanComputer: () => __TAURI_INVOKE<Find[]>("scan_computer"),
+	/**  How many files the running scan has read, for the window's progress line. */
 	scanProgress: () => __TAURI_INVOKE<number>("scan_progress"),
 	/**
 	 *  Rolls a key `scan_computer` found working: rotated with no overlap, assistants moved to the
-	 *  new key through the bridge.
+	 *  new key through the bridge; `finds` is what the scan answered.
 	 */
-	rollKey: (keyId: string, files: string[]) => __TAURI_INVOKE<Rolled>("roll_key", { keyId, files }),
+	rollKey: (keyId: string, finds: Find[]) => __TAURI_INVOKE<Rolled>("roll_key", { keyId, finds }),
 	/**  Which assistants used a key on this computer, beside the service's own "last used". */
 	keyUsage: (keyId: string) => __TAURI_INVOKE<KeyUsage>("key_usage", { keyId }),
 	listConnections: () => __TAURI_INVOKE<Connection[]>("list_connections"),
@@ -61,6 +63,7 @@ export const commands = {
 	addStaff: (name: string, email: string, password: string) => __TAURI_INVOKE<StaffMember>("add_staff", { name, email, password }),
 	/**  Removes a staff member (the owner only); they are signed out everywhere. */
 	removeStaff: (id: string) => __TAURI_INVOKE<RemovedStaffMember>("remove_staff", { id }),
+	/**  The signed-in profile, the mirror, Keyward's folders and each assistant's file. */
 	settings: () => __TAURI_INVOKE<Settings>("settings"),
 	syncMirror: () => __TAURI_INVOKE<SyncReport>("sync_mirror"),
 };
@@ -72,6 +75,7 @@ export const commands = {
  */
 export type Agent = "claude-desktop" | "claude-code" | "codex" | "cursor" | "vscode" | "windsurf" | "gemini" | "zed" | "goose" | "lm-studio" | "opencode";
 
+/**  An assistant and where its config file is on this machine (`None` where it has none). */
 export type AgentFile = {
 	agent: Agent,
 	name: string,
@@ -99,14 +103,19 @@ export type AppInfo = {
 	 *  else `KEYWARD_SERVER`, else the local demo service.
 	 */
 	default_server: string,
-	/**  Shown on the sign-in screen when the app runs against the local demo service. */
+	/**
+	 *  Shown on the sign-in screen when the app runs against the local demo service
+	 *  (`KEYWARD_DEMO_ACCOUNT`, which `./dev run` sets).
+	 */
 	demo_account: string | null,
+	/**  The name a new sign-in gets unless the person changes it: this computer's. */
+	device_name: string,
 };
 
 /**  One entry of the audit trail. */
 export type AuditEvent = {
 	id: number,
-	at: string,
+	at: Timestamp,
 	/**  Who did it; absent for what the service did on its own (an overlap ending). */
 	actor: Person | null,
 	actor_device: string | null,
@@ -162,11 +171,11 @@ export type Connection = {
 	 *  in on the consent page instead.
 	 */
 	granted_device?: string | null,
-	created_at: string,
+	created_at: Timestamp,
 	scopes: Scopes,
 	/**  The last request the app made with one of its tokens. */
-	last_used_at?: string | null,
-	revoked_at: string | null,
+	last_used_at?: Timestamp | null,
+	revoked_at: Timestamp | null,
 };
 
 /**  A one-time code a web-chat app exchanges at `POST /oauth/token`; valid ten minutes. */
@@ -174,7 +183,7 @@ export type ConnectionCode = {
 	code: string,
 	scopes: Scopes,
 	app_name: string,
-	expires_at: string,
+	expires_at: Timestamp,
 };
 
 /**
@@ -184,20 +193,24 @@ export type ConnectionCode = {
  */
 export type ConnectionKind = "web_chat" | "partner";
 
-/**  A new key for the one-time reveal: the record and the whole key, this once. */
+/**
+ *  `201` from `POST /api/keys` and `POST /api/keys/{id}/rotate`: the record and, this once,
+ *  the whole key. The one shape of a key with its one-time secret: the CLI and the app hand on
+ *  this same value (its `Debug` hides the key).
+ */
 export type CreatedKey = {
-	record: KeyRecord,
-	secret: string,
-};
+	/**  The full key. The service keeps only its hash and never shows it again. */
+	key: string,
+} & KeyRecord;
 
 /**  A signed-in device: one dashboard session. */
 export type Device = {
 	id: string,
 	name: string,
 	user: Person,
-	created_at: string,
-	last_seen_at: string,
-	signed_out_at: string | null,
+	created_at: Timestamp,
+	last_seen_at: Timestamp,
+	signed_out_at: Timestamp | null,
 	/**  Whether this is the device making the request. */
 	current: boolean,
 };
@@ -219,7 +232,10 @@ export type ErrorCode =
 /**  Anything else. */
 "failed";
 
-/**  A key found by `keyward scan`: where, which key record, and how it stands. No secret. */
+/**
+ *  A key found by `keyward scan`: where, which key record, and how it stands. No secret.
+ *  The app hands a scan's finds back to [`Manager::roll_found`], so it reads them too.
+ */
 export type Find = {
 	key_id: string,
 	key_prefix: string,
@@ -242,14 +258,14 @@ export type KeyRecord = {
 	created_by: Person,
 	/**  The id of the device (dashboard session) the key was created from. */
 	created_device: string | null,
-	created_at: string,
-	last_used_at: string | null,
-	expires_at: string | null,
+	created_at: Timestamp,
+	last_used_at: Timestamp | null,
+	expires_at: Timestamp | null,
 	is_active: boolean,
-	revoked_at: string | null,
+	revoked_at: Timestamp | null,
 	revoked_by: Person | null,
 	/**  Set while a rotated key's overlap window runs: when it stops working. */
-	revokes_at: string | null,
+	revokes_at: Timestamp | null,
 	/**
 	 *  The key's status when the service built this record, decided by [`KeyStatus::of`] from
 	 *  the fields above. Show this; do not decide again. Required: a client reads records from
@@ -309,7 +325,7 @@ export type KeysScreen = {
 export type Offline = {
 	/**  The sentence the client gave for not reaching the service. */
 	message: string,
-	synced_at: string | null,
+	synced_at: Timestamp | null,
 	age_seconds: number | null,
 };
 
@@ -379,18 +395,20 @@ export type Revoked = {
 
 /**  A leaked key rolled, and the files found holding it that still do. */
 export type Rolled = {
-	rotated: RotatedKey,
+	rotated: Rotated,
 	still_holding: string[],
 };
 
-/**  A rotation: the replacement for the one-time reveal, and the assistant entries moved to it. */
-export type RotatedKey = {
+/**  What rotating a key did (the app shows it as it is). */
+export type Rotated = {
 	replacement: CreatedKey,
 	previous: KeyRecord,
+	/**  Assistant entries moved from the old key to the new one. */
 	rewired: Wiring[],
 	/**
-	 *  Set when the keychain would not keep the replacement's secret: the sentence why. The
-	 *  reveal is then the only copy, and no assistant entry was moved.
+	 *  Set when the service rotated the key but the keychain would not keep the replacement's
+	 *  secret: the sentence why. `replacement.key` is then the only copy anywhere, and must
+	 *  be shown to the person now; no entry was moved and the old secret stays in the keychain.
 	 */
 	not_kept: string | null,
 };
@@ -411,7 +429,7 @@ export type Scopes = Scope[];
 export type ServiceLastUse = {
 	key_id: string,
 	key_prefix: string,
-	last_used_at: string | null,
+	last_used_at: Timestamp | null,
 };
 
 /**  What the settings screen shows. */
@@ -440,7 +458,7 @@ export type StaffMember = {
 	email: string,
 	/**  `owner` or `staff`. */
 	role: string,
-	created_at: string,
+	created_at: Timestamp,
 };
 
 /**  How a store's mirror stands. */
@@ -449,7 +467,7 @@ export type StoreMirror = {
 	store_id: string,
 	store_name: string,
 	keys: number,
-	synced_at: string,
+	synced_at: Timestamp,
 	age_seconds: number,
 };
 
@@ -460,6 +478,8 @@ export type SyncReport = {
 	cursor: string,
 };
 
+export type Timestamp = string;
+
 /**  One key's use by one client on one day. */
 export type UsageRow = {
 	key_id: string,
@@ -469,7 +489,7 @@ export type UsageRow = {
 	day: string,
 	calls: number,
 	errors: number,
-	last_call: string,
+	last_call: Timestamp,
 };
 
 /**  What [`connect`] changed, so it can be undone. */

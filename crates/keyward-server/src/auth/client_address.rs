@@ -12,12 +12,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::ConnectInfo;
 use axum::http::HeaderMap;
-use axum::http::request::Parts;
 use ipnet::IpNet;
-
-use crate::app::AppState;
 
 /// The proxies whose word about the client's address is taken.
 #[derive(Debug, Clone)]
@@ -90,22 +87,21 @@ pub fn bucket(ip: IpAddr) -> String {
 pub struct ClientAddress(pub String);
 
 impl ClientAddress {
-    pub fn of(state: &AppState, extensions: &axum::http::Extensions, headers: &HeaderMap) -> ClientAddress {
+    /// The client of a request that arrived with these extensions and headers (its extractor,
+    /// which reads the policy from the service's configuration, is in [`crate::state`]).
+    pub fn of(proxies: &ProxyPolicy, extensions: &axum::http::Extensions, headers: &HeaderMap) -> ClientAddress {
         let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
         match peer {
-            Some(peer) => ClientAddress(bucket(state.config.proxies.client(peer, headers))),
+            Some(peer) => ClientAddress(bucket(proxies.client(peer, headers))),
             None => ClientAddress("unknown".into()),
         }
     }
 }
 
-impl FromRequestParts<AppState> for ClientAddress {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress::of(state, &parts.extensions, &parts.headers))
-    }
-}
+/// The address the connection was accepted on (the server's side), put in each request by
+/// [`crate::serve`].
+#[derive(Debug, Clone, Copy)]
+pub struct LocalAddr(pub SocketAddr);
 
 #[cfg(test)]
 mod tests {

@@ -18,9 +18,9 @@ pub use session::Session;
 use axum::http::HeaderMap;
 use keyward_core::hashing;
 
-use crate::app::AppState;
 use crate::db::LoginCandidate;
 use crate::error::ApiError;
+use crate::state::AppState;
 use client_address::ClientAddress;
 use throttle::Credential;
 

@@ -13,15 +13,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use keyward_core::wire::StoreInfo;
 use keyward_core::{ApiKey, KeyStatus, Scope, Scopes, hashing};
+use keyward_core::Timestamp;
 
 use super::limits::Quota;
-use super::client_address::ClientAddress;
+use super::client_address::{ClientAddress, LocalAddr};
 use super::throttle::Credential;
 use super::{presented_credential, tokens};
-use crate::app::{AppState, PublicUrl};
-use crate::host_check::LocalAddr;
-use crate::db::{now, to_time};
 use crate::error::ApiError;
+use crate::state::{AppState, PublicUrl};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrincipalKind {
@@ -79,7 +78,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Writer {
 
 /// Middleware: authenticates, rate-limits, and hands the [`Principal`] to the handler.
 pub async fn require_principal(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let address = ClientAddress::of(&state, request.extensions(), request.headers());
+    let address = ClientAddress::of(&state.config.proxies, request.extensions(), request.headers());
     #[cfg(feature = "benchmark")]
     if let Some(store_id) = &state.config.unauthenticated_store {
         let principal = Principal {
@@ -182,7 +181,7 @@ fn challenge(error: ApiError, public: &PublicUrl) -> Response {
         if let Ok(value) = HeaderValue::from_str(&value) {
             response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, value);
         }
-        crate::routes::well_known::allow_any_origin(response.headers_mut());
+        crate::cors::allow_any_origin(response.headers_mut());
     }
     response
 }
@@ -258,7 +257,7 @@ pub async fn authenticate(
             format!("The key {prefix} stopped working because the store uninstalled Keyward. Reinstall it and create a new key."),
         ));
     }
-    match KeyStatus::of(&row.facts, to_time(now())) {
+    match KeyStatus::of(&row.facts, Timestamp::now().get()) {
         KeyStatus::Revoked => {
             return Err(ApiError::unauthenticated(
                 "key_revoked",

@@ -5,9 +5,9 @@ use axum::http::request::Parts;
 
 use super::client_address::ClientAddress;
 use super::{presented_credential, tokens};
-use crate::app::AppState;
 use crate::db::{Actor, now};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// A signed-in person on one device, pinned to one store.
 #[derive(Debug, Clone)]
@@ -43,7 +43,7 @@ impl FromRequestParts<AppState> for Session {
         };
         let row = state.db.session_for_token(tokens::digest(&token)).await?;
         let Some(row) = row.filter(|r| !r.signed_out) else {
-            state.throttle.note_failure(&ClientAddress::of(state, &parts.extensions, &parts.headers));
+            state.throttle.note_failure(&ClientAddress::of(&state.config.proxies, &parts.extensions, &parts.headers));
             return Err(ApiError::unauthenticated(
                 "invalid_session",
                 "This session has ended or this device was signed out. Sign in again.",

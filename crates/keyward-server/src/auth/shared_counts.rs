@@ -38,10 +38,10 @@ pub async fn exchange(db: &Db, limiter: &WindowLimiter) -> DbResult<()> {
     failed.map_or(Ok(()), Err)
 }
 
-/// Runs the exchanges every [`Config::count_sharing_interval`](crate::app::Config) for as long
+/// Runs the exchanges every [`Config::count_sharing_interval`](crate::state::Config) for as long
 /// as the service runs, and forgets the counts of windows long over. Started only where the
 /// database is shared.
-pub fn spawn(state: crate::app::AppState) -> tokio::task::JoinHandle<()> {
+pub fn spawn(state: crate::state::AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(state.config.count_sharing_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

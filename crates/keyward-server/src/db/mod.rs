@@ -22,7 +22,6 @@ use std::sync::Arc;
 use crate::problems::Problem;
 
 pub use crate::key_rules::ACTIVE_KEY_LIMIT;
-pub use crate::oauth::grant_rules::{ACCESS_TOKEN_SECONDS, AUTHORIZATION_CODE_SECONDS, REFRESH_RETRY_SECONDS, REFRESH_TOKEN_SECONDS};
 pub use postgres::{PgError, PgStore};
 pub use records::*;
 pub use sqlite::SqliteStore;
@@ -157,18 +156,8 @@ impl Drop for Timed<'_> {
     }
 }
 
-/// Now, in the Unix seconds the database keeps.
-pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-pub(crate) fn to_time(secs: i64) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-}
-
-pub(crate) fn to_time_opt(secs: Option<i64>) -> Option<time::OffsetDateTime> {
-    secs.map(to_time)
-}
+/// Now, in the Unix seconds the database keeps (the one clock, from `keyward_core`).
+pub use keyward_core::timestamp::unix_now as now;
 
 /// A random identifier for rows people see in URLs (devices, connections, users, stores):
 /// unguessable, so ids cannot be enumerated.

@@ -4,6 +4,7 @@
 
 use keyward_core::wire::{Device, User};
 use keyward_core::{KeyFacts, Scopes};
+use keyward_core::Timestamp;
 
 /// Who makes a change through the management API: a person, on a device, in one store.
 /// Every change they make is pinned to that store and recorded with both in the audit trail.
@@ -267,23 +268,22 @@ impl KeyColumns {
     /// The record with its status as of now. A rotated key whose overlap has ended counts as
     /// revoked at that moment, even before the sweeper has written it down.
     pub fn into_record(self) -> keyward_core::wire::KeyRecord {
-        use super::{now, to_time, to_time_opt};
-        let t = to_time(now());
+        let t = Timestamp::now().get();
         let facts = KeyFacts::from_unix(self.revoked_at, self.revokes_at, self.expires_at, self.is_active);
         keyward_core::wire::KeyRecord {
-            key_prefix: format!("{}_{}", self.brand, self.id),
+            key_prefix: keyward_core::key::key_prefix(&self.brand, &self.id),
             id: self.id,
             name: self.name,
             scopes: Scopes::from_db(&self.scopes).unwrap_or_else(Scopes::read_only),
             created_by: self.created_by,
             created_device: self.created_device,
-            created_at: to_time(self.created_at),
-            last_used_at: to_time_opt(self.last_used_at),
-            expires_at: facts.expires_at,
+            created_at: Timestamp::from_unix(self.created_at),
+            last_used_at: self.last_used_at.map(Timestamp::from_unix),
+            expires_at: facts.expires_at.map(Timestamp::from),
             is_active: self.is_active,
-            revoked_at: facts.revoked_since(t),
+            revoked_at: facts.revoked_since(t).map(Timestamp::from),
             revoked_by: self.revoked_by,
-            revokes_at: facts.revokes_at.filter(|_| self.revoked_at.is_none()),
+            revokes_at: facts.revokes_at.filter(|_| self.revoked_at.is_none()).map(Timestamp::from),
             status: keyward_core::KeyStatus::of(&facts, t),
         }
     }
@@ -304,17 +304,16 @@ pub(crate) struct MirrorColumns {
 
 impl MirrorColumns {
     pub fn into_record(self) -> keyward_core::wire::MirrorRecord {
-        use super::{to_time, to_time_opt};
         keyward_core::wire::MirrorRecord {
-            key_prefix: format!("{}_{}", self.brand, self.id),
+            key_prefix: keyward_core::key::key_prefix(&self.brand, &self.id),
             id: self.id,
             secret_hash: self.secret_hash,
             scopes: Scopes::from_db(&self.scopes).unwrap_or_else(Scopes::read_only),
-            expires_at: to_time_opt(self.expires_at),
+            expires_at: self.expires_at.map(Timestamp::from_unix),
             is_active: self.is_active,
-            revoked_at: to_time_opt(self.revoked_at),
-            revokes_at: to_time_opt(self.revokes_at),
-            updated_at: to_time(self.updated_at),
+            revoked_at: self.revoked_at.map(Timestamp::from_unix),
+            revokes_at: self.revokes_at.map(Timestamp::from_unix),
+            updated_at: Timestamp::from_unix(self.updated_at),
         }
     }
 }
@@ -335,7 +334,6 @@ pub(crate) struct ConnectionColumns {
 
 impl ConnectionColumns {
     pub fn into_record(self) -> keyward_core::wire::Connection {
-        use super::{to_time, to_time_opt};
         keyward_core::wire::Connection {
             id: self.id,
             app_name: self.app_name,
@@ -343,10 +341,10 @@ impl ConnectionColumns {
             redirect_host: self.redirect_host,
             granted_by: self.granted_by,
             granted_device: self.granted_device,
-            created_at: to_time(self.created_at),
+            created_at: Timestamp::from_unix(self.created_at),
             scopes: Scopes::from_db(&self.scopes).unwrap_or_else(Scopes::read_only),
-            last_used_at: to_time_opt(self.last_used_at),
-            revoked_at: to_time_opt(self.revoked_at),
+            last_used_at: self.last_used_at.map(Timestamp::from_unix),
+            revoked_at: self.revoked_at.map(Timestamp::from_unix),
         }
     }
 }

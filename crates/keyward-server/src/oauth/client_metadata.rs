@@ -19,15 +19,12 @@ use keyward_core::wire::validate_name;
 use reqwest::Url;
 use serde::Deserialize;
 
-use crate::routes::oauth_register::check_redirect_uri;
+use super::redirect_uri::{MAX_REDIRECT_URIS, MAX_URI_CHARS, check_redirect_uri, shown};
 
 /// The most bytes a metadata document may have.
 pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024;
 /// The longest a fetch may take, name resolution and body included.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-/// The longest client id URL this service fetches, and the most redirect URIs a document may list.
-const MAX_URL_CHARS: usize = 2000;
-const MAX_REDIRECT_URIS: usize = 10;
 
 /// What a client's metadata says, as this service will enforce it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,12 +62,6 @@ pub enum MetadataError {
     NotJson(String, String),
     #[error("The app's metadata document cannot be used: {0} Ask the app's developer to fix the document.")]
     Invalid(String),
-}
-
-/// A client id as shown in a message: quoted, at most 100 characters, no control characters.
-fn shown(value: &str) -> String {
-    let short: String = value.chars().filter(|c| !c.is_control()).take(100).collect();
-    format!("\"{short}\"")
 }
 
 /// Whether a client id is a URL naming a metadata document (as opposed to an id this service
@@ -112,7 +103,7 @@ fn check_url(client_id: &str) -> Result<Url, MetadataError> {
         return Err(MetadataError::NotHttps(shown(client_id)));
     }
     let bad = |why| Err(MetadataError::BadShape(shown(client_id), why));
-    if client_id.chars().count() > MAX_URL_CHARS {
+    if client_id.chars().count() > MAX_URI_CHARS {
         return bad("is longer than 2000 characters");
     }
     if client_id.contains('#') {

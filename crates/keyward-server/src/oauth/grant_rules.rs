@@ -1,26 +1,13 @@
 //! When a one-time credential (a connection code, an authorization code, a refresh token) is
-//! honoured, and how long each lives: decided here once, from the facts each storage backend
-//! reads inside the transaction that spends the credential. A refusal that says the credential
+//! honoured (how long each lives is in [`super::lifetimes`]): decided here once, from the facts
+//! each storage backend reads inside the transaction that spends the credential. A refusal that says the credential
 //! came back a second time ([`GrantProblem::is_replay`], [`ConnectionCodeProblem::Replayed`])
 //! also tells the backend to revoke what the first use made, in that same transaction.
 
+use super::lifetimes::REFRESH_RETRY_SECONDS;
 use super::pkce;
 use super::refusals::{ConnectionCodeProblem, GrantProblem};
 use crate::db::{PresentedCode, TokenClient};
-
-/// How long an authorization code works.
-pub const AUTHORIZATION_CODE_SECONDS: i64 = 60;
-/// Access tokens live an hour, refresh tokens thirty days (each used once).
-pub const ACCESS_TOKEN_SECONDS: i64 = 3600;
-pub const REFRESH_TOKEN_SECONDS: i64 = 30 * 24 * 3600;
-
-/// A refresh token used again within this many seconds of its first use, while the refresh
-/// token that first use returned is still unused, gets a new pair instead of revoking the
-/// connection: the first answer may have been lost on the way (a timeout, a crashed tab), and
-/// the app retries. The pair the first answer carried is retired at that moment, so there is
-/// never more than one live chain, and a later use of it counts as a replay. Past the window,
-/// or once the chain moved on, a second use means two parties hold the token.
-pub const REFRESH_RETRY_SECONDS: i64 = 10;
 
 /// A connection code as stored, with what became of its store and maker.
 #[derive(Debug, Clone)]

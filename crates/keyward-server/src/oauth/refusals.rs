@@ -2,7 +2,7 @@
 //! sentences an app or a merchant reads written here once, so every storage backend returns the
 //! same reasons and none carries text.
 
-use super::grant_rules::AUTHORIZATION_CODE_SECONDS;
+use super::lifetimes::AUTHORIZATION_CODE_SECONDS;
 
 /// Why `/oauth/token` refuses an authorization code or a refresh token.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,10 +4,10 @@ use axum::extract::State;
 use keyward_core::wire::{AuditPage, ErrorBody};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::auth::Session;
 use crate::error::ApiError;
 use crate::error::extract::{Json, Query};
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]

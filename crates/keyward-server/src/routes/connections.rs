@@ -4,13 +4,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use keyward_core::Scopes;
 use keyward_core::wire::{ConnectionCode, ConnectionCodeRequest, ConnectionList, Connection, ErrorBody, validate_name};
+use keyward_core::Timestamp;
 
-use crate::app::AppState;
 use crate::auth::permissions::Owned;
 use crate::auth::{Session, tokens};
-use crate::db::{NewConnectionCode, now, to_time};
+use crate::db::{NewConnectionCode, now};
 use crate::error::ApiError;
 use crate::error::extract::{Json, Path};
+use crate::state::AppState;
 
 /// Connection codes are valid ten minutes.
 const CODE_SECONDS: i64 = 600;
@@ -21,7 +22,7 @@ pub async fn list_connections(State(state): State<AppState>, session: Session) -
     let mut connections = state.db.list_connections(session.store_id).await?;
     for connection in &mut connections {
         if let Some(at) = state.usage.pending(&connection.id) {
-            connection.last_used_at = Some(to_time(at));
+            connection.last_used_at = Some(Timestamp::from_unix(at));
         }
     }
     Ok(Json(ConnectionList { connections }))
@@ -52,5 +53,5 @@ pub async fn create_code(
     let expires_at = now() + CODE_SECONDS;
     let new = NewConnectionCode { app_name: app_name.clone(), scopes: scopes.clone(), code_hash: tokens::digest(&code), expires_at };
     state.db.create_connection_code(session.actor(), new).await?;
-    Ok((StatusCode::CREATED, Json(ConnectionCode { code, scopes, app_name, expires_at: to_time(expires_at) })))
+    Ok((StatusCode::CREATED, Json(ConnectionCode { code, scopes, app_name, expires_at: Timestamp::from_unix(expires_at) })))
 }

@@ -8,11 +8,11 @@ use axum::http::StatusCode;
 use keyward_core::Scope;
 use keyward_core::wire::{Bom, ErrorBody, NewBom, NewRawMaterial, RawMaterial, RawMaterialChange, Whoami};
 
-use crate::app::AppState;
 use crate::auth::{Principal, Writer};
 use crate::catalog;
 use crate::error::ApiError;
 use crate::error::extract::{Json, Path};
+use crate::state::AppState;
 
 /// The store, key prefix and scopes of the caller.
 #[utoipa::path(get, path = "/v1/whoami", tag = "data", security(("api_key" = [])),

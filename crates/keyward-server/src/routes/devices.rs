@@ -4,11 +4,11 @@ use axum::extract::State;
 use keyward_core::wire::{DeviceList, ErrorBody, SignedOutDevice};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::auth::Session;
 use crate::auth::permissions::Owned;
 use crate::error::ApiError;
 use crate::error::extract::{Json, Path, Query};
+use crate::state::AppState;
 
 #[utoipa::path(get, path = "/api/devices", tag = "devices", security(("session" = [])),
     responses((status = 200, body = DeviceList), (status = 401, body = ErrorBody)))]

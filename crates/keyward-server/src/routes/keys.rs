@@ -7,14 +7,15 @@ use keyward_core::wire::{
     CreateKeyRequest, CreatedKey, ErrorBody, KeyList, KeyRecord, RotateKeyRequest, RotatedKey, UpdateKeyRequest, validate_name,
 };
 use keyward_core::{ApiKey, KeyId, Scopes};
+use keyward_core::Timestamp;
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::auth::Session;
 use crate::auth::permissions::Owned;
-use crate::db::{DbError, KeyChange, NewKey, now, to_time};
+use crate::db::{DbError, KeyChange, NewKey, now};
 use crate::error::ApiError;
 use crate::error::extract::{Json, Path, Query};
+use crate::state::AppState;
 
 /// The longest overlap a rotation may ask for: a week.
 const MAX_OVERLAP_SECONDS: u32 = 7 * 24 * 3600;
@@ -32,7 +33,7 @@ fn label(name: &str) -> Result<String, ApiError> {
 /// Shows the newest use even before it is written to the database.
 fn with_latest_use(state: &AppState, mut record: KeyRecord) -> KeyRecord {
     if let Some(at) = state.usage.pending(&record.id) {
-        let at = to_time(at);
+        let at = Timestamp::from_unix(at);
         if record.last_used_at.is_none_or(|known| known < at) {
             record.last_used_at = Some(at);
         }

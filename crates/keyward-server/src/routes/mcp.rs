@@ -27,10 +27,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::catalog;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// One tool: its name, what it needs, and its JSON schema.
 struct ToolSpec {
@@ -250,9 +250,9 @@ async fn refuse_write_calls_to_readers(request: axum::extract::Request, next: ax
     }
     let (parts, body) = request.into_parts();
     // The body limit in front of every route has already bounded it.
-    let bytes = match axum::body::to_bytes(body, crate::app::BODY_LIMIT).await {
+    let bytes = match axum::body::to_bytes(body, crate::error::BODY_LIMIT).await {
         Ok(bytes) => bytes,
-        Err(_) => return ApiError::PayloadTooLarge(crate::app::BODY_LIMIT).into_response(),
+        Err(_) => return ApiError::PayloadTooLarge(crate::error::BODY_LIMIT).into_response(),
     };
     #[derive(Deserialize)]
     struct Call {
@@ -281,7 +281,7 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
     let mut config = StreamableHttpServerConfig::default();
     config.legacy_session_mode = false;
     config.json_response = true;
-    config.max_request_body_bytes = crate::app::BODY_LIMIT;
+    config.max_request_body_bytes = crate::error::BODY_LIMIT;
     // The Host header is checked for every route in one place, `crate::host_check`.
     config = config.disable_allowed_hosts();
     let tools = StoreTools { state };

@@ -4,12 +4,12 @@
 use axum::extract::State;
 use keyward_core::wire::{ErrorBody, PasswordChange, PasswordChanged};
 
-use crate::app::AppState;
 use crate::auth::Session;
 use crate::auth::client_address::ClientAddress;
 use crate::auth::throttle::Credential;
 use crate::error::ApiError;
 use crate::error::extract::Json;
+use crate::state::AppState;
 
 /// The shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 8;

@@ -5,10 +5,10 @@ use axum::extract::State;
 use keyward_core::wire::{ErrorBody, MirrorPage};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::auth::Session;
 use crate::error::ApiError;
 use crate::error::extract::{Json, Query};
+use crate::state::AppState;
 
 const PAGE: u32 = 1000;
 

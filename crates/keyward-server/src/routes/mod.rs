@@ -14,7 +14,7 @@ pub mod mcp;
 mod mirror;
 mod oauth;
 mod oauth_authorize;
-pub mod oauth_register;
+mod oauth_register;
 mod session;
 mod staff;
 mod store;
@@ -26,8 +26,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::auth::require_principal;
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -88,31 +88,4 @@ pub fn api_router(state: AppState) -> OpenApiRouter<AppState> {
         .merge(mcp::router(state.clone()))
         .route_layer(middleware::from_fn_with_state(state, require_principal));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(management).merge(data_plane)
-}
-
-/// The addresses a browser-based OAuth client (MCP Inspector, a web app) calls from its own
-/// origin: discovery, registration, tokens and revocation.
-const OPEN_TO_BROWSERS: &[&str] = &[
-    "/.well-known/oauth-protected-resource",
-    "/.well-known/oauth-protected-resource/mcp",
-    "/.well-known/oauth-authorization-server",
-    "/oauth/register",
-    "/oauth/token",
-    "/oauth/revoke",
-];
-
-/// CORS for [`OPEN_TO_BROWSERS`], preflights included, and for nothing else. None of them reads
-/// a cookie, so answering any origin lends no ambient authority; the consent page and the
-/// management API stay same-origin.
-pub fn cors_for_oauth_clients() -> tower_http::cors::CorsLayer {
-    use tower_http::cors::{AllowOrigin, CorsLayer};
-    CorsLayer::new()
-        // The discovery documents answer a plain GET with `*` themselves (see
-        // `well_known::allow_any_origin`), which must not be doubled.
-        .allow_origin(AllowOrigin::predicate(|_, request| {
-            let path = request.uri.path();
-            OPEN_TO_BROWSERS.contains(&path) && !(request.method == http::Method::GET && path.starts_with("/.well-known/"))
-        }))
-        .allow_methods([http::Method::GET, http::Method::POST])
-        .allow_headers(tower_http::cors::Any)
 }

@@ -9,13 +9,14 @@ use axum::response::{IntoResponse, Response};
 use keyward_core::wire::{TokenRequest, TokenResponse};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::auth::client_address::ClientAddress;
 use crate::auth::tokens;
-use crate::db::{ACCESS_TOKEN_SECONDS, IssuedTokens, PresentedCode, TokenClient, TokenRevocation};
+use crate::db::{IssuedTokens, PresentedCode, TokenClient, TokenRevocation};
 use crate::error::OAuthError;
 use crate::error::extract::OAuthForm;
 use crate::oauth::clients::Presented;
+use crate::oauth::lifetimes::ACCESS_TOKEN_SECONDS;
+use crate::state::AppState;
 
 /// A success that must not be cached (RFC 6749 §5.1).
 fn no_store(body: impl IntoResponse) -> Response {

@@ -10,15 +10,15 @@ use axum::response::{IntoResponse, Response};
 use keyward_core::Scopes;
 use serde::Deserialize;
 
-use crate::app::{AppState, PublicUrl};
-use crate::auth::client_address::ClientAddress;
 use crate::auth::check_password;
+use crate::auth::client_address::ClientAddress;
 use crate::auth::tokens;
 use crate::db::{NewAuthorizationCode, now};
 use crate::error::ApiError;
 use crate::oauth::authorization::{AuthorizationParams, Refusal, ValidRequest, back_to_app};
 use crate::oauth::consent_page::{self, ConsentView};
 use crate::oauth::{client_metadata, csrf};
+use crate::state::{AppState, PublicUrl};
 
 /// What the consent form posts: the request's hidden inputs, the CSRF token, and the
 /// merchant's answer.

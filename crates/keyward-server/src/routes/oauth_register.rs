@@ -8,15 +8,12 @@ use axum::http::StatusCode;
 use keyward_core::wire::validate_name;
 use serde::{Deserialize, Serialize};
 
-use crate::app::AppState;
 use crate::auth::client_address::ClientAddress;
 use crate::auth::tokens;
 use crate::db::NewClient;
 use crate::error::OAuthError;
-
-/// The most redirect URIs one client may register, and the longest each may be.
-const MAX_REDIRECT_URIS: usize = 10;
-const MAX_URI_CHARS: usize = 2000;
+use crate::oauth::redirect_uri::{MAX_REDIRECT_URIS, check_redirect_uri, shown};
+use crate::state::AppState;
 
 /// What a client asks for. Fields this service does not use (logo, contacts, …) are accepted
 /// and ignored, as RFC 7591 §2 allows.
@@ -49,48 +46,6 @@ pub struct RegisteredClient {
 
 fn invalid_metadata(description: impl Into<String>) -> OAuthError {
     OAuthError::bad_request("invalid_client_metadata", description)
-}
-
-/// A redirect URI this service will send codes to: https anywhere, or http to this machine's
-/// loopback (a native app's local listener); never a fragment (RFC 6749 §3.1.2).
-pub fn check_redirect_uri(uri: &str) -> Result<(), OAuthError> {
-    let invalid = |why: &str| OAuthError::bad_request("invalid_redirect_uri", format!("The redirect URI {} {why}", shown(uri)));
-    if uri.chars().count() > MAX_URI_CHARS {
-        return Err(invalid(&format!("is longer than {MAX_URI_CHARS} characters. Use a shorter one.")));
-    }
-    if uri.contains('#') {
-        return Err(invalid("has a fragment (#…), which OAuth does not allow. Register it without one."));
-    }
-    let Some(url) = parse_uri(uri) else {
-        return Err(invalid("is not an absolute URL. Register the exact https:// address that receives the code."));
-    };
-    match url.scheme.as_str() {
-        "https" => Ok(()),
-        "http" if url.loopback => Ok(()),
-        "http" => Err(invalid("uses plain http:// on another machine, which would send the code in the clear. Use https://.")),
-        _ => Err(invalid("must use https:// (or http:// on 127.0.0.1, [::1] or localhost). Register such an address.")),
-    }
-}
-
-/// At most 100 characters of a URI, for a message.
-fn shown(uri: &str) -> String {
-    let short: String = uri.chars().filter(|c| !c.is_control()).take(100).collect();
-    format!("\"{short}\"")
-}
-
-struct ParsedUri {
-    scheme: String,
-    loopback: bool,
-}
-
-/// Just enough of URL parsing to judge a redirect URI: its scheme, and whether its host is
-/// this machine's loopback. `None` unless it is absolute with a host.
-fn parse_uri(uri: &str) -> Option<ParsedUri> {
-    let uri = axum::http::Uri::try_from(uri).ok()?;
-    let scheme = uri.scheme_str()?.to_ascii_lowercase();
-    let host = uri.host().filter(|h| !h.is_empty())?;
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    Some(ParsedUri { scheme, loopback: crate::host_check::is_loopback_name(bare) })
 }
 
 #[utoipa::path(post, path = "/oauth/register", tag = "oauth", request_body = RegistrationRequest,

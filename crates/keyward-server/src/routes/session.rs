@@ -4,12 +4,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use keyward_core::wire::{ErrorBody, LoginRequest, SessionCreated, validate_name};
 
-use crate::app::AppState;
-use crate::auth::{Session, check_password};
 use crate::auth::client_address::ClientAddress;
 use crate::auth::tokens;
+use crate::auth::{Session, check_password};
 use crate::error::ApiError;
 use crate::error::extract::Json;
+use crate::state::AppState;
 
 /// Sign in; the token is returned this once and identifies this device from now on.
 #[utoipa::path(post, path = "/api/session", tag = "session", request_body = LoginRequest,

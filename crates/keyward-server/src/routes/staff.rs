@@ -5,10 +5,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use keyward_core::wire::{ErrorBody, NewStaffMember, RemovedStaffMember, StaffList, StaffMember, validate_name};
 
-use crate::app::AppState;
 use crate::auth::Session;
 use crate::error::ApiError;
 use crate::error::extract::{Json, Path};
+use crate::state::AppState;
 
 use super::me::check_new_password;
 

@@ -4,9 +4,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use keyward_core::wire::ErrorBody;
 
-use crate::app::AppState;
 use crate::auth::Session;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 #[utoipa::path(delete, path = "/api/store", tag = "store", security(("session" = [])),
     responses((status = 204), (status = 403, description = "only the owner may uninstall", body = ErrorBody)))]

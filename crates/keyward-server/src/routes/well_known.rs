@@ -4,11 +4,11 @@
 //! tells it where to register, send the merchant, and get tokens.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::app::{AppState, PublicUrl};
+use crate::cors::allow_any_origin;
+use crate::state::{AppState, PublicUrl};
 
 /// RFC 9728 §2: what a client needs to know about the resource `/mcp`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -19,13 +19,6 @@ pub struct ProtectedResourceMetadata {
     scopes_supported: Vec<&'static str>,
     bearer_methods_supported: Vec<&'static str>,
     resource_name: &'static str,
-}
-
-/// Lets any origin read a discovery answer and its `WWW-Authenticate` header: the metadata is
-/// public, and browser-based clients must be able to read the challenge.
-pub fn allow_any_origin(headers: &mut HeaderMap) {
-    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("WWW-Authenticate"));
 }
 
 fn metadata(public: &PublicUrl) -> Response {

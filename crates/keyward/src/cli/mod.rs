@@ -58,7 +58,7 @@ enum Command {
     /// Sign in to a key service. The password is read from KEYWARD_PASSWORD, standard input, or a prompt.
     Login {
         /// The key service's address.
-        #[arg(long, env = "KEYWARD_SERVER", default_value = "http://127.0.0.1:8420")]
+        #[arg(long, env = "KEYWARD_SERVER", default_value = keyward::manager::DEFAULT_SERVER)]
         server: String,
         #[arg(long)]
         email: String,
@@ -651,13 +651,14 @@ async fn keys(command: KeysCommand, out: &Out) -> Outcome {
             let expires_at = match (expires_at, expires_in_days) {
                 (Some(text), _) => Some(
                     time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
-                        .map_err(|_| Failure::from(format!("\"{text}\" is not an RFC 3339 time. Write it like 2027-01-31T00:00:00Z.")))?,
+                        .map_err(|_| Failure::from(format!("\"{text}\" is not an RFC 3339 time. Write it like 2027-01-31T00:00:00Z.")))?
+                        .into(),
                 ),
-                (None, Some(days)) => Some(time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(days))),
+                (None, Some(days)) => Some((time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(days))).into()),
                 (None, None) => None,
             };
             let created = manager.create_key(&name, scopes(write), expires_at).await?;
-            out.created(&created.record, show_secret.then_some(created.secret.as_str()));
+            out.created(&created.record, show_secret.then_some(created.key.as_str()));
         }
         KeysCommand::Rename { id, name } => {
             let record = manager.update_key(&id, UpdateKeyRequest { name: Some(name), ..Default::default() }).await?;
@@ -719,10 +720,8 @@ async fn fix_finds(manager: &Manager, finds: &[keyward::manager::Find], overlap:
     let mut report = Vec::new();
     let mut failed = false;
     for find in leaked {
-        let files: std::collections::BTreeSet<PathBuf> =
-            finds.iter().filter(|f| f.key_id == find.key_id && f.place.commit.is_none()).map(|f| PathBuf::from(&f.place.file)).collect();
-        match manager.roll_found(&find.key_id, &files.into_iter().collect::<Vec<_>>(), overlap).await {
-            Ok((rotated, still)) => {
+        match manager.roll_found(&find.key_id, &finds, overlap).await {
+            Ok(keyward::manager::Rolled { rotated, still_holding: still }) => {
                 if let Some(why) = &rotated.not_kept {
                     eprintln!("keyward: {why}");
                     failed = true;
@@ -769,12 +768,7 @@ async fn scan_with_progress(manager: &Manager, request: &keyward::manager::ScanR
 }
 
 fn default_device_name() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_owned()))
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "this computer".into());
-    format!("keyward CLI on {host}")
+    format!("keyward CLI on {}", keyward::profile::computer_name())
 }
 
 /// The bridge keeps its stdout for protocol messages only; every problem is answered as a

@@ -5,16 +5,16 @@ use keyward::agents::Wiring;
 use keyward::manager::{AssistantView, Find, KeyUsage, KeyView, Revoked, Rotated};
 use keyward::mirror::{StoreMirror, Verification};
 use keyward::profile::Profile;
+use keyward_core::Timestamp;
 use keyward_core::wire::{AuditPage, Connection, ConnectionCode, Device, KeyRecord, StaffMember};
 use serde::Serialize;
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 
 pub struct Out {
     pub json: bool,
 }
 
-fn when(t: Option<OffsetDateTime>) -> String {
+fn when(t: Option<Timestamp>) -> String {
     match t {
         Some(t) => format!("{:04}-{:02}-{:02} {:02}:{:02}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute()),
         None => "—".into(),
@@ -152,7 +152,7 @@ impl Out {
         if self.json {
             let mut value = json!({"replacement": new, "previous": rotated.previous, "rewired": rotated.rewired});
             if show_secret {
-                value["replacement"]["key"] = json!(rotated.replacement.secret);
+                value["replacement"]["key"] = json!(rotated.replacement.key);
             }
             value["replacement"]["stored_in_keychain"] = json!(rotated.not_kept.is_none());
             if let Some(why) = &rotated.not_kept {
@@ -161,7 +161,7 @@ impl Out {
             return self.print_json(&value);
         }
         if rotated.not_kept.is_some() {
-            return println!("{}\nThis is the only time the key is shown.", rotated.replacement.secret);
+            return println!("{}\nThis is the only time the key is shown.", rotated.replacement.key);
         }
         let old = &rotated.previous;
         let ends = if old.revoked_at.is_some() { "now".to_owned() } else { format!("at {}", when(old.revokes_at)) };
@@ -170,7 +170,7 @@ impl Out {
             println!("Moved {}'s entry to the new key ({}).", wiring.agent, wiring.path.display());
         }
         if show_secret {
-            println!("{}\nThis is the only time the key is shown.", rotated.replacement.secret);
+            println!("{}\nThis is the only time the key is shown.", rotated.replacement.key);
         }
     }
 

@@ -3,10 +3,11 @@
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use keyward_core::wire::{self, AuditPage, Person};
+use keyward_core::Timestamp;
 
 use super::PgStore;
 use crate::audit::AuditEvent;
-use crate::db::{Actor, DbResult, now, to_time};
+use crate::db::{Actor, DbResult, now};
 
 /// Records `event` in the store's trail: by `user` on `device`, or by nobody in the store
 /// (`None`: the service, the operator or an app did it on its own).
@@ -47,7 +48,7 @@ impl crate::db::AuditStore for PgStore {
                         let email: Option<String> = r.get(3);
                         wire::AuditEvent {
                             id: r.get(0),
-                            at: to_time(r.get(1)),
+                            at: Timestamp::from_unix(r.get(1)),
                             actor: name.zip(email).map(|(name, email)| Person { name, email }),
                             actor_device: r.get(4),
                             action: r.get(5),

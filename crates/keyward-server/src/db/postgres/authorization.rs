@@ -15,11 +15,12 @@ use keyward_core::wire::Connection as ConnectionRecord;
 
 use super::PgStore;
 use super::connections::{connection_record, create_connection, redeem_connection_code, revoke_for_replay};
-use crate::db::records::NewConnection;
 use crate::audit::OneTimeCredential;
-use crate::db::{AUTHORIZATION_CODE_SECONDS, Approved, DbError, DbResult, IssuedTokens, NewAuthorizationCode, PresentedCode, now};
+use crate::db::records::NewConnection;
+use crate::db::{Approved, DbError, DbResult, IssuedTokens, NewAuthorizationCode, PresentedCode, now};
 use crate::oauth::authorization::redirect_host;
 use crate::oauth::grant_rules::{self, StoredAuthorization};
+use crate::oauth::lifetimes::AUTHORIZATION_CODE_SECONDS;
 use crate::oauth::refusals::{ConnectionCodeProblem, GrantProblem};
 
 /// An authorization code as stored: what the rule judges, and what the connection is made of.
@@ -70,8 +71,6 @@ async fn insert_code(
 
 #[async_trait]
 impl crate::db::AuthorizationStore for PgStore {
-    /// Approval with a one-time connection code the merchant pasted: the store, the scopes and
-    /// who approved come from the code. The inner `Err` is why the code was refused.
     async fn approve_with_connection_code(
         &self,
         connection_code_hash: Vec<u8>,
@@ -232,7 +231,6 @@ impl crate::db::AuthorizationStore for PgStore {
         .await
     }
 
-    /// Forgets authorization codes that expired more than a day ago. Returns how many.
     async fn forget_expired_authorization_codes(&self) -> DbResult<usize> {
         self.write(|tx| {
             Box::pin(async move {

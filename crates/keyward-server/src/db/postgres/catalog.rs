@@ -115,7 +115,6 @@ impl crate::db::CatalogStore for PgStore {
         self.read(move |c| Box::pin(async move { bom(c, &store_id, id).await })).await
     }
 
-    /// Creates a BOM; every line must name a raw material of the same store.
     async fn create_bom(&self, store_id: String, new: NewBom) -> DbResult<Bom> {
         self.write(move |tx| {
             Box::pin(async move {

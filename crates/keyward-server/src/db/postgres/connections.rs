@@ -19,11 +19,9 @@ use super::PgStore;
 use super::audit::{record, record_by};
 use crate::audit::{AuditEvent, ConnectionRevokeReason, OneTimeCredential};
 use crate::db::records::{ConnectionColumns, NewConnection, RedeemedCode};
-use crate::db::{
-    ACCESS_TOKEN_SECONDS, Actor, ConnectionTokenStatus, DbError, DbResult, IssuedTokens, NewConnectionCode, REFRESH_TOKEN_SECONDS, TokenClient,
-    TokenRevocation, now, random_id,
-};
+use crate::db::{Actor, ConnectionTokenStatus, DbError, DbResult, IssuedTokens, NewConnectionCode, TokenClient, TokenRevocation, now, random_id};
 use crate::oauth::grant_rules::{self, RefreshUse, StoredConnectionCode, StoredRefresh};
+use crate::oauth::lifetimes::{ACCESS_TOKEN_SECONDS, REFRESH_TOKEN_SECONDS};
 use crate::oauth::refusals::{ConnectionCodeProblem, GrantProblem};
 
 /// A connection code as stored: what the rule judges, and what a use vouches for.
@@ -355,7 +353,6 @@ impl crate::db::ConnectionStore for PgStore {
         .await
     }
 
-    /// Who granted a connection of the store (a user id), for deciding who may revoke it.
     async fn connection_grantor(&self, store_id: String, id: String) -> DbResult<Option<String>> {
         self.read(move |c| {
             Box::pin(async move {

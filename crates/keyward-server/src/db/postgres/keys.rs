@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
 use keyward_core::wire::{KeyRecord, MirrorRecord, Person};
 use keyward_core::{KeyFacts, Scopes};
+use keyward_core::Timestamp;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
@@ -24,7 +25,7 @@ use super::audit::{record, record_by};
 use super::{PgStore, next_seq, prefix_of};
 use crate::audit::{AuditEvent, KeyRef, KeyRevokeReason};
 use crate::db::records::{KeyColumns, MirrorColumns};
-use crate::db::{Actor, DbError, DbResult, KeyAuthRow, KeyChange, NewKey, now, to_time};
+use crate::db::{Actor, DbError, DbResult, KeyAuthRow, KeyChange, NewKey, now};
 use crate::key_rules::{self, LimitedKey, WorkingPredecessor};
 
 const RECORD_SELECT: &str = "SELECT k.id, k.name, k.scopes, cu.name, cu.email, k.created_device, k.created_at,
@@ -105,7 +106,7 @@ async fn within_limit(tx: &Transaction<'_>, store_id: &str) -> DbResult<()> {
             LimitedKey { id: r.get::<_, String>(0), replaces: r.get::<_, Option<String>>(1), facts }
         })
         .collect();
-    if !key_rules::within_limit(&keys, to_time(now())) {
+    if !key_rules::within_limit(&keys, Timestamp::now().get()) {
         return Err(DbError::ActiveKeyLimit);
     }
     Ok(())
@@ -244,7 +245,6 @@ impl crate::db::KeyStore for PgStore {
         self.read(move |c| Box::pin(async move { key_record(c, &store_id, &id).await })).await
     }
 
-    /// Up to 100 keys, newest first; revoked ones only when asked.
     async fn list_keys(&self, store_id: String, include_revoked: bool) -> DbResult<Vec<KeyRecord>> {
         self.read(move |c| {
             Box::pin(async move {
@@ -272,7 +272,6 @@ impl crate::db::KeyStore for PgStore {
         .await
     }
 
-    /// Renames, rescopes, deactivates or reactivates a key. A revoked key cannot change.
     async fn update_key(&self, actor: Actor, id: String, change: KeyChange) -> DbResult<KeyRecord> {
         self.write(move |tx| {
             Box::pin(async move {
@@ -320,7 +319,6 @@ impl crate::db::KeyStore for PgStore {
         .await
     }
 
-    /// Revokes a key for good. Revoking a revoked key changes nothing and returns its record.
     async fn revoke_key(&self, actor: Actor, id: String) -> DbResult<KeyRecord> {
         self.write(move |tx| {
             Box::pin(async move {
@@ -360,7 +358,7 @@ impl crate::db::KeyStore for PgStore {
                     .await?
                     .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)));
                 let predecessor = match predecessor {
-                    Some((id, until)) => Some(WorkingPredecessor { prefix: prefix_of(tx, &id).await?, until: to_time(until) }),
+                    Some((id, until)) => Some(WorkingPredecessor { prefix: prefix_of(tx, &id).await?, until: Timestamp::from_unix(until).get() }),
                     None => None,
                 };
                 key_rules::may_rotate(&old, predecessor).map_err(DbError::Conflict)?;
@@ -391,7 +389,6 @@ impl crate::db::KeyStore for PgStore {
         .await
     }
 
-    /// Who created a key of the store (a user id), for deciding who may change it.
     async fn key_creator(&self, store_id: String, id: String) -> DbResult<Option<String>> {
         self.read(move |c| {
             Box::pin(async move {
@@ -403,7 +400,6 @@ impl crate::db::KeyStore for PgStore {
         .await
     }
 
-    /// The key's hash and status, with its store's, for authenticating one request.
     async fn key_for_auth(&self, id: String) -> DbResult<Option<KeyAuthRow>> {
         self.count_key_lookup();
         self.read(move |c| {
@@ -441,8 +437,6 @@ impl crate::db::KeyStore for PgStore {
         .await
     }
 
-    /// Key records of the store changed after `since`, oldest change first, at most `limit`.
-    /// Returns the records, the new cursor and whether more are waiting.
     async fn mirror_changes(&self, store_id: String, since: i64, limit: u32) -> DbResult<(Vec<MirrorRecord>, i64, bool)> {
         self.read(move |c| {
             Box::pin(async move {
@@ -486,8 +480,6 @@ impl crate::db::KeyStore for PgStore {
         .await
     }
 
-    /// Writes down when keys and connections (told apart by their id's `con_` prefix) were
-    /// last used; never moves a time backwards.
     async fn record_usage(&self, uses: Vec<(String, i64)>) -> DbResult<()> {
         // Each row on its own, outside a transaction: a last-use time is advisory, and a flush
         // that held one row's lock while waiting for another could close a circle with an

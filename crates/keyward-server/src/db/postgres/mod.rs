@@ -246,7 +246,7 @@ const CHANGE_SEQ_LOCK: i64 = 0x6b65_7977_6172_6402;
 /// `{brand}_{id}` for a key of this deployment.
 pub(crate) async fn prefix_of(tx: &Transaction<'_>, id: &str) -> DbResult<String> {
     let brand: String = tx.query_one("SELECT brand FROM deployment", &[]).await?.get(0);
-    Ok(format!("{brand}_{id}"))
+    Ok(keyward_core::key::key_prefix(&brand, id))
 }
 
 #[async_trait]

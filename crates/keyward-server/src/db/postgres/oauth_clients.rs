@@ -40,7 +40,6 @@ impl crate::db::ClientStore for PgStore {
         .await
     }
 
-    /// A registered or partner client by id, with what authenticating it needs.
     async fn find_client(&self, id: String) -> DbResult<Option<FoundClient>> {
         self.read(move |c| {
             Box::pin(async move {
@@ -59,7 +58,6 @@ impl crate::db::ClientStore for PgStore {
         .await
     }
 
-    /// Forgets self-registered clients never used since before `cutoff`. Returns how many.
     async fn forget_unused_clients(&self, cutoff: i64) -> DbResult<usize> {
         self.write(move |tx| {
             Box::pin(async move {
@@ -74,7 +72,6 @@ impl crate::db::ClientStore for PgStore {
         .await
     }
 
-    /// Every partner app, oldest first, with when it was last used (never its secret).
     async fn list_partners(&self) -> DbResult<Vec<PartnerRecord>> {
         self.read(|c| {
             Box::pin(async move {

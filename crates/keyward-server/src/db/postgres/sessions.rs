@@ -4,12 +4,13 @@
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use keyward_core::wire::{Device, Person, StoreInfo, User};
+use keyward_core::Timestamp;
 
 use super::PgStore;
 use super::audit::{record, record_by};
 use super::stores::store_info;
 use crate::audit::{AuditEvent, RevokedWithDevice};
-use crate::db::{Actor, DbError, DbResult, LoginCandidate, SessionRow, SignedOut, now, random_id, to_time, to_time_opt};
+use crate::db::{Actor, DbError, DbResult, LoginCandidate, SessionRow, SignedOut, now, random_id};
 
 const DEVICE_COLUMNS: &str = "d.id, d.name, u.name, u.email, d.created_at, d.last_seen_at, d.signed_out_at";
 
@@ -20,9 +21,9 @@ fn device_from_row(r: &tokio_postgres::Row, current: &str) -> Device {
         id,
         name: r.get(1),
         user: Person { name: r.get(2), email: r.get(3) },
-        created_at: to_time(r.get(4)),
-        last_seen_at: to_time(r.get(5)),
-        signed_out_at: to_time_opt(r.get(6)),
+        created_at: Timestamp::from_unix(r.get(4)),
+        last_seen_at: Timestamp::from_unix(r.get(5)),
+        signed_out_at: r.get::<_, Option<i64>>(6).map(Timestamp::from_unix),
     }
 }
 
@@ -129,7 +130,6 @@ impl crate::db::SessionStore for PgStore {
         .await
     }
 
-    /// Marks a device as seen now. Called at most once a minute per device.
     async fn touch_device(&self, device_id: String) -> DbResult<()> {
         self.write(move |tx| {
             Box::pin(async move {
@@ -154,8 +154,6 @@ impl crate::db::SessionStore for PgStore {
         .await
     }
 
-    /// Signs a device out; with `revoke_keys`, also revokes every key created and every
-    /// connection granted from it. `None` if the store has no such device.
     async fn sign_out_device(&self, actor: Actor, device_id: String, revoke_keys: bool) -> DbResult<Option<SignedOut>> {
         self.write(move |tx| {
             Box::pin(async move {
@@ -198,7 +196,6 @@ impl crate::db::SessionStore for PgStore {
         .await
     }
 
-    /// The user a device belongs to, if the device is the store's.
     async fn device_user(&self, store_id: String, device_id: String) -> DbResult<Option<String>> {
         self.read(move |c| {
             Box::pin(async move {
@@ -210,7 +207,6 @@ impl crate::db::SessionStore for PgStore {
         .await
     }
 
-    /// Ends a session that outlived its idle or absolute lifetime, as if signed out.
     async fn end_expired_session(&self, device_id: String) -> DbResult<()> {
         self.write(move |tx| {
             Box::pin(async move {
@@ -229,7 +225,6 @@ impl crate::db::SessionStore for PgStore {
         .await
     }
 
-    /// The argon2id hash of a person's password, to check it before a change.
     async fn password_hash(&self, user_id: String) -> DbResult<Option<String>> {
         self.read(move |c| {
             Box::pin(async move {
@@ -241,7 +236,6 @@ impl crate::db::SessionStore for PgStore {
         .await
     }
 
-    /// Sets a new password and signs out every other device of the person. Returns how many.
     async fn change_password(&self, actor: Actor, password_hash: String) -> DbResult<usize> {
         self.write(move |tx| {
             Box::pin(async move {

@@ -4,13 +4,14 @@
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
 use keyward_core::wire::{StaffMember, StoreInfo};
+use keyward_core::Timestamp;
 use tokio_postgres::error::SqlState;
 
 use super::PgStore;
 use super::audit::{record, record_by};
 use super::keys::bump_all_keys_of_store;
 use crate::audit::AuditEvent;
-use crate::db::{Actor, DbError, DbResult, NewStore, StoreSummary, now, random_id, to_time};
+use crate::db::{Actor, DbError, DbResult, NewStore, StoreSummary, now, random_id};
 use crate::problems::Problem;
 
 const MEMBER_SELECT: &str = "SELECT id, name, email, role, created_at FROM users";
@@ -19,7 +20,7 @@ const MEMBER_SELECT: &str = "SELECT id, name, email, role, created_at FROM users
 const EMAIL_INDEX: &str = "users_by_email";
 
 fn member_from_row(r: &tokio_postgres::Row) -> StaffMember {
-    StaffMember { id: r.get(0), name: r.get(1), email: r.get(2), role: r.get(3), created_at: to_time(r.get(4)) }
+    StaffMember { id: r.get(0), name: r.get(1), email: r.get(2), role: r.get(3), created_at: Timestamp::from_unix(r.get(4)) }
 }
 
 /// `lock`: `""`, or a locking clause such as `FOR NO KEY UPDATE`.
@@ -88,7 +89,6 @@ async fn insert_user(tx: &Transaction<'_>, store_id: &str, name: &str, email: &s
 
 #[async_trait]
 impl crate::db::MerchantStore for PgStore {
-    /// Creates a store and its owner; returns the store's id.
     async fn create_store(&self, new: NewStore) -> DbResult<String> {
         self.write(move |tx| {
             Box::pin(async move {
@@ -116,7 +116,6 @@ impl crate::db::MerchantStore for PgStore {
         .await
     }
 
-    /// Turns the store's subscription on or off; off makes the data plane answer 403.
     async fn set_subscription(&self, store_id: String, active: bool) -> DbResult<()> {
         self.write(move |tx| {
             Box::pin(async move {
@@ -139,8 +138,6 @@ impl crate::db::MerchantStore for PgStore {
         self.read(move |c| Box::pin(async move { store_info(c, &store_id).await })).await
     }
 
-    /// The name of the store, when this service hosts exactly one that has Keyward installed:
-    /// a page shown before anyone signs in may then name it.
     async fn only_store_name(&self) -> DbResult<Option<String>> {
         self.read(|c| {
             Box::pin(async move {
@@ -156,7 +153,6 @@ impl crate::db::MerchantStore for PgStore {
         .await
     }
 
-    /// Every store, for the operator, oldest first.
     async fn list_stores(&self) -> DbResult<Vec<StoreSummary>> {
         self.read(|c| {
             Box::pin(async move {
@@ -172,7 +168,6 @@ impl crate::db::MerchantStore for PgStore {
         .await
     }
 
-    /// Uninstall: every key revoked, every connection revoked, every session signed out.
     async fn uninstall_store(&self, actor: Actor) -> DbResult<()> {
         self.write(move |tx| {
             Box::pin(async move {
@@ -204,7 +199,6 @@ impl crate::db::MerchantStore for PgStore {
         .await
     }
 
-    /// The owner adds a staff member, recorded in the audit trail.
     async fn add_staff_member(&self, actor: Actor, name: String, email: String, password_hash: String) -> DbResult<StaffMember> {
         self.write(move |tx| {
             Box::pin(async move {

@@ -4,9 +4,10 @@
 
 use async_trait::async_trait;
 use keyward_core::wire::{self, AuditPage, Person};
+use keyward_core::Timestamp;
 use rusqlite::{Connection, params};
 
-use super::{Actor, SqliteStore, DbResult, now, to_time};
+use super::{Actor, SqliteStore, DbResult, now};
 use crate::audit::AuditEvent;
 
 /// Records `event` in the store's trail: by `user` on `device`, or by nobody in the store
@@ -29,7 +30,6 @@ pub(crate) fn record_by(conn: &Connection, actor: &Actor, event: &AuditEvent<'_>
 
 #[async_trait]
 impl crate::db::AuditStore for SqliteStore {
-    /// A page of the store's audit trail, newest first, starting below `before` if given.
     async fn audit_page(&self, store_id: String, before: Option<i64>, limit: u32) -> DbResult<AuditPage> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
@@ -44,7 +44,7 @@ impl crate::db::AuditStore for SqliteStore {
                     let email: Option<String> = r.get(3)?;
                     Ok(wire::AuditEvent {
                         id: r.get(0)?,
-                        at: to_time(r.get(1)?),
+                        at: Timestamp::from_unix(r.get(1)?),
                         actor: name.zip(email).map(|(name, email)| Person { name, email }),
                         actor_device: r.get(4)?,
                         action: r.get(5)?,

@@ -13,10 +13,11 @@ use rusqlite::params;
 use super::connections::{create_connection, redeem_connection_code, revoke_for_replay};
 use crate::db::records::NewConnection;
 use super::{DbError, DbResult, OptionalExtension, SqliteStore, now};
-use crate::db::{AUTHORIZATION_CODE_SECONDS, Approved, IssuedTokens, NewAuthorizationCode, PresentedCode};
 use crate::audit::OneTimeCredential;
+use crate::db::{Approved, IssuedTokens, NewAuthorizationCode, PresentedCode};
 use crate::oauth::authorization::redirect_host;
 use crate::oauth::grant_rules::{self, StoredAuthorization};
+use crate::oauth::lifetimes::AUTHORIZATION_CODE_SECONDS;
 use crate::oauth::refusals::{ConnectionCodeProblem, GrantProblem};
 
 /// An authorization code as stored: what the rule judges, and what the connection is made of.
@@ -54,8 +55,6 @@ fn insert_code(
 
 #[async_trait]
 impl crate::db::AuthorizationStore for SqliteStore {
-    /// Approval with a one-time connection code the merchant pasted: the store, the scopes and
-    /// who approved come from the code. The inner `Err` is why the code was refused.
     async fn approve_with_connection_code(
         &self,
         connection_code_hash: Vec<u8>,
@@ -101,7 +100,6 @@ impl crate::db::AuthorizationStore for SqliteStore {
         .await
     }
 
-    /// Trades an authorization code for a new connection and its first tokens.
     async fn exchange_authorization_code(
         &self,
         code_hash: Vec<u8>,
@@ -178,7 +176,6 @@ impl crate::db::AuthorizationStore for SqliteStore {
         .await
     }
 
-    /// Forgets authorization codes that expired more than a day ago. Returns how many.
     async fn forget_expired_authorization_codes(&self) -> DbResult<usize> {
         self.write(|tx| Ok(tx.execute("DELETE FROM authorization_codes WHERE expires_at < ?1", [now() - 24 * 3600])?)).await
     }

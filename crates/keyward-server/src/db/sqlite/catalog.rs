@@ -89,7 +89,6 @@ impl crate::db::CatalogStore for SqliteStore {
         self.read(move |conn| bom(conn, &store_id, id)).await
     }
 
-    /// Creates a BOM; every line must name a raw material of the same store.
     async fn create_bom(&self, store_id: String, new: NewBom) -> DbResult<Bom> {
         self.write(move |tx| {
             for line in &new.lines {

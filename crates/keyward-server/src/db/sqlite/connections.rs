@@ -14,8 +14,9 @@ use rusqlite::{Connection, params};
 use super::audit::{record, record_by};
 use crate::audit::{AuditEvent, ConnectionRevokeReason, OneTimeCredential};
 use crate::db::records::{ConnectionColumns, NewConnection, RedeemedCode};
-use crate::db::{ACCESS_TOKEN_SECONDS, ConnectionTokenStatus, IssuedTokens, NewConnectionCode, REFRESH_TOKEN_SECONDS, TokenClient, TokenRevocation};
+use crate::db::{ConnectionTokenStatus, IssuedTokens, NewConnectionCode, TokenClient, TokenRevocation};
 use crate::oauth::grant_rules::{self, RefreshUse, StoredConnectionCode, StoredRefresh};
+use crate::oauth::lifetimes::{ACCESS_TOKEN_SECONDS, REFRESH_TOKEN_SECONDS};
 use crate::oauth::refusals::{ConnectionCodeProblem, GrantProblem};
 use super::{Actor, DbError, DbResult, OptionalExtension, SqliteStore, now, random_id};
 
@@ -293,7 +294,6 @@ impl crate::db::ConnectionStore for SqliteStore {
         .await
     }
 
-    /// Who granted a connection of the store (a user id), for deciding who may revoke it.
     async fn connection_grantor(&self, store_id: String, id: String) -> DbResult<Option<String>> {
         self.read(move |conn| {
             Ok(conn
@@ -303,7 +303,6 @@ impl crate::db::ConnectionStore for SqliteStore {
         .await
     }
 
-    /// Revokes a connection; its tokens stop working on their next use.
     async fn revoke_connection(&self, actor: Actor, id: String) -> DbResult<ConnectionRecord> {
         self.write(move |tx| {
             let before = connection_record(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)?;

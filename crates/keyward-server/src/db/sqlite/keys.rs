@@ -7,6 +7,7 @@
 use async_trait::async_trait;
 use keyward_core::wire::{KeyRecord, MirrorRecord, Person};
 use keyward_core::{KeyFacts, Scopes};
+use keyward_core::Timestamp;
 use rusqlite::{Connection, params};
 
 use crate::db::records::{KeyColumns, MirrorColumns};
@@ -14,7 +15,7 @@ use crate::db::{KeyAuthRow, KeyChange, NewKey};
 use crate::key_rules::{self, LimitedKey, WorkingPredecessor};
 use super::audit::{record, record_by};
 use crate::audit::{AuditEvent, KeyRef, KeyRevokeReason};
-use super::{Actor, DbError, DbResult, OptionalExtension, SqliteStore, now, to_time};
+use super::{Actor, DbError, DbResult, OptionalExtension, SqliteStore, now};
 
 const RECORD_SELECT: &str = "SELECT k.id, k.name, k.scopes, cu.name, cu.email, k.created_device, k.created_at,
         k.last_used_at, k.expires_at, k.is_active, k.revoked_at, ru.name, ru.email, k.revokes_at, d.brand
@@ -70,7 +71,7 @@ fn within_limit(conn: &Connection, store_id: &str) -> DbResult<()> {
             Ok(LimitedKey { id: r.get(0)?, replaces: r.get(1)?, facts })
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    if !key_rules::within_limit(&keys, to_time(now())) {
+    if !key_rules::within_limit(&keys, Timestamp::now().get()) {
         return Err(DbError::ActiveKeyLimit);
     }
     Ok(())
@@ -112,7 +113,7 @@ fn set_revoked(conn: &Connection, id: &str, at: i64, by: Option<&str>) -> DbResu
 
 fn prefix_of(conn: &Connection, id: &str) -> DbResult<String> {
     let brand: String = conn.query_row("SELECT brand FROM deployment", [], |r| r.get(0))?;
-    Ok(format!("{brand}_{id}"))
+    Ok(keyward_core::key::key_prefix(&brand, id))
 }
 
 /// Revokes every live key of a store (uninstall).
@@ -181,7 +182,6 @@ impl crate::db::KeyStore for SqliteStore {
         self.read(move |conn| key_record(conn, &store_id, &id)).await
     }
 
-    /// Up to 100 keys, newest first; revoked ones only when asked.
     async fn list_keys(&self, store_id: String, include_revoked: bool) -> DbResult<Vec<KeyRecord>> {
         self.read(move |conn| {
             let filter = if include_revoked {
@@ -198,7 +198,6 @@ impl crate::db::KeyStore for SqliteStore {
         .await
     }
 
-    /// Renames, rescopes, deactivates or reactivates a key. A revoked key cannot change.
     async fn update_key(&self, actor: Actor, id: String, change: KeyChange) -> DbResult<KeyRecord> {
         self.write(move |tx| {
             let KeyChange { name, scopes, is_active } = change;
@@ -235,7 +234,6 @@ impl crate::db::KeyStore for SqliteStore {
         .await
     }
 
-    /// Revokes a key for good. Revoking a revoked key changes nothing and returns its record.
     async fn revoke_key(&self, actor: Actor, id: String) -> DbResult<KeyRecord> {
         self.write(move |tx| {
             let before = key_record(tx, &actor.store_id, &id)?.ok_or(DbError::NotFound)?;
@@ -267,7 +265,7 @@ impl crate::db::KeyStore for SqliteStore {
                 )
                 .optional()?;
             let predecessor = match predecessor {
-                Some((id, until)) => Some(WorkingPredecessor { prefix: prefix_of(tx, &id)?, until: to_time(until) }),
+                Some((id, until)) => Some(WorkingPredecessor { prefix: prefix_of(tx, &id)?, until: Timestamp::from_unix(until).get() }),
                 None => None,
             };
             key_rules::may_rotate(&old, predecessor).map_err(DbError::Conflict)?;
@@ -295,7 +293,6 @@ impl crate::db::KeyStore for SqliteStore {
         .await
     }
 
-    /// Who created a key of the store (a user id), for deciding who may change it.
     async fn key_creator(&self, store_id: String, id: String) -> DbResult<Option<String>> {
         self.read(move |conn| {
             Ok(conn
@@ -305,7 +302,6 @@ impl crate::db::KeyStore for SqliteStore {
         .await
     }
 
-    /// The key's hash and status, with its store's, for authenticating one request.
     async fn key_for_auth(&self, id: String) -> DbResult<Option<KeyAuthRow>> {
         self.count_key_lookup();
         self.lookup(move |conn| {
@@ -336,8 +332,6 @@ impl crate::db::KeyStore for SqliteStore {
         .await
     }
 
-    /// Key records of the store changed after `since`, oldest change first, at most `limit`.
-    /// Returns the records, the new cursor and whether more are waiting.
     async fn mirror_changes(&self, store_id: String, since: i64, limit: u32) -> DbResult<(Vec<MirrorRecord>, i64, bool)> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(

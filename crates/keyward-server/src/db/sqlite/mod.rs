@@ -280,5 +280,5 @@ fn migrate(conn: &mut Connection) -> DbResult<()> {
     Ok(())
 }
 
-pub(crate) use super::{random_id, to_time, to_time_opt};
+pub(crate) use super::random_id;
 pub(crate) use rusqlite::OptionalExtension;

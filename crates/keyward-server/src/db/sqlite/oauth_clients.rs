@@ -38,7 +38,6 @@ impl crate::db::ClientStore for SqliteStore {
         .await
     }
 
-    /// A registered or partner client by id, with what authenticating it needs.
     async fn find_client(&self, id: String) -> DbResult<Option<FoundClient>> {
         self.read(move |conn| {
             Ok(conn
@@ -58,7 +57,6 @@ impl crate::db::ClientStore for SqliteStore {
         .await
     }
 
-    /// Forgets self-registered clients never used since before `cutoff`. Returns how many.
     async fn forget_unused_clients(&self, cutoff: i64) -> DbResult<usize> {
         self.write(move |tx| {
             Ok(tx.execute(
@@ -69,7 +67,6 @@ impl crate::db::ClientStore for SqliteStore {
         .await
     }
 
-    /// Every partner app, oldest first, with when it was last used (never its secret).
     async fn list_partners(&self) -> DbResult<Vec<PartnerRecord>> {
         self.read(|conn| {
             let mut stmt = conn.prepare(

@@ -3,13 +3,14 @@
 
 use async_trait::async_trait;
 use keyward_core::wire::{Device, Person, StoreInfo, User};
+use keyward_core::Timestamp;
 
 use crate::db::{LoginCandidate, SessionRow, SignedOut};
 use rusqlite::{Connection, params};
 
 use super::audit::{record, record_by};
 use crate::audit::{AuditEvent, RevokedWithDevice};
-use super::{Actor, SqliteStore, DbError, DbResult, OptionalExtension, now, random_id, stores::store_info, to_time, to_time_opt};
+use super::{Actor, SqliteStore, DbError, DbResult, OptionalExtension, now, random_id, stores::store_info};
 
 const DEVICE_COLUMNS: &str = "d.id, d.name, u.name, u.email, d.created_at, d.last_seen_at, d.signed_out_at";
 
@@ -20,9 +21,9 @@ fn device_from_row(r: &rusqlite::Row<'_>, current: &str) -> rusqlite::Result<Dev
         id,
         name: r.get(1)?,
         user: Person { name: r.get(2)?, email: r.get(3)? },
-        created_at: to_time(r.get(4)?),
-        last_seen_at: to_time(r.get(5)?),
-        signed_out_at: to_time_opt(r.get(6)?),
+        created_at: Timestamp::from_unix(r.get(4)?),
+        last_seen_at: Timestamp::from_unix(r.get(5)?),
+        signed_out_at: r.get::<_, Option<i64>>(6)?.map(Timestamp::from_unix),
     })
 }
 
@@ -126,7 +127,6 @@ impl crate::db::SessionStore for SqliteStore {
         .await
     }
 
-    /// Marks a device as seen now. Called at most once a minute per device.
     async fn touch_device(&self, device_id: String) -> DbResult<()> {
         self.write(move |tx| {
             tx.execute("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1", params![device_id, now()])?;
@@ -147,8 +147,6 @@ impl crate::db::SessionStore for SqliteStore {
         .await
     }
 
-    /// Signs a device out; with `revoke_keys`, also revokes every key created and every
-    /// connection granted from it. `None` if the store has no such device.
     async fn sign_out_device(&self, actor: Actor, device_id: String, revoke_keys: bool) -> DbResult<Option<SignedOut>> {
         self.write(move |tx| {
             let Some(before) = device(tx, &device_id, &actor.device_id)? else { return Ok(None) };
@@ -179,7 +177,6 @@ impl crate::db::SessionStore for SqliteStore {
         })
         .await
     }
-    /// The user a device belongs to, if the device is the store's.
     async fn device_user(&self, store_id: String, device_id: String) -> DbResult<Option<String>> {
         self.read(move |conn| {
             Ok(conn
@@ -189,7 +186,6 @@ impl crate::db::SessionStore for SqliteStore {
         .await
     }
 
-    /// Ends a session that outlived its idle or absolute lifetime, as if signed out.
     async fn end_expired_session(&self, device_id: String) -> DbResult<()> {
         self.write(move |tx| {
             let row: Option<(String, String, String)> = tx
@@ -206,7 +202,6 @@ impl crate::db::SessionStore for SqliteStore {
         .await
     }
 
-    /// The argon2id hash of a person's password, to check it before a change.
     async fn password_hash(&self, user_id: String) -> DbResult<Option<String>> {
         self.read(move |conn| {
             Ok(conn
@@ -216,7 +211,6 @@ impl crate::db::SessionStore for SqliteStore {
         .await
     }
 
-    /// Sets a new password and signs out every other device of the person. Returns how many.
     async fn change_password(&self, actor: Actor, password_hash: String) -> DbResult<usize> {
         self.write(move |tx| {
             tx.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![actor.user_id, password_hash])?;

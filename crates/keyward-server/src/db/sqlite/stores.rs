@@ -3,18 +3,19 @@
 
 use async_trait::async_trait;
 use keyward_core::wire::{StaffMember, StoreInfo};
+use keyward_core::Timestamp;
 use rusqlite::{Connection, params};
 
 use crate::db::{NewStore, StoreSummary};
 use crate::problems::Problem;
 use super::audit::{record, record_by};
 use crate::audit::AuditEvent;
-use super::{Actor, SqliteStore, DbError, DbResult, OptionalExtension, keys::bump_all_keys_of_store, now, random_id, to_time};
+use super::{Actor, SqliteStore, DbError, DbResult, OptionalExtension, keys::bump_all_keys_of_store, now, random_id};
 
 const MEMBER_SELECT: &str = "SELECT id, name, email, role, created_at FROM users";
 
 fn member_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StaffMember> {
-    Ok(StaffMember { id: r.get(0)?, name: r.get(1)?, email: r.get(2)?, role: r.get(3)?, created_at: to_time(r.get(4)?) })
+    Ok(StaffMember { id: r.get(0)?, name: r.get(1)?, email: r.get(2)?, role: r.get(3)?, created_at: Timestamp::from_unix(r.get(4)?) })
 }
 
 fn member(conn: &Connection, store_id: &str, id: &str) -> DbResult<Option<StaffMember>> {
@@ -77,7 +78,6 @@ fn insert_user(
 
 #[async_trait]
 impl crate::db::MerchantStore for SqliteStore {
-    /// Creates a store and its owner; returns the store's id.
     async fn create_store(&self, new: NewStore) -> DbResult<String> {
         self.write(move |tx| {
             let id = random_id("sto");
@@ -103,7 +103,6 @@ impl crate::db::MerchantStore for SqliteStore {
         .await
     }
 
-    /// Turns the store's subscription on or off; off makes the data plane answer 403.
     async fn set_subscription(&self, store_id: String, active: bool) -> DbResult<()> {
         self.write(move |tx| {
             let changed = tx.execute("UPDATE stores SET subscription_active = ?2 WHERE id = ?1", params![store_id, active])?;
@@ -124,9 +123,6 @@ impl crate::db::MerchantStore for SqliteStore {
         self.lookup(move |conn| store_info(conn, &store_id)).await
     }
 
-    /// Every store, for the operator: (id, name, subscription active, uninstalled).
-    /// The name of the store, when this service hosts exactly one that has Keyward installed:
-    /// a page shown before anyone signs in may then name it.
     async fn only_store_name(&self) -> DbResult<Option<String>> {
         self.read(|conn| {
             let names: Vec<String> = conn
@@ -149,7 +145,6 @@ impl crate::db::MerchantStore for SqliteStore {
         .await
     }
 
-    /// Uninstall: every key revoked, every connection revoked, every session signed out.
     async fn uninstall_store(&self, actor: Actor) -> DbResult<()> {
         self.write(move |tx| {
             let store_id = &actor.store_id;
@@ -162,7 +157,6 @@ impl crate::db::MerchantStore for SqliteStore {
         })
         .await
     }
-    /// The people who can sign in to the store: the owner first, then staff by name.
     async fn list_staff(&self, store_id: String) -> DbResult<Vec<StaffMember>> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
@@ -174,7 +168,6 @@ impl crate::db::MerchantStore for SqliteStore {
         .await
     }
 
-    /// The owner adds a staff member, recorded in the audit trail.
     async fn add_staff_member(&self, actor: Actor, name: String, email: String, password_hash: String) -> DbResult<StaffMember> {
         self.write(move |tx| {
             let id = insert_user(tx, &actor.store_id, &name, &email, &password_hash, "staff")?;
