@@ -3,7 +3,6 @@
 //! WebKitWebDriver, as the end-to-end tests do, signed in beforehand with the CLI so the app
 //! opens straight onto the keys table. Needs a Secret Service (`./dev bench` provides one).
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -12,7 +11,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
+use keyward_testkit::display::{Xvfb, tauri_driver};
+use keyward_testkit::free_port;
+
 use crate::service::{self, Service, sibling};
+use crate::stats::median;
 
 #[derive(Debug, Serialize)]
 pub struct AppReport {
@@ -23,10 +26,6 @@ pub struct AppReport {
 }
 
 const LAUNCHES: usize = 5;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(4444)
-}
 
 /// (pid, parent pid, command name, resident MiB) of every process.
 fn processes() -> Vec<(u32, u32, String, f64)> {
@@ -84,21 +83,13 @@ pub async fn run() -> anyhow::Result<AppReport> {
         bail!("keyward login failed: {}", String::from_utf8_lossy(&login.stderr));
     }
 
-    // A lock whose X server is gone is stale, and Xvfb replaces it.
-    let free = |n: &u32| match std::fs::read_to_string(format!("/tmp/.X{n}-lock")) {
-        Ok(pid) => !Path::new(&format!("/proc/{}", pid.trim())).exists(),
-        Err(_) => true,
-    };
-    let display = (90..140).find(free).context("no free X display number between :90 and :139")?;
-    let _xvfb = Killed(Command::new("Xvfb").args([&format!(":{display}"), "-screen", "0", "1024x768x24", "-nolisten", "tcp"]).stderr(Stdio::null()).spawn().context("Xvfb is not installed")?);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let xvfb = Xvfb::try_start().map_err(anyhow::Error::msg)?;
     let (port, native) = (free_port(), free_port());
-    let driver = std::env::var_os("CARGO_HOME").map(std::path::PathBuf::from).unwrap_or_else(|| home_dir().join(".cargo")).join("bin/tauri-driver");
     let _driver = Killed(
-        Command::new(if driver.exists() { driver } else { "tauri-driver".into() })
+        Command::new(tauri_driver())
             .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
             .envs(envs.iter().map(|(k, v)| (*k, v.as_os_str())))
-            .env("DISPLAY", format!(":{display}"))
+            .env("DISPLAY", xvfb.name())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -143,13 +134,5 @@ pub async fn run() -> anyhow::Result<AppReport> {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     service.stop().await;
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or(0.0)
-    };
     Ok(AppReport { launch_to_keys_table_ms: median(times), app_rss_mib: median(app_rss), total_rss_mib: median(total_rss) })
-}
-
-fn home_dir() -> std::path::PathBuf {
-    std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_else(|| "/root".into())
 }

@@ -13,6 +13,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
 use crate::service::{Cpus, Service, pinned, sibling};
+use crate::stats::{median, percentile};
 
 #[derive(Debug, Serialize, Default)]
 pub struct ClientReport {
@@ -32,15 +33,6 @@ pub struct BridgeReport {
 
 const STARTS: usize = 5;
 const CALLS: usize = 100;
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3
-}
 
 /// Peak resident memory of a process, from /proc.
 fn peak_rss_mib(pid: u32) -> f64 {
@@ -100,7 +92,7 @@ async fn measure(mut command: Command) -> anyhow::Result<ClientReport> {
         let _ = child.kill().await;
     }
     calls.sort();
-    Ok(ClientReport { start_to_initialize_ms: median(starts), call_p50_ms: percentile(&calls, 0.5), call_p99_ms: percentile(&calls, 0.99), peak_rss_mib: median(rss) })
+    Ok(ClientReport { start_to_initialize_ms: median(starts), call_p50_ms: percentile(&calls, 0.5).as_secs_f64() * 1e3, call_p99_ms: percentile(&calls, 0.99).as_secs_f64() * 1e3, peak_rss_mib: median(rss) })
 }
 
 pub async fn run(mcp_remote: &Path) -> anyhow::Result<BridgeReport> {

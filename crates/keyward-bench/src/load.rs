@@ -2,9 +2,12 @@
 //! separated, the connections spread over them) for a while, each request timed. It runs as its own process (`keyward-bench load`), so the key service and
 //! the load never share a runtime.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+
+use crate::stats::percentile;
+use crate::wall_ns;
 
 /// What one run of load measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -27,18 +30,6 @@ pub struct Load {
     pub warmup: Duration,
     pub duration: Duration,
     pub record: bool,
-}
-
-fn wall_ns() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos()
-}
-
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    f64::from(sorted[at]) / 1000.0
 }
 
 impl Load {
@@ -97,8 +88,8 @@ impl Load {
         }
         latencies.sort_unstable();
         report.requests_per_second = report.ok as f64 / report.seconds;
-        report.p50_ms = percentile(&latencies, 0.50);
-        report.p99_ms = percentile(&latencies, 0.99);
+        report.p50_ms = f64::from(percentile(&latencies, 0.50)) / 1000.0;
+        report.p99_ms = f64::from(percentile(&latencies, 0.99)) / 1000.0;
         Ok(report)
     }
 }

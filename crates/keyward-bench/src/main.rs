@@ -13,6 +13,7 @@ mod report;
 mod scale;
 mod scan;
 mod service;
+mod stats;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -1,7 +1,7 @@
 //! The verifier mirror at scale: a store with 10,000 keys synced in full, then 10 changes
 //! synced incrementally, then keys verified offline, the first time (argon2) and again.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use keyward::client::ApiClient;
 use keyward::mirror::Mirror;
@@ -10,6 +10,7 @@ use keyward_core::wire::UpdateKeyRequest;
 use serde::Serialize;
 
 use crate::service::{self, Service};
+use crate::stats::percentile;
 
 #[derive(Debug, Serialize)]
 pub struct MirrorReport {
@@ -21,10 +22,6 @@ pub struct MirrorReport {
     pub first_verify_p99_ms: f64,
     pub repeat_verify_p50_us: f64,
     pub repeat_verify_p99_us: f64,
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 pub async fn run(total_keys: usize) -> anyhow::Result<MirrorReport> {

@@ -1,7 +1,6 @@
 //! Starts what an end-to-end test needs: a display, a key service with the demo store, the
 //! app under tauri-driver, and a WebDriver client; and saves screenshots.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -9,6 +8,9 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
 use keyward_core::Brand;
 use keyward_server::{AppState, Config};
+use keyward_testkit::display::{Xvfb, tauri_driver};
+use keyward_testkit::free_port;
+use keyward_testkit::service::Served;
 use tempfile::TempDir;
 
 const APP: &str = env!("CARGO_BIN_EXE_keyward-app");
@@ -20,18 +22,6 @@ pub const DEMO_PASSWORD: &str = "keyward-demo";
 
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn tauri_driver() -> PathBuf {
-    let beside_cargo = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
-        .map(|d| d.join("bin").join("tauri-driver"));
-    beside_cargo.filter(|p| p.exists()).unwrap_or_else(|| PathBuf::from("tauri-driver"))
-}
-
 /// A child process killed when dropped.
 struct Process(Child);
 
@@ -42,53 +32,11 @@ impl Drop for Process {
     }
 }
 
-/// Whether display `:number` is free: no lock file, or one left by an X server that is gone
-/// (a killed Xvfb leaves its lock behind; the next Xvfb removes a stale one itself).
-fn display_free(number: u32) -> bool {
-    match std::fs::read_to_string(format!("/tmp/.X{number}-lock")) {
-        Ok(pid) => !Path::new(&format!("/proc/{}", pid.trim())).exists(),
-        Err(_) => true,
-    }
-}
-
-/// An X display of our own, 1024×768.
-struct Display {
-    number: u32,
-    _xvfb: Process,
-}
-
-impl Display {
-    fn start() -> Display {
-        for number in 90..140 {
-            if !display_free(number) {
-                continue;
-            }
-            // Killed on drop, also when this display number turns out to be taken.
-            let xvfb = Process(
-                Command::new("Xvfb")
-                    .args([&format!(":{number}"), "-screen", "0", "1024x768x24", "-nolisten", "tcp"])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .expect("Xvfb is installed by ./dev test"),
-            );
-            let socket = format!("/tmp/.X11-unix/X{number}");
-            let start = Instant::now();
-            while !Path::new(&socket).exists() && start.elapsed() < Duration::from_secs(10) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            if Path::new(&socket).exists() {
-                return Display { number, _xvfb: xvfb };
-            }
-        }
-        panic!("no X display number was free between :90 and :139");
-    }
-}
-
 /// The key service, on a runtime of its own so that stopping it ends every connection too
 /// (the app's HTTP client keeps connections alive; a graceful shutdown would wait for them).
 struct KeyService {
     runtime: Option<tokio::runtime::Runtime>,
+    served: Option<Served>,
 }
 
 impl KeyService {
@@ -96,26 +44,23 @@ impl KeyService {
     async fn start(db: &Path) -> (String, KeyService) {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let db = db.to_owned();
-        let address = runtime
+        let served = runtime
             .spawn(async move {
                 let db = keyward_server::db::open_sqlite(&db).unwrap();
                 db.ensure_brand("kw").await.unwrap();
                 keyward_server::demo::ensure_demo_store(&db).await.unwrap();
-                let state = AppState::new(db, Config::new(Brand::new("kw").unwrap()));
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let address = listener.local_addr().unwrap();
-                tokio::spawn(keyward_server::serve(listener, state, std::future::pending()));
-                address
+                Served::start(AppState::new(db, Config::new(Brand::new("kw").unwrap()))).await
             })
             .await
             .unwrap();
-        (format!("http://{address}"), KeyService { runtime: Some(runtime) })
+        (served.url(), KeyService { runtime: Some(runtime), served: Some(served) })
     }
 
     fn stop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
+        self.served = None;
     }
 }
 
@@ -135,7 +80,7 @@ pub struct World {
     service: KeyService,
     _db_dir: TempDir,
     _driver: Process,
-    _display: Display,
+    _display: Xvfb,
     _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
@@ -150,7 +95,7 @@ impl World {
         let db_dir = tempfile::tempdir().unwrap();
         let (server, service) = KeyService::start(&db_dir.path().join("k.db")).await;
 
-        let display = Display::start();
+        let display = Xvfb::start();
         let home = tempfile::tempdir().unwrap();
         let (port, native_port) = (free_port(), free_port());
         let mut driver = Command::new(tauri_driver());
@@ -160,7 +105,7 @@ impl World {
         }
         let driver = driver
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .env("DISPLAY", format!(":{}", display.number))
+            .env("DISPLAY", display.name())
             .env("HOME", home.path())
             .env("XDG_CONFIG_HOME", home.path().join(".config"))
             .env("XDG_CACHE_HOME", home.path().join(".cache"))
@@ -314,19 +259,7 @@ impl World {
 
     /// Every byte under the app's HOME, to look for secrets that should not be there.
     pub fn home_bytes(&self) -> Vec<u8> {
-        fn walk(dir: &Path, out: &mut Vec<u8>) {
-            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    walk(&path, out);
-                } else if let Ok(bytes) = std::fs::read(&path) {
-                    out.extend(bytes);
-                }
-            }
-        }
-        let mut out = Vec::new();
-        walk(self.home.path(), &mut out);
-        out
+        keyward_testkit::files::every_byte_under(self.home.path())
     }
 
     pub async fn finish(self) {
@@ -335,11 +268,4 @@ impl World {
 }
 
 /// Reads a secret back through the Secret Service, as another program would.
-pub fn keychain_lookup(server: &str, account: &str) -> Option<String> {
-    let output = Command::new("secret-tool")
-        .args(["lookup", "service", &format!("Keyward {server}"), "username", account])
-        .output()
-        .expect("secret-tool (libsecret-tools) is installed by ./dev test");
-    let text = String::from_utf8(output.stdout).unwrap();
-    (output.status.success() && !text.is_empty()).then_some(text)
-}
+pub use keyward_testkit::keychain::lookup as keychain_lookup;

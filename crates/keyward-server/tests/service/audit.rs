@@ -34,9 +34,7 @@ async fn audit_shows_who_did_what_from_which_device() {
 
 #[tokio::test]
 async fn audit_pages_go_back_in_time_without_overlap() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     for i in 0..5 {
         svc.create_key(&session, json!({"name": format!("k{i}")})).await;
     }

@@ -7,9 +7,7 @@ use crate::common::{Service, read};
 
 #[tokio::test]
 async fn malformed_requests_get_clear_4xx_errors_and_change_nothing() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (id, key) = svc.create_key(&session, json!({"name": "bot", "scopes": ["read", "write"]})).await;
     let before = svc.snapshot().await;
 

@@ -4,17 +4,15 @@
 //! PostgreSQL cluster named by `KEYWARD_TEST_POSTGRES_URL` (`./dev test` runs this suite both
 //! ways): the same tests, on either backend.
 
-use std::net::SocketAddr;
-
 use keyward_core::{Brand, hashing};
-use keyward_server::db::NewStore;
 use keyward_server::db::Database;
-
-use crate::support;
 use keyward_server::{AppState, Config};
+use keyward_testkit::service::{Served, new_store};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
+
+use crate::support;
 
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -27,7 +25,7 @@ pub struct Service {
     pub database: Database,
     pub http: reqwest::Client,
     /// Dropping the service drops this, which stops the server.
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    _served: Served,
 }
 
 /// A person who can sign in to a store.
@@ -80,41 +78,23 @@ impl Service {
         let mut config = Config::new(Brand::new("asmk").unwrap());
         configure(&mut config);
         let state = AppState::new(db, config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr: SocketAddr = listener.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let serve_state = state.clone();
-        tokio::spawn(async move {
-            keyward_server::serve(listener, serve_state, async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
-        Service {
-            base: format!("http://{addr}"),
-            state,
-            _dir: dir,
-            database,
-            http: reqwest::Client::new(),
-            _shutdown: tx,
-        }
+        let served = Served::start(state.clone()).await;
+        Service { base: served.url(), state, _dir: dir, database, http: reqwest::Client::new(), _served: served }
+    }
+
+    /// The opening of most management tests: a service, a store with its owner, and the owner
+    /// signed in from `device`; answers the three, the session token last.
+    pub async fn with_owner_signed_in(store: &str, device: &str) -> (Service, Account, String) {
+        let service = Service::start().await;
+        let owner = service.store(store).await;
+        let session = service.login(&owner, device).await;
+        (service, owner, session)
     }
 
     /// A new store with its owner.
     pub async fn store(&self, name: &str) -> Account {
         let email = format!("owner@{}.test", name.to_lowercase().replace(' ', "-"));
-        let store_id = self
-            .state
-            .db
-            .create_store(NewStore {
-                name: name.into(),
-                owner_name: format!("{name} Owner"),
-                owner_email: email.clone(),
-                owner_password_hash: hashing::hash_secret(PASSWORD).unwrap(),
-            })
-            .await
-            .unwrap();
+        let store_id = new_store(&self.state.db, name, &format!("{name} Owner"), &email, PASSWORD).await;
         Account { store_id, email }
     }
 

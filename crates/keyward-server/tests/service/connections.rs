@@ -7,9 +7,7 @@ use crate::common::{Service, read};
 
 #[tokio::test]
 async fn an_approved_app_works_until_the_connection_is_revoked() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let grant = svc.connect_app(&session, "Claude", json!({"scopes": ["read"]})).await;
     assert_eq!(grant.scope, "read");
     let access = grant.access.as_str();

@@ -18,9 +18,7 @@ async fn a_request_without_a_key_gets_401_with_a_challenge() {
 
 #[tokio::test]
 async fn a_malformed_key_is_rejected_without_a_database_lookup() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (_, key) = svc.create_key(&session, json!({"name": "bot"})).await;
     let lookups = svc.state.db.key_lookups();
     let argon2 = svc.state.hashes.verifications();
@@ -39,9 +37,7 @@ async fn a_malformed_key_is_rejected_without_a_database_lookup() {
 
 #[tokio::test]
 async fn a_wrong_secret_or_unknown_id_gets_the_same_401() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (id, key) = svc.create_key(&session, json!({"name": "bot"})).await;
     let brand = Brand::new("asmk").unwrap();
     let other = ApiKey::generate(&brand);
@@ -58,9 +54,7 @@ async fn a_wrong_secret_or_unknown_id_gets_the_same_401() {
 
 #[tokio::test]
 async fn argon2_runs_once_per_key_then_the_verified_cache_answers() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (_, key) = svc.create_key(&session, json!({"name": "bot"})).await;
     let before = svc.state.hashes.verifications();
     for _ in 0..10 {
@@ -86,9 +80,7 @@ async fn without_the_verified_cache_argon2_runs_every_time() {
 
 #[tokio::test]
 async fn a_read_key_reads_but_gets_403_on_every_write_route() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (_, read_key) = svc.create_key(&session, json!({"name": "reader"})).await;
     let (_, write_key) = svc.create_key(&session, json!({"name": "writer", "scopes": ["read", "write"]})).await;
     let send = |method: reqwest::Method, path: &str, key: &str, body: serde_json::Value| {

@@ -130,9 +130,7 @@ async fn a_burst_of_malformed_requests_gets_4xx_and_the_service_keeps_serving() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn guessing_keys_from_one_address_is_throttled_after_a_few_argon2_runs() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (id, _) = svc.create_key(&session, json!({"name": "bot"})).await;
     let runs_before = svc.state.hashes.verifications();
 

@@ -7,9 +7,7 @@ use crate::common::Service;
 
 #[tokio::test]
 async fn a_new_key_is_read_only_by_default_and_records_who_made_it() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let reply = svc.post("/api/keys", &session, json!({"name": "  Claude Desktop  "})).await;
     let body = reply.assert_status(201);
     assert_eq!(body["scopes"], json!(["read"]));
@@ -25,9 +23,7 @@ async fn a_new_key_is_read_only_by_default_and_records_who_made_it() {
 
 #[tokio::test]
 async fn the_secret_is_shown_once_and_only_its_hash_is_stored() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (id, key) = svc.create_key(&session, json!({"name": "bot", "scopes": ["read", "write"]})).await;
     let secret = &key[13..45];
 
@@ -50,9 +46,7 @@ async fn the_secret_is_shown_once_and_only_its_hash_is_stored() {
 
 #[tokio::test]
 async fn the_eleventh_active_key_is_refused_until_one_is_revoked_or_deactivated() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let mut ids = Vec::new();
     for i in 0..10 {
         ids.push(svc.create_key(&session, json!({"name": format!("key {i}")})).await.0);
@@ -72,9 +66,7 @@ async fn the_eleventh_active_key_is_refused_until_one_is_revoked_or_deactivated(
 
 #[tokio::test]
 async fn revoked_keys_stay_listed_when_asked_marked_with_who_revoked_them() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (keep, _) = svc.create_key(&session, json!({"name": "keep"})).await;
     let (gone, _) = svc.create_key(&session, json!({"name": "gone"})).await;
     let revoked = svc.delete(&format!("/api/keys/{gone}"), &session).await;
@@ -99,9 +91,7 @@ async fn revoked_keys_stay_listed_when_asked_marked_with_who_revoked_them() {
 
 #[tokio::test]
 async fn rename_and_rescope_take_effect_on_the_next_request() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (id, key) = svc.create_key(&session, json!({"name": "bot"})).await;
     let create = json!({"name": "Bolt", "unit": "pcs", "stock": 3});
     let post = |svc: &Service, key: &str| {
@@ -119,9 +109,7 @@ async fn rename_and_rescope_take_effect_on_the_next_request() {
 
 #[tokio::test]
 async fn a_deactivated_key_is_refused_until_reactivated() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (id, key) = svc.create_key(&session, json!({"name": "bot"})).await;
     svc.with_key("/v1/whoami", &key).await.assert_status(200);
     svc.patch(&format!("/api/keys/{id}"), &session, json!({"is_active": false})).await.assert_status(200);
@@ -132,9 +120,7 @@ async fn a_deactivated_key_is_refused_until_reactivated() {
 
 #[tokio::test]
 async fn a_revoked_key_is_refused_on_the_very_next_request() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (id, key) = svc.create_key(&session, json!({"name": "bot"})).await;
     // Warm the verified cache so the next request would take the fast path.
     for _ in 0..3 {
@@ -148,9 +134,7 @@ async fn a_revoked_key_is_refused_on_the_very_next_request() {
 
 #[tokio::test]
 async fn an_expired_key_stops_working_and_a_past_expiry_is_refused() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let past = (time::OffsetDateTime::now_utc() - time::Duration::minutes(1)).format(&time::format_description::well_known::Rfc3339).unwrap();
     svc.post("/api/keys", &session, json!({"name": "late", "expires_at": past})).await.assert_error(400, "invalid_expiry");
 
@@ -165,9 +149,7 @@ async fn an_expired_key_stops_working_and_a_past_expiry_is_refused() {
 
 #[tokio::test]
 async fn last_used_is_shown_at_once_and_written_without_a_write_per_request() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (id, key) = svc.create_key(&session, json!({"name": "bot"})).await;
     assert!(svc.get(&format!("/api/keys/{id}"), &session).await.body["last_used_at"].is_null());
     let before = svc.snapshot().await;
@@ -183,9 +165,7 @@ async fn last_used_is_shown_at_once_and_written_without_a_write_per_request() {
 
 #[tokio::test]
 async fn rotation_without_overlap_swaps_keys_at_once() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (id, old) = svc.create_key(&session, json!({"name": "bot", "scopes": ["read", "write"]})).await;
     let reply = svc.post(&format!("/api/keys/{id}/rotate"), &session, json!({})).await;
     let body = reply.assert_status(201);
@@ -199,9 +179,7 @@ async fn rotation_without_overlap_swaps_keys_at_once() {
 
 #[tokio::test]
 async fn rotation_with_overlap_keeps_the_old_key_working_until_the_window_ends() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     // Rotation works even at the limit: the old key stops counting.
     let mut first = None;
     for i in 0..10 {

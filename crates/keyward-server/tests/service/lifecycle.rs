@@ -6,9 +6,7 @@ use crate::common::{Service, read};
 
 #[tokio::test]
 async fn an_inactive_subscription_stops_keys_and_connected_apps_with_403_until_renewed() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, owner, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (_, key) = svc.create_key(&session, json!({"name": "bot"})).await;
     let app = svc.connect_app(&session, "Claude", json!({})).await;
     svc.with_key("/v1/whoami", &key).await.assert_status(200);

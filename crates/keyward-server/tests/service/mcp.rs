@@ -11,9 +11,7 @@ fn tool_names(reply: &crate::common::Reply) -> Vec<String> {
 
 #[tokio::test]
 async fn initialize_then_list_and_call_tools_over_streamable_http() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (_, key) = svc.create_key(&session, json!({"name": "assistant", "scopes": ["read", "write"]})).await;
 
     let init = mcp(&svc, &key, 1, "initialize", json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}})).await;
@@ -44,9 +42,7 @@ async fn initialize_then_list_and_call_tools_over_streamable_http() {
 
 #[tokio::test]
 async fn a_read_only_key_neither_sees_nor_calls_write_tools() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (_, key) = svc.create_key(&session, json!({"name": "assistant"})).await;
     let listed = mcp(&svc, &key, 1, "tools/list", json!({})).await;
     let names = tool_names(&listed);
@@ -60,9 +56,7 @@ async fn a_read_only_key_neither_sees_nor_calls_write_tools() {
 
 #[tokio::test]
 async fn mcp_needs_a_key_and_honours_revocation_on_the_next_call() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (id, key) = svc.create_key(&session, json!({"name": "assistant"})).await;
     mcp(&svc, "", 1, "tools/list", json!({})).await.assert_error(401, "missing_credentials");
     mcp(&svc, &key, 1, "tools/list", json!({})).await.assert_status(200);
@@ -72,9 +66,7 @@ async fn mcp_needs_a_key_and_honours_revocation_on_the_next_call() {
 
 #[tokio::test]
 async fn transport_errors_on_mcp_get_the_json_error_body() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (_, key) = svc.create_key(&session, json!({"name": "assistant"})).await;
     let post = |body: &'static str, accept: &'static str, content_type: &'static str| {
         let request = svc

@@ -33,9 +33,7 @@ async fn consent_in_browser(auth_url: &str, typed: &[(&str, &str)]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rmcps_oauth_client_connects_calls_refreshes_and_is_cut_off_by_revocation() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, owner, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let mcp_url = svc.resource();
 
     // Discovery and registration, as the client does them on its own from the MCP URL.

@@ -74,9 +74,7 @@ async fn approving_with_a_sign_in_sends_a_code_state_and_issuer_and_the_merchant
 
 #[tokio::test]
 async fn a_read_only_connection_cannot_see_or_call_write_tools() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let grant = svc.connect_app(&session, "Claude", json!({"scopes": ["read"]})).await;
     let tools = mcp(&svc, &grant.access, 1, "tools/list", json!({})).await;
     assert!(!tools.assert_status(200).to_string().contains("set_stock"));
@@ -258,9 +256,7 @@ async fn a_code_expires_after_a_minute() {
 
 #[tokio::test]
 async fn a_connection_code_used_twice_on_the_consent_page_revokes_what_it_made() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let app = svc.register_app("Claude").await;
     let connection_code = svc.post("/api/connections/codes", &session, json!({})).await.body["code"].as_str().unwrap().to_owned();
     let first = svc.consent(&app, &[("connection_code", &connection_code), ("decision", "approve")]).await;
@@ -291,9 +287,7 @@ async fn a_token_reaches_only_the_store_that_approved_it() {
 
 #[tokio::test]
 async fn a_retried_refresh_is_answered_again_and_retires_the_first_answer_so_one_chain_lives() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let grant = svc.connect_app(&session, "Claude", json!({})).await;
     let first = svc.refresh(&grant.app, &grant.refresh).await;
     let (first_access, first_refresh) = (first.assert_status(200)["access_token"].as_str().unwrap().to_owned(), first.body["refresh_token"].as_str().unwrap().to_owned());
@@ -368,9 +362,7 @@ async fn a_confidential_client_must_authenticate_and_may_use_basic_or_the_form()
 
 #[tokio::test]
 async fn an_app_can_give_its_tokens_back() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let grant = svc.connect_app(&session, "Claude", json!({})).await;
     let revoke = |token: String, client: String| {
         let svc = &svc;

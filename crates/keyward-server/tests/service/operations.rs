@@ -45,9 +45,7 @@ async fn healthz_says_alive_and_readyz_says_ready_until_draining() {
 
 #[tokio::test]
 async fn metrics_parse_as_prometheus_text_and_count_what_was_sent() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (id, key) = svc.create_key(&session, json!({"name": "bot"})).await;
     for _ in 0..3 {
         svc.with_key("/v1/whoami", &key).await.assert_status(200);

@@ -59,9 +59,7 @@ fn id_of(list: &Value, field: &str, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn f1_failures_from_a_shared_address_never_refuse_valid_credentials() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, owner, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (_, used_key) = svc.create_key(&session, json!({"name": "used"})).await;
     let (_, fresh_key) = svc.create_key(&session, json!({"name": "never used yet"})).await;
     svc.with_key("/v1/whoami", &used_key).await.assert_status(200);
@@ -148,9 +146,7 @@ async fn f1_an_untrusted_peer_cannot_choose_the_address_it_is_counted_under() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn f1_a_flood_of_costly_guesses_does_not_delay_valid_first_uses_into_refusal() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, owner, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (_, fresh_key) = svc.create_key(&session, json!({"name": "never used yet"})).await;
     // Well-formed keys with ids that do not exist: each costs a decoy argon2 run.
     let flood: Vec<_> = (0..150)
@@ -174,9 +170,7 @@ async fn f1_a_flood_of_costly_guesses_does_not_delay_valid_first_uses_into_refus
 
 #[tokio::test]
 async fn f2_a_replacement_cannot_be_rotated_while_its_predecessor_still_works() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     for i in 0..10 {
         svc.create_key(&session, json!({"name": format!("key {i}")})).await;
     }
@@ -231,9 +225,7 @@ async fn f3_sessions_end_after_their_idle_and_absolute_lifetimes() {
 
 #[tokio::test]
 async fn f3_changing_the_password_signs_out_every_other_device() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let here = svc.login(&owner, "here").await;
+    let (svc, owner, here) = Service::with_owner_signed_in("Acme", "here").await;
     let stolen = svc.login(&owner, "stolen laptop").await;
     let before = svc.snapshot().await;
     let change = |current: &str, new: &str| json!({"current_password": current, "new_password": new});
@@ -254,9 +246,7 @@ async fn f3_changing_the_password_signs_out_every_other_device() {
 
 #[tokio::test]
 async fn f3_the_owner_adds_and_removes_staff_and_removal_signs_them_out_everywhere() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "owner laptop").await;
+    let (svc, owner, session) = Service::with_owner_signed_in("Acme", "owner laptop").await;
     let new = json!({"name": "Sam", "email": "sam@acme.test", "password": "sams password"});
     let added = svc.post("/api/staff", &session, new.clone()).await;
     let sam_id = added.assert_status(201)["id"].as_str().unwrap().to_owned();
@@ -331,9 +321,7 @@ async fn f4_staff_act_only_on_what_they_made_and_see_everything() {
 
 #[tokio::test]
 async fn f5_signing_out_a_lost_device_revokes_the_connections_it_granted() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let laptop = svc.login(&owner, "Lost laptop").await;
+    let (svc, owner, laptop) = Service::with_owner_signed_in("Acme", "Lost laptop").await;
     let desktop = svc.login(&owner, "Desktop").await;
     let laptop_grant = connect(&svc, &laptop).await;
     let desktop_grant = connect(&svc, &desktop).await;
@@ -405,9 +393,7 @@ async fn f9_the_database_and_its_wal_are_readable_by_their_owner_only() {
 
 #[tokio::test]
 async fn f9_a_page_under_another_host_name_cannot_drive_a_loopback_service() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, owner, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (_, key) = svc.create_key(&session, json!({"name": "bot"})).await;
     let port = svc.base.rsplit(':').next().unwrap().to_owned();
     let with_host = |method: Method, path: &str, host: &str| {
@@ -437,9 +423,7 @@ async fn f9_a_page_under_another_host_name_cannot_drive_a_loopback_service() {
 
 #[tokio::test]
 async fn f9_a_replayed_code_or_refresh_token_revokes_everything_it_issued() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
 
     let app = svc.register_app("Claude.ai").await;
     let code = svc.approve_with_new_code(&app, &session, json!({})).await;
@@ -464,9 +448,7 @@ async fn f9_a_replayed_code_or_refresh_token_revokes_everything_it_issued() {
 
 #[tokio::test]
 async fn f9_a_read_key_is_refused_a_write_before_its_body_is_read() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let session = svc.login(&owner, "laptop").await;
+    let (svc, _, session) = Service::with_owner_signed_in("Acme", "laptop").await;
     let (_, read_key) = svc.create_key(&session, json!({"name": "reader"})).await;
     let (_, write_key) = svc.create_key(&session, json!({"name": "writer", "scopes": ["read", "write"]})).await;
     let send = |method: Method, path: &str, key: &str, body: &'static str| {

@@ -50,9 +50,7 @@ async fn management_needs_a_live_session() {
 
 #[tokio::test]
 async fn a_lost_laptop_is_signed_out_from_another_device_with_its_keys() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let laptop = svc.login(&owner, "Lost laptop").await;
+    let (svc, owner, laptop) = Service::with_owner_signed_in("Acme", "Lost laptop").await;
     let desktop = svc.login(&owner, "Desktop").await;
     let (_, laptop_key) = svc.create_key(&laptop, json!({"name": "laptop agent"})).await;
     let (_, desktop_key) = svc.create_key(&desktop, json!({"name": "desktop agent"})).await;
@@ -78,9 +76,7 @@ async fn a_lost_laptop_is_signed_out_from_another_device_with_its_keys() {
 
 #[tokio::test]
 async fn signing_out_a_device_keeps_its_keys_unless_asked() {
-    let svc = Service::start().await;
-    let owner = svc.store("Acme").await;
-    let laptop = svc.login(&owner, "laptop").await;
+    let (svc, owner, laptop) = Service::with_owner_signed_in("Acme", "laptop").await;
     let desktop = svc.login(&owner, "desktop").await;
     let (_, key) = svc.create_key(&laptop, json!({"name": "agent"})).await;
     let devices = svc.get("/api/devices", &desktop).await;

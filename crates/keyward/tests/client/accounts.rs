@@ -117,9 +117,7 @@ async fn staff_are_refused_what_only_the_owner_or_the_key_s_creator_may_do() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_session_asks_to_sign_in_again() {
     let _turn = keychain_turn().await;
-    let service = Service::start().await;
-    let device = Device::new(&service.url());
-    device.login("laptop").await;
+    let (service, device) = Service::with_device_signed_in("laptop").await;
     device.ok(&["keys", "list"]).await;
 
     // Twenty days unused: past the default idle lifetime of fourteen.

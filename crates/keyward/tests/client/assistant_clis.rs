@@ -76,9 +76,7 @@ fn line_of<'a>(text: &'a str, entry: &str) -> Option<&'a str> {
 #[tokio::test(flavor = "multi_thread")]
 async fn gemini_cli_lists_the_entry_and_connects_through_the_bridge() {
     let _turn = keychain_turn().await;
-    let service = Service::start().await;
-    let device = Device::new(&service.url());
-    device.login("laptop").await;
+    let (_service, device) = Service::with_device_signed_in("laptop").await;
     let (id, prefix) = device.create_key("gemini").await;
     // Gemini's own settings beside ours stay as they were.
     std::fs::create_dir_all(device.home().join(".gemini")).unwrap();
@@ -101,9 +99,7 @@ async fn gemini_cli_lists_the_entry_and_connects_through_the_bridge() {
 #[tokio::test(flavor = "multi_thread")]
 async fn opencode_lists_the_entry_and_connects_through_the_bridge() {
     let _turn = keychain_turn().await;
-    let service = Service::start().await;
-    let device = Device::new(&service.url());
-    device.login("laptop").await;
+    let (_service, device) = Service::with_device_signed_in("laptop").await;
     let (id, prefix) = device.create_key("opencode").await;
     device.ok(&["connect", "opencode", "--key", &id]).await;
     let entry = format!("keyward-acme-{prefix}");

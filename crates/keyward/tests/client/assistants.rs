@@ -20,9 +20,7 @@ async fn assistants(device: &Device, path_var: &Path) -> serde_json::Map<String,
 #[tokio::test(flavor = "multi_thread")]
 async fn every_assistant_is_listed_wired_and_unwired_on_revoke() {
     let _turn = keychain_turn().await;
-    let service = Service::start().await;
-    let device = Device::new(&service.url());
-    device.login("laptop").await;
+    let (service, device) = Service::with_device_signed_in("laptop").await;
     let (id, prefix) = device.create_key("every assistant").await;
     let secret = keychain_lookup(&service.url(), &id).unwrap();
     // A PATH holding only a `goose` program: Goose looks installed by its program alone.
@@ -104,9 +102,7 @@ async fn an_unknown_assistant_is_refused_with_the_list_of_known_ones() {
 #[tokio::test(flavor = "multi_thread")]
 async fn revoking_a_key_never_wired_here_makes_no_assistant_look_installed() {
     let _turn = keychain_turn().await;
-    let service = Service::start().await;
-    let device = Device::new(&service.url());
-    device.login("laptop").await;
+    let (_service, device) = Service::with_device_signed_in("laptop").await;
     let (id, _) = device.create_key("never wired").await;
 
     device.ok(&["keys", "revoke", &id]).await;
@@ -123,9 +119,7 @@ async fn revoking_a_key_never_wired_here_makes_no_assistant_look_installed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_file_keyward_cannot_read_does_not_stop_a_revocation() {
     let _turn = keychain_turn().await;
-    let service = Service::start().await;
-    let device = Device::new(&service.url());
-    device.login("laptop").await;
+    let (service, device) = Service::with_device_signed_in("laptop").await;
     let (id, _) = device.create_key("two assistants").await;
     device.ok(&["connect", "cursor", "--key", &id]).await;
     device.ok(&["connect", "zed", "--key", &id]).await;

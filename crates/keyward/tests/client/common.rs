@@ -5,32 +5,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::sync::Arc;
 
-use keyward_core::{Brand, hashing};
-use keyward_server::db::{Db, NewStore};
+use keyward_core::Brand;
 use keyward_server::{AppState, Config};
+use keyward_testkit::service::{Served, new_store};
 use tempfile::TempDir;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_keyward");
 pub const PASSWORD: &str = "merchant-password";
 pub const EMAIL: &str = "ada@acme.test";
 
-static KEYCHAIN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Tests that touch the one Secret Service take turns, so they do not race on D-Bus.
-pub async fn keychain_turn() -> tokio::sync::MutexGuard<'static, ()> {
-    assert!(
-        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
-        "these tests need a Secret Service in a D-Bus session: run them with ./dev test"
-    );
-    KEYCHAIN.lock().await
-}
+/// The Secret Service read back, made to refuse, cleared, and taken in turns.
+pub use keyward_testkit::keychain::{clear as keychain_clear, lookup as keychain_lookup, refuse as keychain_refuses, turn as keychain_turn};
 
 pub struct Service {
     pub port: u16,
     pub state: AppState,
     dir: TempDir,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    served: Served,
 }
 
 impl Service {
@@ -39,31 +30,10 @@ impl Service {
         let dir = tempfile::tempdir().unwrap();
         let db = keyward_server::db::open_sqlite(&dir.path().join("k.db")).unwrap();
         db.ensure_brand("asmk").await.unwrap();
-        db.create_store(NewStore {
-            name: "Acme".into(),
-            owner_name: "Ada Owner".into(),
-            owner_email: EMAIL.into(),
-            owner_password_hash: hashing::hash_secret(PASSWORD).unwrap(),
-        })
-        .await
-        .unwrap();
-        Service::serve_on(dir, db, 0).await
-    }
-
-    async fn serve_on(dir: TempDir, db: Db, port: u16) -> Service {
+        new_store(&db, "Acme", "Ada Owner", EMAIL, PASSWORD).await;
         let state = AppState::new(db, Config::new(Brand::new("asmk").unwrap()));
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let serve_state = state.clone();
-        let task = tokio::spawn(async move {
-            keyward_server::serve(listener, serve_state, async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
-        Service { port, state, dir, shutdown: Some(tx), task: Some(task) }
+        let served = Served::start(state.clone()).await;
+        Service { port: served.addr.port(), state, dir, served }
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -80,14 +50,18 @@ impl Service {
         format!("http://localhost:{}", self.port)
     }
 
+    /// The opening of most tests: a service, and a machine signed in to it as Ada from a
+    /// device named `device_name`.
+    pub async fn with_device_signed_in(device_name: &str) -> (Service, Device) {
+        let service = Service::start().await;
+        let device = Device::new(&service.url());
+        device.login(device_name).await;
+        (service, device)
+    }
+
     /// Stops serving; the port is closed when this returns.
     pub async fn stop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+        self.served.stop().await;
     }
 }
 
@@ -195,31 +169,8 @@ impl Device {
 
     /// Every byte under this machine's home, to look for secrets that should not be there.
     pub fn all_file_bytes(&self) -> Vec<u8> {
-        fn walk(dir: &Path, out: &mut Vec<u8>) {
-            let Ok(entries) = std::fs::read_dir(dir) else { return };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    walk(&path, out);
-                } else if let Ok(bytes) = std::fs::read(&path) {
-                    out.extend(bytes);
-                }
-            }
-        }
-        let mut out = Vec::new();
-        walk(self.home(), &mut out);
-        out
+        keyward_testkit::files::every_byte_under(self.home())
     }
-}
-
-/// Reads a secret back through the Secret Service, as another program would.
-pub fn keychain_lookup(server: &str, account: &str) -> Option<String> {
-    let output = std::process::Command::new("secret-tool")
-        .args(["lookup", "service", &format!("Keyward {server}"), "username", account])
-        .output()
-        .expect("secret-tool (libsecret-tools) is installed by ./dev test");
-    let text = String::from_utf8(output.stdout).unwrap();
-    (output.status.success() && !text.is_empty()).then_some(text)
 }
 
 /// A front for a key service that passes every request through and, for each answer, first
@@ -283,28 +234,6 @@ impl Front {
         let _ = stream.write_all(head.as_bytes()).await;
         let _ = stream.write_all(&body).await;
     }
-}
-
-/// Makes the keychain refuse to store a secret for `account`: two items already answer to
-/// it (one in the login collection, one in the session collection), so the Secret Service
-/// cannot tell which to update. Reading other items is unaffected.
-pub fn keychain_refuses(server: &str, account: &str) {
-    for collection in ["login", "session"] {
-        let mut child = std::process::Command::new("secret-tool")
-            .args(["store", "--label=blocker", &format!("--collection={collection}"), "service", &format!("Keyward {server}"), "username", account])
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("secret-tool (libsecret-tools) is installed by ./dev test");
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(b"not the key").unwrap();
-        assert!(child.wait().unwrap().success());
-    }
-}
-
-/// Deletes every keychain item for `account`.
-pub fn keychain_clear(server: &str, account: &str) {
-    let status = std::process::Command::new("secret-tool").args(["clear", "service", &format!("Keyward {server}"), "username", account]).status().unwrap();
-    assert!(status.success());
 }
 
 /// Drives `keyward bridge` as an MCP client would: one JSON-RPC message per line.

@@ -2,16 +2,14 @@
 //! revoking the key takes them (and an inline secret) out of that file, and rotating moves
 //! them to the replacement, as for the assistants' usual files.
 
-use crate::common::{Device, Service, keychain_lookup, keychain_turn};
+use crate::common::{Service, keychain_lookup, keychain_turn};
 
 const ELSEWHERE: &str = "{\n  \"mcpServers\": {\n    \"filesystem\": {\"command\": \"npx\", \"args\": [\"fs\"]}\n  },\n  \"theme\": \"dark\"\n}\n";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn revoking_a_key_unwires_it_from_a_config_given_by_path() {
     let _turn = keychain_turn().await;
-    let service = Service::start().await;
-    let device = Device::new(&service.url());
-    device.login("laptop").await;
+    let (service, device) = Service::with_device_signed_in("laptop").await;
     let (id, prefix) = device.create_key("script").await;
     let secret = keychain_lookup(&service.url(), &id).unwrap();
     // Outside every folder Keyward knows of, and named relative to where the command runs.
@@ -47,9 +45,7 @@ async fn revoking_a_key_unwires_it_from_a_config_given_by_path() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rotating_a_key_moves_its_entry_in_a_config_given_by_path() {
     let _turn = keychain_turn().await;
-    let service = Service::start().await;
-    let device = Device::new(&service.url());
-    device.login("laptop").await;
+    let (service, device) = Service::with_device_signed_in("laptop").await;
     let (old_id, old_prefix) = device.create_key("script").await;
     let outside = tempfile::tempdir().unwrap();
     let inline = outside.path().join("x.json");

@@ -8,9 +8,7 @@ use crate::oauth::{self, Approval};
 #[tokio::test(flavor = "multi_thread")]
 async fn the_mcp_url_and_a_code_for_the_consent_page() {
     let _turn = keychain_turn().await;
-    let service = Service::start().await;
-    let laptop = Device::new(&service.url());
-    laptop.login("laptop").await;
+    let (service, laptop) = Service::with_device_signed_in("laptop").await;
     let mcp_url = format!("{}/mcp", service.url());
 
     assert_eq!(laptop.ok(&["connections", "url"]).await, format!("{mcp_url}\n"), "the URL alone, for $(keyward connections url)");
@@ -35,9 +33,7 @@ async fn the_mcp_url_and_a_code_for_the_consent_page() {
 #[tokio::test(flavor = "multi_thread")]
 async fn apps_connected_through_consent_are_listed_and_revoked() {
     let _turn = keychain_turn().await;
-    let service = Service::start().await;
-    let laptop = Device::new(&service.url());
-    laptop.login("laptop").await;
+    let (service, laptop) = Service::with_device_signed_in("laptop").await;
     let server = service.url();
 
     // Claude with a code made here (read only); ChatGPT with the merchant signing in, read & write.

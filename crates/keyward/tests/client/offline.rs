@@ -6,9 +6,7 @@ use crate::common::{Device, Service, keychain_lookup, keychain_turn};
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_answers_from_the_mirror_when_the_service_is_down() {
     let _turn = keychain_turn().await;
-    let mut service = Service::start().await;
-    let device = Device::new(&service.url());
-    device.login("laptop").await;
+    let (mut service, device) = Service::with_device_signed_in("laptop").await;
     let (good, _) = device.create_key("good").await;
     let (gone, gone_prefix) = device.create_key("gone").await;
     let (paused, paused_prefix) = device.create_key("paused").await;

@@ -8,9 +8,7 @@ use crate::common::{Device, Front, Service, keychain_clear, keychain_lookup, key
 #[tokio::test(flavor = "multi_thread")]
 async fn rotate_moves_entries_and_secrets_to_the_replacement() {
     let _turn = keychain_turn().await;
-    let service = Service::start().await;
-    let device = Device::new(&service.url());
-    device.login("laptop").await;
+    let (service, device) = Service::with_device_signed_in("laptop").await;
     let (old_id, old_prefix) = device.create_key("agent").await;
     device.ok(&["connect", "codex", "--key", &old_id]).await;
     device.ok(&["connect", "claude-desktop", "--key", &old_id]).await;
@@ -34,9 +32,7 @@ async fn rotate_moves_entries_and_secrets_to_the_replacement() {
 #[tokio::test(flavor = "multi_thread")]
 async fn show_secret_prints_the_key_once_and_it_matches_the_keychain() {
     let _turn = keychain_turn().await;
-    let service = Service::start().await;
-    let device = Device::new(&service.url());
-    device.login("laptop").await;
+    let (service, device) = Service::with_device_signed_in("laptop").await;
     let out = device.ok(&["keys", "create", "--name", "script", "--write", "--show-secret"]).await;
     let key = out.lines().find(|l| l.starts_with("asmk_") && l.len() == 51).expect("the key is printed when asked");
     let listed = device.json(&["keys", "list"]).await;

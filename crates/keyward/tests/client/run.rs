@@ -14,9 +14,7 @@ fn sha256(text: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_command_sees_the_key_and_nothing_on_disk_does() {
     let _turn = keychain_turn().await;
-    let service = Service::start().await;
-    let device = Device::new(&service.url());
-    device.login("laptop").await;
+    let (service, device) = Service::with_device_signed_in("laptop").await;
     let (id, prefix) = device.create_key("nightly export").await;
     let secret = keychain_lookup(&service.url(), &id).unwrap();
     let out = device.home().join("seen");
@@ -52,9 +50,7 @@ async fn the_command_sees_the_key_and_nothing_on_disk_does() {
 #[tokio::test(flavor = "multi_thread")]
 async fn exit_codes_and_signals_pass_through() {
     let _turn = keychain_turn().await;
-    let service = Service::start().await;
-    let device = Device::new(&service.url());
-    device.login("laptop").await;
+    let (_service, device) = Service::with_device_signed_in("laptop").await;
     let (id, _) = device.create_key("worker").await;
 
     assert_eq!(device.run(&["run", "--key", &id, "--", "sh", "-c", "exit 7"]).await.status.code(), Some(7));
@@ -80,9 +76,7 @@ async fn exit_codes_and_signals_pass_through() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_revoked_elsewhere_never_starts_the_command() {
     let _turn = keychain_turn().await;
-    let service = Service::start().await;
-    let laptop = Device::new(&service.url());
-    laptop.login("laptop").await;
+    let (service, laptop) = Service::with_device_signed_in("laptop").await;
     let (id, prefix) = laptop.create_key("cron job").await;
     // The owner revokes it from another machine; this one's keychain still holds the secret.
     let desktop = Device::new(&service.localhost_url());

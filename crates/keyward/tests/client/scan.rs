@@ -34,9 +34,7 @@ fn git(repo: &Path, args: &[&str]) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_real_keys_are_found_with_their_status_and_nothing_else() {
     let _turn = keychain_turn().await;
-    let service = Service::start().await;
-    let device = Device::new(&service.url());
-    device.login("laptop").await;
+    let (service, device) = Service::with_device_signed_in("laptop").await;
     let (active, active_secret) = key(&device, "active", &[]).await;
     let (revoked, revoked_secret) = key(&device, "revoked", &[]).await;
     let (deactivated, deactivated_secret) = key(&device, "deactivated", &[]).await;
@@ -133,9 +131,7 @@ async fn the_real_keys_are_found_with_their_status_and_nothing_else() {
 #[tokio::test(flavor = "multi_thread")]
 async fn without_paths_it_looks_where_keys_are_usually_left() {
     let _turn = keychain_turn().await;
-    let service = Service::start().await;
-    let device = Device::new(&service.url());
-    device.login("laptop").await;
+    let (_service, device) = Service::with_device_signed_in("laptop").await;
     let (id, secret) = key(&device, "pasted", &[]).await;
     std::fs::write(device.home().join(".zsh_history"), format!(": 1700000000:0;export SHOP_KEY={secret}\n")).unwrap();
     let project = tempfile::tempdir().unwrap();
@@ -168,9 +164,7 @@ async fn status_with(service: &Service, key: &str) -> u16 {
 #[tokio::test(flavor = "multi_thread")]
 async fn fix_rolls_a_leaked_key_and_moves_its_assistants_to_the_bridge() {
     let _turn = keychain_turn().await;
-    let service = Service::start().await;
-    let device = Device::new(&service.url());
-    device.login("laptop").await;
+    let (service, device) = Service::with_device_signed_in("laptop").await;
     let (id, secret) = key(&device, "leaky", &[]).await;
     assert_eq!(status_with(&service, &secret).await, 200);
     // Pasted into a project's .env, and written inline into Cursor's config.

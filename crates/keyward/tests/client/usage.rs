@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::common::{Bridge, Device, Service, keychain_turn};
+use crate::common::{Bridge, Service, keychain_turn};
 
 async fn initialize_as(bridge: &mut Bridge, name: &str, version: &str) {
     let init = bridge
@@ -17,9 +17,7 @@ async fn initialize_as(bridge: &mut Bridge, name: &str, version: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_usage_record_names_each_assistant_with_its_calls_and_errors() {
     let _turn = keychain_turn().await;
-    let service = Service::start().await;
-    let device = Device::new(&service.url());
-    device.login("laptop").await;
+    let (service, device) = Service::with_device_signed_in("laptop").await;
     let (id, prefix) = device.create_key("two assistants").await;
 
     let mut claude = Bridge::start(&device, &id);

@@ -77,9 +77,7 @@ async fn login_create_connect_bridge_then_revoke_undoes_everything() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_bridge_survives_the_service_going_away_and_coming_back() {
     let _turn = keychain_turn().await;
-    let mut service = Service::start().await;
-    let device = Device::new(&service.url());
-    device.login("laptop").await;
+    let (mut service, device) = Service::with_device_signed_in("laptop").await;
     let (id, _) = device.create_key("agent").await;
     let mut bridge = Bridge::start(&device, &id);
     initialize(&mut bridge).await;
