@@ -85,7 +85,7 @@ pub fn commands() -> tauri_specta::Builder<tauri::Wry> {
 
 /// Writes the TypeScript bindings for [`commands`] to `path`.
 pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
-    let language = specta_typescript::Typescript::default().header("// Generated from the Rust commands by `cargo test -p keyward-app bindings`. Do not edit.\n// @ts-nocheck");
+    let language = specta_typescript::Typescript::default().header("// Generated from the Rust commands by `cargo test -p keyward-app bindings`. Do not edit.");
     commands().export(language, path).map_err(|e| format!("could not write the TypeScript bindings: {e}"))
 }
 
