@@ -39,6 +39,22 @@ export class Resource<T> {
   reload = (): Promise<void> => this.load(this.#loader);
 
   /**
+   * Makes a change the screen offers (revoke, sign out, remove) and shows its effect: when it
+   * went through, `settled` runs (the screen closes its confirmation) and the screen loads
+   * again; when it failed, `settled` runs and the sentence why is `error`. Never throws.
+   */
+  async change(action: () => Promise<unknown>, settled: () => void = () => {}): Promise<void> {
+    try {
+      await action();
+      settled();
+      await this.reload();
+    } catch (e) {
+      settled();
+      this.error = failure(e);
+    }
+  }
+
+  /**
    * Loads once with another loader, the same way: the audit trail's older pages, whose loader
    * adds them to the data it has. Loads are not ordered: one finishing late still lands, as
    * before this helper (no screen guarded against it).

@@ -184,3 +184,30 @@ describe("loads that overlap", () => {
     expect(r.data).toBe("older");
   });
 });
+
+describe("a change the screen makes", () => {
+  it("settles (the confirmation closes) and then loads again, so the screen shows its effect", async () => {
+    const steps: string[] = [];
+    let loads = 0;
+    const r = resource(async () => {
+      steps.push("load");
+      return ++loads;
+    });
+    await r.change(async () => steps.push("revoke"), () => steps.push("settled"));
+    expect(steps).toEqual(["revoke", "settled", "load"]);
+    expect(r.data).toBe(1);
+    expect(r.error).toBeNull();
+  });
+
+  it("that fails settles too, shows the sentence why, does not load, and is not thrown", async () => {
+    const loader = vi.fn(async () => 1);
+    const r = resource(loader);
+    let settled = false;
+    await r.change(async () => {
+      throw refused;
+    }, () => (settled = true));
+    expect(settled).toBe(true);
+    expect(r.error).toBe(refused.message);
+    expect(loader).not.toHaveBeenCalled();
+  });
+});
