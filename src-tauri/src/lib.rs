@@ -5,6 +5,11 @@
 //! and turns errors into [`error::CommandError`], a value the UI shows as a sentence. The UI's
 //! TypeScript bindings (`ui/src/lib/bindings.ts`) are generated from these commands and the
 //! Rust types they take and return, so the two cannot drift; a test fails when they are stale.
+//!
+//! - [`commands`]: one command per action, each a one-line call of the manager.
+//! - [`error`]: every command's error, as a code the window acts on and a sentence.
+//! - `command_names.rs`: the command names, shared with build.rs (the app manifest) and the
+//!   capability test.
 
 use std::path::PathBuf;
 

@@ -4,6 +4,14 @@
 //! Each comparison runs the real release binaries in their own processes; the load comes
 //! from a separate process (`keyward-bench load`), so the service and the load generator do
 //! not share a runtime.
+//!
+//! - `service`: the key service and the load generator as processes, pinned to their cores.
+//! - `load`: the load generator (`keyward-bench load`).
+//! - `scale`: PostgreSQL, two instances, and whoami as the data grows.
+//! - `mirror`, `bridge`, `app`, `scan`: the verifier mirror, the bridge beside mcp-remote, the
+//!   desktop app under Xvfb, and `keyward scan` beside ripgrep and detect-secrets.
+//! - `stats`: percentiles and medians, computed one way.
+//! - `report`: the table and its goals (`results.md`, `results.json`).
 
 mod app;
 mod bridge;

@@ -55,14 +55,7 @@ async fn run(args: &[&str]) -> std::process::Output {
 /// Row counts of every table of the SQLite file.
 fn sqlite_counts(path: &Path) -> Vec<(String, i64)> {
     let conn = rusqlite::Connection::open(path).unwrap();
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    tables.into_iter().map(|t| {
+    support::sqlite_tables(&conn).into_iter().map(|t| {
         let n = conn.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0)).unwrap();
         (t, n)
     }).collect()

@@ -79,9 +79,7 @@ async fn login(server: &Server) -> String {
 
 #[tokio::test]
 async fn admin_commands_create_stores_staff_and_switch_the_subscription() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = support::test_database(dir.path()).await;
-    let db = support::argument(&database);
+    let (dir, _database, db) = support::database_for_the_binary().await;
     let store = store_with_owner(&db).await;
     assert!(store.starts_with("sto_"));
     let staff = admin(&db, &["add-staff", "--store", &store, "--name", "Sam", "--email", "sam@acme.test"]).await;
@@ -108,9 +106,7 @@ async fn admin_commands_create_stores_staff_and_switch_the_subscription() {
 
 #[tokio::test]
 async fn a_database_made_for_one_brand_refuses_another() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = support::test_database(dir.path()).await;
-    let db = support::argument(&database);
+    let (dir, _database, db) = support::database_for_the_binary().await;
     let server = Server::start("serve", &db, &dir.path().join("log"), "info").await;
     server.kill().await;
     let output = Command::new(BIN).args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--brand", "lstk", "--database"]).arg(&db).output().await.unwrap();
@@ -120,9 +116,7 @@ async fn a_database_made_for_one_brand_refuses_another() {
 
 #[tokio::test]
 async fn the_demo_prints_its_accounts_and_they_sign_in() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = support::test_database(dir.path()).await;
-    let db = support::argument(&database);
+    let (_dir, _database, db) = support::database_for_the_binary().await;
     let mut child = Command::new(BIN)
         .args(["demo", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--database"])
         .arg(&db)
@@ -155,9 +149,7 @@ async fn the_demo_prints_its_accounts_and_they_sign_in() {
 
 #[tokio::test]
 async fn acknowledged_creates_and_revokes_survive_sigkill() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = support::test_database(dir.path()).await;
-    let db = support::argument(&database);
+    let (dir, _database, db) = support::database_for_the_binary().await;
     store_with_owner(&db).await;
     let server = Server::start("serve", &db, &dir.path().join("log1"), "info").await;
     let session = login(&server).await;
@@ -177,9 +169,7 @@ async fn acknowledged_creates_and_revokes_survive_sigkill() {
 
 #[tokio::test]
 async fn no_secret_ever_reaches_the_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = support::test_database(dir.path()).await;
-    let db = support::argument(&database);
+    let (dir, _database, db) = support::database_for_the_binary().await;
     store_with_owner(&db).await;
     let server = Server::start("serve", &db, &dir.path().join("log"), "trace").await;
     let session = login(&server).await;
@@ -284,9 +274,7 @@ async fn try_call(http: &reqwest::Client, base: &str, method: reqwest::Method, p
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_in_the_middle_of_a_stream_of_creates_and_revokes_loses_nothing_acknowledged() {
     use rand::RngExt;
-    let dir = tempfile::tempdir().unwrap();
-    let database = support::test_database(dir.path()).await;
-    let db = support::argument(&database);
+    let (dir, _database, db) = support::database_for_the_binary().await;
     store_with_owner(&db).await;
     let mut session = None;
     // Keys whose creation was acknowledged (and not their revocation), and keys whose
@@ -380,9 +368,7 @@ async fn a_public_url_with_a_path_or_credentials_is_refused_before_serving() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_have_their_own_address_and_sigterm_finishes_every_accepted_request() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = support::test_database(dir.path()).await;
-    let db = support::argument(&database);
+    let (_dir, _database, db) = support::database_for_the_binary().await;
     store_with_owner(&db).await;
     let mut child = Command::new(BIN)
         .args(["serve", "--database", &db, "--listen", "127.0.0.1:0", "--brand", "asmk"])
@@ -470,9 +456,7 @@ async fn connect(database: &Database, store: &str, client: &str, connection_id: 
 #[tokio::test]
 async fn the_operator_adds_lists_and_removes_partner_apps_and_removal_revokes_their_connections() {
     use sha2::Digest;
-    let dir = tempfile::tempdir().unwrap();
-    let database = support::test_database(dir.path()).await;
-    let db = support::argument(&database);
+    let (dir, database, db) = support::database_for_the_binary().await;
     let acme = store_with_owner(&db).await;
     let beta = admin(&db, &["store", "create", "--name", "Beta", "--owner-name", "Bo", "--owner-email", "bo@beta.test"]).await;
 
@@ -576,9 +560,7 @@ async fn the_operator_adds_lists_and_removes_partner_apps_and_removal_revokes_th
 
 #[tokio::test]
 async fn a_partner_app_with_a_bad_name_or_redirect_uri_is_refused_and_nothing_is_stored() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = support::test_database(dir.path()).await;
-    let db = support::argument(&database);
+    let (_dir, database, db) = support::database_for_the_binary().await;
     assert_eq!(admin(&db, &["partner", "list"]).await, "", "none yet");
     let cases: &[(&str, &str, &str)] = &[
         ("Sync", "http://sync.example/cb", "uses plain http:// on another machine"),

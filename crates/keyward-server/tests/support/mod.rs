@@ -19,6 +19,25 @@ pub async fn test_database(dir: &Path) -> Database {
     }
 }
 
+/// A test's database as the binary is given it: the folder it lives in (or beside), the
+/// database, and its command-line argument.
+pub async fn database_for_the_binary() -> (tempfile::TempDir, Database, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let database = test_database(dir.path()).await;
+    let argument = argument(&database);
+    (dir, database, argument)
+}
+
+/// The tables of a SQLite file, by name, without SQLite's own.
+pub fn sqlite_tables(conn: &rusqlite::Connection) -> Vec<String> {
+    conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
 /// How a database is named on the command line: its path or its URL.
 pub fn argument(database: &Database) -> String {
     match database {
@@ -105,13 +124,7 @@ pub async fn snapshot(database: &Database) -> String {
     match database {
         Database::Sqlite(path) => {
             let conn = rusqlite::Connection::open(path).unwrap();
-            let tables: Vec<String> = conn
-                .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-                .unwrap()
-                .query_map([], |r| r.get(0))
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
+            let tables = sqlite_tables(&conn);
             let mut out = String::new();
             for table in tables {
                 let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY rowid")).unwrap();

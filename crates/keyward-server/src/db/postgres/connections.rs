@@ -228,7 +228,7 @@ impl crate::db::ConnectionStore for PgStore {
     }
 
     /// Uses a refresh token once, replacing it with a new pair; refused once the connection
-    /// is revoked, for another client, or for another resource. See [`REFRESH_RETRY_SECONDS`](crate::db::REFRESH_RETRY_SECONDS).
+    /// is revoked, for another client, or for another resource. See [`REFRESH_RETRY_SECONDS`](crate::oauth::lifetimes::REFRESH_RETRY_SECONDS).
     ///
     /// The refresh token's row is locked (`FOR UPDATE OF t`): two uses on different instances
     /// take turns, and the second reads the `used_at` the first wrote, as on one node.
