@@ -89,7 +89,12 @@ pub enum AuditEvent<'a> {
     SubscriptionDeactivated { store_id: &'a str },
 }
 
-impl AuditEvent<'_> {
+impl<'a> AuditEvent<'a> {
+    /// The store's subscription turned on (`active`) or off.
+    pub fn subscription(active: bool, store_id: &'a str) -> AuditEvent<'a> {
+        if active { AuditEvent::SubscriptionActivated { store_id } } else { AuditEvent::SubscriptionDeactivated { store_id } }
+    }
+
     /// The action as the API and the CLI show it, e.g. `key.created`.
     pub fn action(&self) -> &'static str {
         match self {

@@ -348,3 +348,28 @@ impl ConnectionColumns {
         }
     }
 }
+
+/// A page of the audit trail from up to `limit + 1` events, newest first: the extra one, when
+/// there, only says that an older page exists (it starts before the page's last event).
+pub(crate) fn audit_page(mut events: Vec<keyward_core::wire::AuditEvent>, limit: u32) -> keyward_core::wire::AuditPage {
+    let next_before = if events.len() > limit as usize {
+        events.truncate(limit as usize);
+        events.last().map(|e| e.id)
+    } else {
+        None
+    };
+    keyward_core::wire::AuditPage { events, next_before }
+}
+
+impl RedeemedCode {
+    /// What the code granted, as an authorization code records it: store, scopes, by whom and
+    /// from which device.
+    pub fn grant(&self) -> (&str, &str, &str, Option<&str>) {
+        (self.store_id.as_str(), self.scopes.as_str(), self.granted_by.as_str(), self.granted_device.as_deref())
+    }
+
+    /// The approval the consent page answers with.
+    pub fn approved(self) -> crate::db::Approved {
+        crate::db::Approved { store_id: self.store_id, scopes: Scopes::from_db(&self.scopes).unwrap_or_else(Scopes::read_only) }
+    }
+}

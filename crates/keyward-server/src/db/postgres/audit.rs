@@ -41,7 +41,7 @@ impl crate::db::AuditStore for PgStore {
                         &[&store_id, &before.unwrap_or(i64::MAX), &(i64::from(limit) + 1)],
                     )
                     .await?;
-                let mut events: Vec<wire::AuditEvent> = rows
+                let events: Vec<wire::AuditEvent> = rows
                     .iter()
                     .map(|r| {
                         let name: Option<String> = r.get(2);
@@ -58,13 +58,7 @@ impl crate::db::AuditStore for PgStore {
                         }
                     })
                     .collect();
-                let next_before = if events.len() > limit as usize {
-                    events.truncate(limit as usize);
-                    events.last().map(|e| e.id)
-                } else {
-                    None
-                };
-                Ok(AuditPage { events, next_before })
+                Ok(crate::db::records::audit_page(events, limit))
             })
         })
         .await

@@ -83,9 +83,9 @@ impl crate::db::AuthorizationStore for PgStore {
                     Ok(redeemed) => redeemed,
                     Err(why) => return Ok(Err(why)),
                 };
-                let grant = (redeemed.store_id.as_str(), redeemed.scopes.as_str(), redeemed.granted_by.as_str(), redeemed.granted_device.as_deref());
+                let grant = redeemed.grant();
                 insert_code(tx, &code, grant, Some(&connection_code_hash), t).await?;
-                Ok(Ok(Approved { store_id: redeemed.store_id, scopes: Scopes::from_db(&redeemed.scopes).unwrap_or_else(Scopes::read_only) }))
+                Ok(Ok(redeemed.approved()))
             })
         })
         .await

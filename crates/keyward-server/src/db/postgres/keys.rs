@@ -192,9 +192,6 @@ pub(crate) async fn revoke_keys_of_device(tx: &Transaction<'_>, actor: &Actor, d
 
 #[async_trait]
 impl crate::db::KeyStore for PgStore {
-    /// For benchmarks: gives a store a long history of `count` revoked keys (all with the same
-    /// `secret_hash`), in one transaction, without audit events. Never called by the service.
-    #[doc(hidden)]
     async fn seed_revoked_keys(&self, store_id: String, first: usize, count: usize, secret_hash: String) -> DbResult<()> {
         self.write(move |tx| {
             Box::pin(async move {

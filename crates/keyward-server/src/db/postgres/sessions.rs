@@ -58,9 +58,6 @@ impl crate::db::SessionStore for PgStore {
         .await
     }
 
-    /// Records a new signed-in device holding the session token whose digest is given.
-    /// `checked_password` is the hash the password was checked against: if the password
-    /// changed (or the person was removed) while it was being checked, nobody is signed in.
     async fn create_device(
         &self,
         store_id: String,

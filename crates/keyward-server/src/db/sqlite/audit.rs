@@ -54,14 +54,7 @@ impl crate::db::AuditStore for SqliteStore {
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut events = events;
-            let next_before = if events.len() > limit as usize {
-                events.truncate(limit as usize);
-                events.last().map(|e| e.id)
-            } else {
-                None
-            };
-            Ok(AuditPage { events, next_before })
+            Ok(crate::db::records::audit_page(events, limit))
         })
         .await
     }

@@ -145,9 +145,6 @@ pub(crate) fn revoke_keys_of_device(conn: &Connection, actor: &Actor, device_id:
 
 #[async_trait]
 impl crate::db::KeyStore for SqliteStore {
-    /// For benchmarks: gives a store a long history of `count` revoked keys (all with the same
-    /// `secret_hash`), in one transaction, without audit events. Never called by the service.
-    #[doc(hidden)]
     async fn seed_revoked_keys(&self, store_id: String, first: usize, count: usize, secret_hash: String) -> DbResult<()> {
         self.write(move |tx| {
             let owner: String = tx.query_row("SELECT id FROM users WHERE store_id = ?1 ORDER BY rowid LIMIT 1", [&store_id], |r| r.get(0))?;

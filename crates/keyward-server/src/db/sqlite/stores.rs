@@ -109,11 +109,7 @@ impl crate::db::MerchantStore for SqliteStore {
             if changed == 0 {
                 return Err(DbError::Invalid(Problem::NoSuchStore { id: store_id }));
             }
-            let event = if active {
-                AuditEvent::SubscriptionActivated { store_id: &store_id }
-            } else {
-                AuditEvent::SubscriptionDeactivated { store_id: &store_id }
-            };
+            let event = AuditEvent::subscription(active, &store_id);
             record(tx, &store_id, None, None, &event)
         })
         .await
