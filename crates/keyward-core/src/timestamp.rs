@@ -16,8 +16,10 @@ use time::format_description::well_known::Rfc3339;
 pub struct Timestamp(#[serde(with = "time::serde::rfc3339")] OffsetDateTime);
 
 impl Timestamp {
+    /// Now, to the second, as storage keeps times (so a time read back compares equal): the
+    /// same clock as [`unix_now`].
     pub fn now() -> Timestamp {
-        Timestamp(OffsetDateTime::now_utc())
+        Timestamp::from_unix(unix_now())
     }
 
     /// From Unix seconds, as the key service and the mirror store times. A time out of range
@@ -34,6 +36,15 @@ impl Timestamp {
     pub fn get(self) -> OffsetDateTime {
         self.0
     }
+}
+
+/// Reads an optional time that must be in the message, `null` when there is none: a record
+/// whose revocation or expiry was left out is refused instead of read as "never", so it cannot
+/// pass for a working key. For `#[serde(deserialize_with = "…::present")]` on the facts the
+/// verifier mirror decides a key's status from offline (`wire::MirrorRecord`); records that are
+/// only shown carry the status the service decided, and read a missing time as none.
+pub fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Timestamp>, D::Error> {
+    Option::<Timestamp>::deserialize(deserializer)
 }
 
 /// Now, in the Unix seconds storage keeps.
@@ -90,6 +101,20 @@ mod tests {
     fn a_time_that_is_not_rfc_3339_is_refused() {
         assert!(serde_json::from_str::<Timestamp>("\"yesterday\"").is_err());
         assert!(serde_json::from_str::<Timestamp>("1780000000").is_err());
+    }
+
+    #[test]
+    fn a_record_that_leaves_out_its_revocation_is_refused_not_read_as_never_revoked() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Record {
+            #[serde(deserialize_with = "present")]
+            revoked_at: Option<Timestamp>,
+        }
+        assert!(serde_json::from_str::<Record>("{}").is_err());
+        assert_eq!(serde_json::from_str::<Record>(r#"{"revoked_at":null}"#).unwrap().revoked_at, None);
+        let at = serde_json::from_str::<Record>(r#"{"revoked_at":"2026-05-28T20:26:40Z"}"#).unwrap().revoked_at;
+        assert_eq!(at, Some(Timestamp::from_unix(1_780_000_000)));
     }
 
     #[test]

@@ -370,9 +370,12 @@ pub struct MirrorRecord {
     /// The argon2id PHC string of the secret.
     pub secret_hash: String,
     pub scopes: Scopes,
+    #[serde(deserialize_with = "crate::timestamp::present")]
     pub expires_at: Option<Timestamp>,
     pub is_active: bool,
+    #[serde(deserialize_with = "crate::timestamp::present")]
     pub revoked_at: Option<Timestamp>,
+    #[serde(deserialize_with = "crate::timestamp::present")]
     pub revokes_at: Option<Timestamp>,
     pub updated_at: Timestamp,
 }
@@ -547,6 +550,18 @@ mod tests {
         assert_eq!(created.record.created_at, Timestamp::from_unix(1_780_000_000));
         let printed = format!("{created:?}");
         assert!(!printed.contains("SECRET") && printed.contains("[hidden]") && printed.contains("kw_Ab12Cd34"), "{printed}");
+    }
+
+    #[test]
+    fn a_mirror_record_without_its_revocation_or_expiry_is_refused_not_taken_for_a_working_key() {
+        let record = serde_json::json!({"id": "Ab12Cd34", "key_prefix": "kw_Ab12Cd34", "secret_hash": "$argon2id$x", "scopes": ["read"],
+            "expires_at": null, "is_active": true, "revoked_at": "2026-05-28T20:26:40Z", "revokes_at": null, "updated_at": "2026-05-28T20:26:40Z"});
+        assert!(serde_json::from_value::<MirrorRecord>(record.clone()).unwrap().revoked_at.is_some());
+        for fact in ["revoked_at", "revokes_at", "expires_at"] {
+            let mut cut = record.clone();
+            cut.as_object_mut().unwrap().remove(fact);
+            assert!(serde_json::from_value::<MirrorRecord>(cut).is_err(), "a record without {fact} was read");
+        }
     }
 
     #[test]

@@ -68,3 +68,28 @@ async fn the_openapi_document_lists_every_route() {
     assert!(doc["components"]["schemas"]["KeyRecord"].is_object());
     assert!(paths["/mcp"]["post"].is_object(), "/mcp is documented beside its route");
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_time_as_an_rfc_3339_string() {
+    let svc = Service::start().await;
+    let doc = read(svc.http.get(format!("{}/openapi.json", svc.base)).send().await.unwrap()).await.assert_status(200).clone();
+    let schemas = &doc["components"]["schemas"];
+    // A time is written in place or refers to the one Timestamp schema; either way a string
+    // in date-time format.
+    let resolve = |schema: &serde_json::Value| -> serde_json::Value {
+        let found = match schema["oneOf"].as_array() {
+            Some(choices) => choices.iter().find(|s| s["type"] != "null").cloned().unwrap_or_default(),
+            None => schema.clone(),
+        };
+        match found["$ref"].as_str() {
+            Some(reference) => schemas[reference.trim_start_matches("#/components/schemas/")].clone(),
+            None => found,
+        }
+    };
+    for (schema, field) in [("KeyRecord", "created_at"), ("KeyRecord", "revoked_at"), ("AuditEvent", "at"), ("Device", "last_seen_at")] {
+        let time = resolve(&schemas[schema]["properties"][field]);
+        // `"string"`, or `["string", "null"]` for a time that may be absent.
+        let string = time["type"] == "string" || time["type"].as_array().is_some_and(|types| types.iter().any(|t| t == "string"));
+        assert!(string && time["format"] == "date-time", "{schema}.{field}: {time}");
+    }
+}

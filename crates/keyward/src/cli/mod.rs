@@ -726,13 +726,19 @@ async fn fix_finds(manager: &Manager, finds: &[keyward::manager::Find], overlap:
                     eprintln!("keyward: {why}");
                     failed = true;
                 }
-                report.push(serde_json::json!({
+                let mut entry = serde_json::json!({
                     "key_prefix": find.key_prefix,
                     "replacement": rotated.replacement.record.key_prefix,
                     "replacement_id": rotated.replacement.record.id,
                     "rewired": rotated.rewired.iter().map(|w| w.path.display().to_string()).collect::<Vec<_>>(),
                     "still_holding_dead_secret": still.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-                }));
+                });
+                if rotated.not_kept.is_some() {
+                    // The keychain would not keep it, so this is the only copy (as `keys rotate`
+                    // shows it then): the sentence above says so.
+                    entry["key"] = serde_json::json!(rotated.replacement.key);
+                }
+                report.push(entry);
             }
             Err(e) => {
                 eprintln!("keyward: {} was not rolled: {e}", find.key_prefix);

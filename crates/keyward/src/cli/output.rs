@@ -241,6 +241,9 @@ impl Out {
             for file in r["still_holding_dead_secret"].as_array().into_iter().flatten() {
                 println!("  still holds the dead secret (remove it by hand): {}", file.as_str().unwrap_or_default());
             }
+            if let Some(key) = r["key"].as_str() {
+                println!("{key}\nThis is the only time the new key is shown.");
+            }
         }
     }
 
