@@ -1,6 +1,8 @@
-//! What every handler shares: the service's configuration, its state, and the public URL a
-//! request reached. A leaf of the crate's module graph: the routes, `auth`, `error` and the
-//! catalog import it, and it imports none of them back (only the parts the state holds).
+//! What every handler shares: the service's configuration, its state, and what a handler reads
+//! off a request with it (the public URL it reached, the client's address). The routes, the
+//! extractors in `auth`, the catalog and `app` import it; it imports only the parts the state
+//! holds (storage, the limiters, the hash pool, the verified cache, metrics), none of which
+//! import it back.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -190,7 +190,7 @@ impl crate::db::ConnectionStore for SqliteStore {
     }
 
     /// Uses a refresh token once, replacing it with a new pair; refused once the connection
-    /// is revoked, for another client, or for another resource. See [`REFRESH_RETRY_SECONDS`].
+    /// is revoked, for another client, or for another resource. See [`REFRESH_RETRY_SECONDS`](crate::oauth::lifetimes::REFRESH_RETRY_SECONDS).
     async fn refresh_connection(
         &self,
         refresh_hash: Vec<u8>,

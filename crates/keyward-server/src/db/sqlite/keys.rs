@@ -364,9 +364,6 @@ impl crate::db::KeyStore for SqliteStore {
         .await
     }
 
-    /// Writes remembered last-use times in one transaction; never moves a time backwards.
-    /// Writes down when keys and connections (told apart by their id's `con_` prefix) were
-    /// last used.
     async fn record_usage(&self, uses: Vec<(String, i64)>) -> DbResult<()> {
         self.write(move |tx| {
             let mut keys = tx.prepare_cached(

@@ -174,6 +174,7 @@ impl crate::db::SessionStore for SqliteStore {
         })
         .await
     }
+
     async fn device_user(&self, store_id: String, device_id: String) -> DbResult<Option<String>> {
         self.read(move |conn| {
             Ok(conn
