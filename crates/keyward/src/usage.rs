@@ -71,14 +71,20 @@ impl Usage {
     pub fn record(&self, server: &str, key_id: &str, client: &str, ok: bool, at: OffsetDateTime) -> Result<(), UsageError> {
         let day = day_of(at);
         let client: String = client.chars().filter(|c| !c.is_control()).take(120).collect();
-        self.conn.execute(
+        let calls: i64 = self.conn.query_row(
             "INSERT INTO usage (server, key_id, client, day, calls, errors, last_call) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)
              ON CONFLICT (server, key_id, client, day) DO UPDATE SET
-               calls = calls + 1, errors = errors + excluded.errors, last_call = max(last_call, excluded.last_call)",
+               calls = calls + 1, errors = errors + excluded.errors, last_call = max(last_call, excluded.last_call)
+             RETURNING calls",
             params![server, key_id, client, day, i64::from(!ok), at.unix_timestamp()],
+            |r| r.get(0),
         )?;
-        let oldest = day_of(at - time::Duration::days(KEEP_DAYS));
-        self.conn.execute("DELETE FROM usage WHERE day < ?1", params![oldest])?;
+        // Old days can only have become old when a new day's row was started: prune then, not
+        // on every call the bridge relays.
+        if calls == 1 {
+            let oldest = day_of(at - time::Duration::days(KEEP_DAYS));
+            self.conn.execute("DELETE FROM usage WHERE day < ?1", params![oldest])?;
+        }
         Ok(())
     }
 

@@ -720,7 +720,7 @@ async fn fix_finds(manager: &Manager, finds: &[keyward::manager::Find], overlap:
     let mut report = Vec::new();
     let mut failed = false;
     for find in leaked {
-        match manager.roll_found(&find.key_id, &finds, overlap).await {
+        match manager.roll_found(&find.key_id, finds, overlap).await {
             Ok(keyward::manager::Rolled { rotated, still_holding: still }) => {
                 if let Some(why) = &rotated.not_kept {
                     eprintln!("keyward: {why}");
