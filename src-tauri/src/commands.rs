@@ -2,10 +2,11 @@
 //! and turns the error into a [`CommandError`]. No logic of their own lives here.
 
 use keyward::agents::Agent;
-use keyward::manager::{AgentWiring, AppInfo, Find, KeyUsage, KeysScreen, Manager, Revoked, Rolled, Rotated, Settings};
+use keyward::manager::{AgentWiring, AppInfo, Find, KeysScreen, Manager, Revoked, Rolled, Rotated, Settings};
 use keyward::mirror::SyncReport;
 use keyward::profile::Profile;
 use keyward::undo::Connected;
+use keyward::usage::UsageRow;
 use keyward_core::wire::{
     AuditPage, Connection, ConnectionCode, CreatedKey, Device, KeyRecord, PasswordChanged, RemovedStaffMember, SignedOutDevice, StaffMember,
     UpdateKeyRequest,
@@ -137,8 +138,8 @@ pub async fn roll_key(manager: State<'_, Manager>, key_id: String, finds: Vec<Fi
 /// Which assistants used a key on this computer, beside the service's own "last used".
 #[tauri::command]
 #[specta::specta]
-pub async fn key_usage(manager: State<'_, Manager>, key_id: String) -> Result<KeyUsage> {
-    Ok(manager.usage(Some(&key_id)).await?)
+pub async fn key_usage(manager: State<'_, Manager>, key_id: String) -> Result<Vec<UsageRow>> {
+    Ok(manager.usage_here(Some(&key_id))?)
 }
 
 /// The command that runs a script of the merchant's own with this key in its environment.

@@ -638,14 +638,20 @@ impl Manager {
         usage.record(server, key_id, client, ok, OffsetDateTime::now_utc()).map_err(|e| Error::Invalid(e.to_string()))
     }
 
-    /// Which assistants used a key (or every key) on this computer, per day, newest first,
-    /// with each key's last use as the key service saw it (when it answers).
-    pub async fn usage(&self, key_id: Option<&str>) -> Result<KeyUsage> {
+    /// Which assistants used a key (or every key) on this computer, per day, newest first. Read
+    /// from this computer alone: the app's key details already hold the service's last use.
+    pub fn usage_here(&self, key_id: Option<&str>) -> Result<Vec<UsageRow>> {
         let profile = self.profile()?;
-        let rows = match self.paths.usage().exists() {
-            true => Usage::open(&self.paths.usage()).and_then(|u| u.rows(&profile.server, key_id)).map_err(|e| Error::Invalid(e.to_string()))?,
-            false => Vec::new(),
-        };
+        if !self.paths.usage().exists() {
+            return Ok(Vec::new());
+        }
+        Usage::open(&self.paths.usage()).and_then(|u| u.rows(&profile.server, key_id)).map_err(|e| Error::Invalid(e.to_string()))
+    }
+
+    /// [`Manager::usage_here`], with each key's last use as the key service saw it (when it
+    /// answers), as `keyward usage` shows them.
+    pub async fn usage(&self, key_id: Option<&str>) -> Result<KeyUsage> {
+        let rows = self.usage_here(key_id)?;
         let service_last_used = match self.records(true).await {
             Ok((_, records)) => Some(
                 records

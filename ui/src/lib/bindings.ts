@@ -42,7 +42,7 @@ export const commands = {
 	 */
 	rollKey: (keyId: string, finds: Find[]) => __TAURI_INVOKE<Rolled>("roll_key", { keyId, finds }),
 	/**  Which assistants used a key on this computer, beside the service's own "last used". */
-	keyUsage: (keyId: string) => __TAURI_INVOKE<KeyUsage>("key_usage", { keyId }),
+	keyUsage: (keyId: string) => __TAURI_INVOKE<UsageRow[]>("key_usage", { keyId }),
 	listConnections: () => __TAURI_INVOKE<Connection[]>("list_connections"),
 	revokeConnection: (id: string) => __TAURI_INVOKE<Connection>("revoke_connection", { id }),
 	/**  A one-time code the merchant pastes on the consent page instead of signing in there. */
@@ -295,16 +295,6 @@ export type KeyStatus =
 /**  Revoked: refused for good. */
 "revoked";
 
-/**  A key's use on this computer, beside the key service's own "last used". */
-export type KeyUsage = {
-	rows: UsageRow[],
-	/**
-	 *  Per key, when the service last saw it used (from any computer); `None` when the service
-	 *  could not be asked.
-	 */
-	service_last_used: ServiceLastUse[] | null,
-};
-
 /**  A key as listed on this machine. */
 export type KeyView = {
 	/**  Whether this machine's keychain holds the key's secret. */
@@ -424,12 +414,6 @@ export type Scope =
  *  brings `read` with it (a key that may change data may also see it).
  */
 export type Scopes = Scope[];
-
-export type ServiceLastUse = {
-	key_id: string,
-	key_prefix: string,
-	last_used_at: Timestamp | null,
-};
 
 /**  What the settings screen shows. */
 export type Settings = {
