@@ -202,27 +202,37 @@ impl World {
     }
 
     /// Types into an input. (Clearing first leaves WebKitWebDriver's input empty, so it does not.)
-    /// WebKitWebDriver now and then answers a send with an empty "unknown error" before typing
-    /// anything (seen once in a CI run, on an input that was there); that is retried, twice at
-    /// most, with the element found afresh. Any other error fails at once.
     pub async fn type_into(&self, css: &str, text: &str) {
-        let mut tries = 0;
-        loop {
-            match self.find(css).await.send_keys(text).await {
-                Ok(()) => return,
-                Err(fantoccini::error::CmdError::Standard(e)) if e.error == fantoccini::error::ErrorStatus::UnknownError && e.message.is_empty() && tries < 2 => {
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                }
-                Err(e) => panic!("typing into {css} failed: {e}"),
-            }
-        }
+        self.send(Some(css), text).await;
     }
 
     /// Presses Escape in whatever has the focus.
     pub async fn press_escape(&self) {
-        let focused = self.client.active_element().await.unwrap();
-        focused.send_keys(&fantoccini::key::Key::Escape.to_string()).await.unwrap();
+        self.send(None, &fantoccini::key::Key::Escape.to_string()).await;
+    }
+
+    /// Sends keys to the element `css` names, or to the focused one.
+    /// Before it types, WebKitWebDriver runs a script in the page to ask whether the element is a
+    /// file input; now and then that script's answer is lost (CI runs have seen an empty "unknown
+    /// error" and "Could not parse element file upload information", each on an input that was
+    /// there). Nothing has been typed when either comes back, so the send is retried, three
+    /// times at most, with the element found afresh. Any other error fails at once.
+    async fn send(&self, css: Option<&str>, keys: &str) {
+        let mut tries = 0;
+        loop {
+            let element = match css {
+                Some(css) => self.find(css).await,
+                None => self.client.active_element().await.unwrap(),
+            };
+            match element.send_keys(keys).await {
+                Ok(()) => return,
+                Err(fantoccini::error::CmdError::Standard(e)) if failed_before_typing(&e) && tries < 3 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                Err(e) => panic!("sending keys to {} failed: {e}", css.unwrap_or("the focused element")),
+            }
+        }
     }
 
     /// Saves a PNG of the window as `NN-name.png`.
@@ -269,3 +279,10 @@ impl World {
 
 /// Reads a secret back through the Secret Service, as another program would.
 pub use keyward_testkit::keychain::lookup as keychain_lookup;
+
+/// Whether WebKitWebDriver refused a send before typing a character: the errors its
+/// file-input check gives when the page's answer to it is lost (see `World::type_into`).
+fn failed_before_typing(e: &fantoccini::error::WebDriver) -> bool {
+    e.error == fantoccini::error::ErrorStatus::UnknownError
+        && (e.message.is_empty() || e.message.contains("element file upload information"))
+}
