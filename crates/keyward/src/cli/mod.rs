@@ -512,6 +512,10 @@ async fn run(command: Command, out: &Out) -> Outcome {
         }
         Command::Scan { paths, git, no_ignore, format, fix, overlap, yes } => {
             let format = if out.json && format == ScanFormat::Text { ScanFormat::Json } else { format };
+            // A mistyped path would otherwise scan nothing and pass, in a hook or CI, as clean.
+            if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+                return Err(Failure::usage(format!("{} does not exist, so it cannot be scanned. Give files or folders that exist.", missing.display())));
+            }
             let request = keyward::manager::ScanRequest { paths, git, options: keyward::scan::Options { no_ignore } };
             let manager = manager()?;
             let finds = scan_with_progress(&manager, &request).await?;

@@ -156,6 +156,23 @@ async fn scanning_needs_to_know_the_key_format() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("Sign in once with `keyward login`"));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_path_that_does_not_exist_is_refused_rather_than_passed_as_clean() {
+    let _turn = keychain_turn().await;
+    let (_service, device) = Service::with_device_signed_in("laptop").await;
+    let (_, secret) = key(&device, "leaked", &[]).await;
+    let tree = tempfile::tempdir().unwrap();
+    std::fs::write(tree.path().join(".env"), format!("KEY={secret}\n")).unwrap();
+    let mistyped = tree.path().join("srcc");
+
+    let output = device.run(&["scan", tree.path().to_str().unwrap(), mistyped.to_str().unwrap()]).await;
+
+    assert_eq!(output.status.code(), Some(2), "a usage error, not 0 (clean) nor 9 (found)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("{} does not exist", mistyped.display())), "{stderr}");
+    assert!(output.stdout.is_empty() && !stderr.contains(&secret), "nothing scanned, no secret shown");
+}
+
 /// The key service's answer to a request made with `key`.
 async fn status_with(service: &Service, key: &str) -> u16 {
     reqwest::Client::new().get(format!("{}/v1/raw-materials", service.url())).header("x-api-key", key).send().await.unwrap().status().as_u16()
