@@ -403,14 +403,18 @@ pub fn sarif(finds: &[Find]) -> Value {
         .iter()
         .map(|f| {
             let status = serde_json::to_value(f.status).unwrap_or_default();
-            let uri = f.place.commit.as_ref().map_or_else(|| f.place.file.clone(), |c| f.place.file.trim_start_matches(&format!("{}:", &c[..c.len().min(12)])).to_owned());
+            // A find in history is named `COMMIT:PATH`; the artifact is the path in the repository.
+            let file = f.place.commit.as_ref().map_or(f.place.file.as_str(), |c| f.place.file.trim_start_matches(&format!("{}:", &c[..c.len().min(12)])));
             json!({
                 "ruleId": "keyward/leaked-key",
                 "level": if f.status.works() { "error" } else { "note" },
                 "message": {"text": format!("Keyward key {} ({}) is in this file.", f.key_prefix, status.as_str().unwrap_or("unknown").replace('_', " "))},
-                "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": f.place.line, "startColumn": f.place.column}}}],
+                "locations": [{"physicalLocation": {"artifactLocation": artifact_location(file), "region": {"startLine": f.place.line, "startColumn": f.place.column}}}],
                 "partialFingerprints": {"keywardKey/v1": f.key_id},
-                "properties": {"status": status, "commit": f.place.commit},
+                "properties": match &f.place.commit {
+                    Some(commit) => json!({"status": status, "commit": commit}),
+                    None => json!({"status": status}),
+                },
             })
         })
         .collect();
@@ -420,7 +424,6 @@ pub fn sarif(finds: &[Find]) -> Value {
         "runs": [{
             "tool": {"driver": {
                 "name": "keyward",
-                "informationUri": "https://example.invalid/keyward",
                 "version": env!("CARGO_PKG_VERSION"),
                 "rules": [{
                     "id": "keyward/leaked-key",
@@ -432,4 +435,49 @@ pub fn sarif(finds: &[Find]) -> Value {
             "results": results,
         }],
     })
+}
+
+/// Where a find is, as SARIF names an artifact: a URI reference, so spaces and other reserved
+/// characters are percent-encoded. A path under the folder scanned from (`keyward scan .` in a
+/// checkout, or a path in a repository's history) stays relative, against `%SRCROOT%`, which is
+/// how code scanning maps results onto the repository's files; any other path becomes a
+/// `file://` URI of its absolute path.
+fn artifact_location(file: &str) -> Value {
+    use std::path::{Component, Path};
+    let path = Path::new(file);
+    let relative = path.strip_prefix("./").unwrap_or(path);
+    if !relative.as_os_str().is_empty() && relative.components().all(|c| matches!(c, Component::Normal(_))) {
+        // The path of `file:///RELATIVE`, percent-encoded by the URL library, less its `/`.
+        if let Ok(url) = reqwest::Url::from_file_path(Path::new("/").join(relative)) {
+            return json!({"uri": &url.path()[1..], "uriBaseId": "%SRCROOT%"});
+        }
+    }
+    // A find is a file that was just read, so it has a real path without `..` in it.
+    match std::fs::canonicalize(path).ok().and_then(|real| reqwest::Url::from_file_path(real).ok()) {
+        Some(url) => json!({"uri": url.as_str()}),
+        None => json!({"uri": file}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::artifact_location;
+    use serde_json::json;
+
+    #[test]
+    fn sarif_names_files_under_the_scanned_folder_relative_to_it_and_others_by_file_uri() {
+        assert_eq!(artifact_location("./config/prod settings.env"), json!({"uri": "config/prod%20settings.env", "uriBaseId": "%SRCROOT%"}));
+        assert_eq!(artifact_location("deploy.sh"), json!({"uri": "deploy.sh", "uriBaseId": "%SRCROOT%"}));
+
+        let folder = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(folder.path()).unwrap().display().to_string();
+        std::fs::create_dir(folder.path().join("shop")).unwrap();
+        for name in ["shop/.env", "a#b c?.env"] {
+            std::fs::write(folder.path().join(name), "").unwrap();
+        }
+        let odd = folder.path().join("a#b c?.env");
+        assert_eq!(artifact_location(odd.to_str().unwrap()), json!({"uri": format!("file://{real}/a%23b%20c%3F.env")}));
+        let above = folder.path().join("shop/../shop/.env");
+        assert_eq!(artifact_location(above.to_str().unwrap()), json!({"uri": format!("file://{real}/shop/.env")}));
+    }
 }

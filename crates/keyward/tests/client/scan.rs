@@ -121,6 +121,10 @@ async fn the_real_keys_are_found_with_their_status_and_nothing_else() {
     let results = sarif["runs"][0]["results"].as_array().unwrap();
     assert_eq!(results.len(), 6);
     assert_eq!(results.iter().filter(|r| r["level"] == "error").count(), 3, "the active ones and the one rotating out");
+    for result in results {
+        let uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].as_str().unwrap();
+        assert!(uri.starts_with("file:///") && reqwest::Url::parse(uri).is_ok(), "a folder given by its absolute path gives file URIs: {uri}");
+    }
 
     // Only dead keys: nothing to fix, exit 0.
     let dead = tempfile::tempdir().unwrap();
