@@ -491,8 +491,8 @@ async fn run(command: Command, out: &Out) -> Outcome {
             let new = new_password(lines, 1, HOW)?;
             let changed = manager.change_password(&current, &new).await?;
             let text = format!(
-                "Password changed. {} other device(s) of yours were signed out; this one stays signed in.",
-                changed.signed_out_devices
+                "Password changed. {} of yours signed out; this one stays signed in.",
+                output::count(changed.signed_out_devices, "other device")
             );
             out.message(&text, &serde_json::to_value(&changed).unwrap_or_default());
             Ok(exit::OK)
@@ -554,7 +554,7 @@ async fn run(command: Command, out: &Out) -> Outcome {
         }
         Command::Mirror(MirrorCommand::Sync) => {
             let report = manager()?.sync_mirror().await?;
-            out.message(&format!("Mirror synced: {} change(s), {} key(s) known.", report.changed, report.keys), &serde_json::to_value(&report).unwrap_or_default());
+            out.message(&format!("Mirror synced: {}, {} known.", output::count(report.changed, "change"), output::count(report.keys, "key")), &serde_json::to_value(&report).unwrap_or_default());
             Ok(exit::OK)
         }
         Command::Mirror(MirrorCommand::Status) => {
@@ -570,8 +570,10 @@ async fn run(command: Command, out: &Out) -> Outcome {
                 let result = manager()?.sign_out_device(&id, revoke_keys).await?;
                 let text = if revoke_keys {
                     format!(
-                        "Signed out \"{}\"; {} key(s) created and {} web-chat connection(s) granted from it were revoked.",
-                        result.device.name, result.revoked_keys, result.revoked_connections
+                        "Signed out \"{}\"; {} created and {} granted from it revoked.",
+                        result.device.name,
+                        output::count(result.revoked_keys, "key"),
+                        output::count(result.revoked_connections, "web-chat connection")
                     )
                 } else {
                     format!("Signed out \"{}\". The keys and connections made from it keep working (--revoke-keys revokes them too).", result.device.name)
@@ -636,8 +638,10 @@ async fn staff(command: StaffCommand, out: &Out) -> Outcome {
         StaffCommand::Remove { id } => {
             let removed = manager.remove_staff(&id).await?;
             let text = format!(
-                "Removed {} <{}>: they can no longer sign in, and {} device(s) of theirs were signed out. Keys and connections they made keep working until revoked.",
-                removed.member.name, removed.member.email, removed.signed_out_devices
+                "Removed {} <{}>: they can no longer sign in, and {} of theirs signed out. Keys and connections they made keep working until revoked.",
+                removed.member.name,
+                removed.member.email,
+                output::count(removed.signed_out_devices, "device")
             );
             out.message(&text, &serde_json::to_value(&removed).unwrap_or_default());
         }
@@ -711,9 +715,9 @@ async fn fix_finds(manager: &Manager, finds: &[keyward::manager::Find], overlap:
     let names: Vec<String> = leaked.iter().map(|f| f.key_prefix.clone()).collect();
     if !yes {
         if !std::io::stdin().is_terminal() {
-            return Err(Failure::usage(format!("{} key(s) would be rotated ({}). Run again with --yes to roll them without being asked.", names.len(), names.join(", "))));
+            return Err(Failure::usage(format!("{} would be rotated ({}). Run again with --yes to roll them without being asked.", output::count(names.len(), "key"), names.join(", "))));
         }
-        eprint!("Rotate {} leaked key(s) now ({})? Assistants here move to the new keys. [y/N] ", names.len(), names.join(", "));
+        eprint!("Rotate {} now ({})? Assistants here move to the new keys. [y/N] ", output::count(names.len(), "leaked key"), names.join(", "));
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer).map_err(|e| Failure::from(format!("Could not read the answer ({e}). Pass --yes instead.")))?;
         if !matches!(answer.trim(), "y" | "Y" | "yes") {

@@ -14,6 +14,11 @@ pub struct Out {
     pub json: bool,
 }
 
+/// "1 key", "2 keys": a count and its noun, as a sentence says it.
+pub fn count<N: std::fmt::Display + PartialEq + From<u8>>(n: N, noun: &str) -> String {
+    if n == N::from(1) { format!("{n} {noun}") } else { format!("{n} {noun}s") }
+}
+
 fn when(t: Option<Timestamp>) -> String {
     match t {
         Some(t) => format!("{:04}-{:02}-{:02} {:02}:{:02}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute()),
@@ -224,7 +229,7 @@ impl Out {
         table(&["WHERE", "KEY", "STATUS", "NAME"], rows);
         let working = finds.iter().filter(|f| f.status.works()).count();
         if working > 0 {
-            println!("\n{working} find(s) of a key that still works: rotate it now (`keyward keys rotate ID`), then remove it from these files.");
+            println!("\n{} of a key that still works: rotate it now (`keyward keys rotate ID`), then remove it from these files.", count(working, "find"));
         }
     }
 
@@ -461,8 +466,13 @@ fn artifact_location(file: &str) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::artifact_location;
+    use super::{artifact_location, count};
     use serde_json::json;
+
+    #[test]
+    fn counts_read_as_a_sentence_says_them() {
+        assert_eq!([count(0usize, "key"), count(1usize, "key"), count(2i64, "device")], ["0 keys", "1 key", "2 devices"]);
+    }
 
     #[test]
     fn sarif_names_files_under_the_scanned_folder_relative_to_it_and_others_by_file_uri() {

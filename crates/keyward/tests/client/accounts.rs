@@ -51,7 +51,7 @@ async fn changing_the_password_signs_out_the_other_devices() {
 
     let changed = laptop.run_with_input(&["password"], &format!("{PASSWORD}\n{new}\n{new}\n")).await;
     let said = exits(&changed, 0);
-    assert!(said.contains("Password changed") && said.contains("1 other device(s)"), "{said}");
+    assert!(said.contains("Password changed") && said.contains("1 other device of yours signed out"), "{said}");
     assert!(!said.contains(new) && !said.contains(PASSWORD), "no password is printed: {said}");
 
     let ended = desktop.run(&["keys", "list"]).await;
@@ -80,7 +80,7 @@ async fn the_owner_adds_lists_and_removes_staff() {
     exits(&sams.login_as(STAFF_EMAIL, STAFF_PASSWORD, "Sam's laptop").await, 0);
     sams.ok(&["keys", "list"]).await;
     let removed = owner.ok(&["staff", "remove", &id]).await;
-    assert!(removed.contains("Removed Sam Staff") && removed.contains("1 device(s)"), "{removed}");
+    assert!(removed.contains("Removed Sam Staff") && removed.contains("1 device of theirs signed out"), "{removed}");
 
     assert!(exits(&sams.run(&["keys", "list"]).await, 3).contains("Sign in again"), "Sam is signed out everywhere");
     exits(&sams.login_as(STAFF_EMAIL, STAFF_PASSWORD, "Sam's laptop").await, 5);
