@@ -423,10 +423,13 @@ pub fn sarif(finds: &[Find]) -> Value {
             })
         })
         .collect();
+    // What `%SRCROOT%` stands for, so the log is whole without the folder it was made in.
+    let source_root = std::env::current_dir().ok().and_then(|here| reqwest::Url::from_directory_path(here).ok());
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
+            "originalUriBaseIds": source_root.map_or_else(|| json!({}), |root| json!({"%SRCROOT%": {"uri": root.as_str()}})),
             "tool": {"driver": {
                 "name": "keyward",
                 "version": env!("CARGO_PKG_VERSION"),
