@@ -60,6 +60,7 @@ enum Command {
         /// The key service's address.
         #[arg(long, env = "KEYWARD_SERVER", default_value = keyward::manager::DEFAULT_SERVER)]
         server: String,
+        /// The email address you sign in to the store with.
         #[arg(long)]
         email: String,
         /// How this machine is listed among your devices.
@@ -166,8 +167,10 @@ enum Command {
     },
     /// Who did what, when.
     Audit {
+        /// How many events to show, newest first.
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// The next page: the number a page ends with ("More: keyward audit --before N", or `next_before` in --json).
         #[arg(long)]
         before: Option<i64>,
     },
@@ -179,8 +182,10 @@ enum Command {
     },
     /// Relay MCP between an assistant (stdio) and the key service. Assistants run this.
     Bridge {
+        /// The key's id; its secret is taken from the keychain.
         #[arg(long = "key")]
         key_id: String,
+        /// The key service's address (default: the one this machine is signed in to).
         #[arg(long)]
         server: Option<String>,
     },
@@ -196,6 +201,7 @@ enum KeysCommand {
     },
     /// Create a key; its secret goes into the keychain.
     Create {
+        /// A label saying what the key is for, e.g. "Claude on the shop laptop".
         #[arg(long)]
         name: String,
         /// Read & write instead of read only.
@@ -217,6 +223,7 @@ enum KeysCommand {
     Scope { id: String, scope: ScopeArg },
     /// Switch a key off until reactivated.
     Deactivate { id: String },
+    /// Switch a deactivated key back on.
     Reactivate { id: String },
     /// Revoke a key for good; also removes its assistant entries and keychain item here.
     Revoke { id: String },
@@ -226,6 +233,7 @@ enum KeysCommand {
         /// Seconds the old key keeps working, for other machines to switch over.
         #[arg(long, default_value_t = 0)]
         overlap: u32,
+        /// Print the new secret (once). Without this, it only goes into the keychain.
         #[arg(long)]
         show_secret: bool,
     },
@@ -241,6 +249,7 @@ enum MirrorCommand {
 
 #[derive(Subcommand)]
 enum DevicesCommand {
+    /// Every device signed in to the store, and who signed it in.
     List,
     /// Sign a device out (e.g. a lost laptop).
     SignOut {
@@ -258,8 +267,10 @@ enum StaffCommand {
     /// Add a staff member (owner only). Their password is asked for twice without echo, or
     /// read from the first line of standard input; never from the command line.
     Add {
+        /// Their name, as the store's people list and audit show it.
         #[arg(long)]
         name: String,
+        /// The email address they will sign in with.
         #[arg(long)]
         email: String,
     },
