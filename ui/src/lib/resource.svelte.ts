@@ -20,6 +20,8 @@ export class Resource<T> {
    */
   error = $state<string | null>(null);
   #running = $state(0);
+  /** How many loads have started: each load's number tells whether a later one has begun. */
+  #started = 0;
   #loader: () => Promise<T>;
 
   constructor(loader: () => Promise<T>) {
@@ -56,20 +58,29 @@ export class Resource<T> {
 
   /**
    * Loads once with another loader, the same way: the audit trail's older pages, whose loader
-   * adds them to the data it has. Loads are not ordered: one finishing late still lands, as
-   * before this helper (no screen guarded against it).
+   * adds them to the data it has. When loads overlap, the one started last decides what is
+   * shown, and one started earlier that ends later is dropped, data and error alike: a refresh
+   * the 30-second timer started before a revoke would otherwise land after the revoke's own
+   * reload and show the revoked key as active again.
    */
   load(loader: () => Promise<T>): Promise<void> {
     // The loader's commands count themselves in the shared busy counter, and this counts in its
     // own. Untracked, so that an effect that loads depends on neither: it would load again each
     // time a command ends (the bug the key details once had).
     return untrack(async () => {
+      const started = ++this.#started;
       this.#running++;
       try {
-        this.data = await loader();
-        this.error = null;
+        const data = await loader();
+        if (started === this.#started) {
+          this.data = data;
+          this.error = null;
+        }
       } catch (e) {
-        this.error = failure(e);
+        // failure() also does what the error asks of the whole app (sign-in again, the offline
+        // banner), which holds however old the load; only the screen's sentence is dropped.
+        const sentence = failure(e);
+        if (started === this.#started) this.error = sentence;
       } finally {
         this.#running--;
       }

@@ -170,7 +170,7 @@ describe("loads that overlap", () => {
     expect(r.busy).toBe(false);
   });
 
-  it("each land when they end, so the one ending last is shown (the screens never ordered them)", async () => {
+  it("show the one started last: an older one ending later is dropped (a timer's refresh racing a revoke)", async () => {
     const older = pending<string>();
     const newer = pending<string>();
     const r = resource(() => older.promise);
@@ -181,7 +181,28 @@ describe("loads that overlap", () => {
     expect(r.data).toBe("newer");
     older.resolve("older");
     await a;
-    expect(r.data).toBe("older");
+    expect(r.data).toBe("newer");
+    expect(r.busy).toBe(false);
+  });
+
+  it("drop an older one's failure too, but still let it end the session", async () => {
+    const ended = vi.fn();
+    shared.onSessionEnded = ended;
+    const older = pending<string>();
+    const r = resource(() => older.promise);
+    const a = r.reload();
+    await r.load(async () => "newer");
+    older.reject({ code: "refused", message: "Too many requests." } satisfies CommandError);
+    await a;
+    expect(r.error).toBeNull();
+    expect(r.data).toBe("newer");
+
+    const stale = pending<string>();
+    const b = r.load(() => stale.promise);
+    await r.load(async () => "newest");
+    stale.reject({ code: "sign_in", message: "Sign in again." } satisfies CommandError);
+    await b;
+    expect(ended).toHaveBeenCalledOnce();
   });
 });
 
