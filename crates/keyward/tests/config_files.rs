@@ -334,6 +334,69 @@ fn undo_keeps_a_file_keyward_created_once_someone_else_wrote_to_it() {
 }
 
 #[test]
+fn undo_deletes_a_file_keyward_created_and_the_folders_it_made_so_the_assistant_no_longer_looks_installed() {
+    for agent in Agent::all() {
+        let home = tempfile::tempdir().unwrap();
+        let path = home.path().join(".assistant").join("settings").join("config");
+        let wiring = agents::connect(agent, &path, NAME, &entry("Ab12Cd34")).unwrap();
+        assert!(path.exists());
+
+        agents::undo(&wiring).unwrap();
+
+        let left: Vec<_> = std::fs::read_dir(home.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(left.is_empty(), "{agent}: the file, its lock and the folders Keyward made are gone: {left:?}");
+    }
+}
+
+#[test]
+fn undo_keeps_a_folder_that_was_there_before_or_holds_something_else_now() {
+    for agent in Agent::all() {
+        let home = tempfile::tempdir().unwrap();
+        let before = home.path().join(".config");
+        std::fs::create_dir(&before).unwrap();
+        let path = before.join("assistant").join("config");
+        let wiring = agents::connect(agent, &path, NAME, &entry("Ab12Cd34")).unwrap();
+        agents::undo(&wiring).unwrap();
+        assert!(before.is_dir() && !before.join("assistant").exists(), "{agent}: the folder made goes, the one there before stays");
+
+        let path = home.path().join(".other").join("config");
+        let wiring = agents::connect(agent, &path, NAME, &entry("Ab12Cd34")).unwrap();
+        std::fs::write(home.path().join(".other").join("notes.txt"), "mine").unwrap();
+        agents::undo(&wiring).unwrap();
+        assert!(!path.exists(), "{agent}: the file Keyward created goes");
+        assert_eq!(std::fs::read_to_string(home.path().join(".other").join("notes.txt")).unwrap(), "mine", "{agent}: what else is in the folder stays");
+    }
+}
+
+/// Undoing a created file removes its lock file while holding it; a writer waiting on that lock
+/// must take the new one, not write unguarded beside another. Each writer's entry is there from
+/// its connect until its own undo, whatever the other does meanwhile.
+#[test]
+fn writers_racing_an_undo_that_removes_the_file_lose_nothing() {
+    for agent in [Agent::Cursor, Agent::Codex, Agent::Goose] {
+        let home = tempfile::tempdir().unwrap();
+        let path = home.path().join(".assistant").join("config");
+        let writers: Vec<_> = ["A", "B", "C"]
+            .into_iter()
+            .map(|who| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    for round in 0..60 {
+                        let name = format!("keyward-{who}-{round}");
+                        let wiring = agents::connect(agent, &path, &name, &entry(&format!("{who}{round:07}"))).unwrap();
+                        assert!(agents::read_entry(agent, &path, &name).is_some(), "{agent}: {who} {round} was lost");
+                        agents::undo(&wiring).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+    }
+}
+
+#[test]
 fn undo_leaves_an_entry_that_was_changed_since_and_says_so() {
     for agent in Agent::all() {
         let dir = tempfile::tempdir().unwrap();

@@ -126,10 +126,13 @@ async fn installed_assistants_come_first_and_zed_and_goose_are_configured_and_un
     world.wait_text("[data-testid=undone-goose]", "Keyward's entry was taken out of").await;
     assert_eq!(std::fs::read_to_string(&zed).unwrap(), EXISTING_ZED, "Zed's settings are back byte for byte");
     assert!(!goose.exists(), "Goose had no file before, and has none again");
+    assert!(!goose.parent().unwrap().exists(), "nor the folder Keyward made for it, which would make Goose look installed");
 
     // The key's details give the command that runs a script of the merchant's own with it.
     world.click("[data-testid=dismiss-reveal]").await;
     world.click(&format!("tr[data-key-id='{id}'] [data-testid=manage]")).await;
+    world.find("[data-testid=other-assistants] [data-agent=goose]").await;
+    assert_eq!(world.count("[data-testid=installed-assistants] [data-agent=goose]").await, 0, "after the undo Goose is among the others again");
     let command = world.text("[data-testid=run-command]").await;
     assert!(command.ends_with(&format!(" run --key {id} --")) && command.contains("keyward"), "{command}");
     world.screenshot("run-command").await;

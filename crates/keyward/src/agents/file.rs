@@ -116,9 +116,10 @@ pub enum Change {
     Keep,
     /// Replace its content with this text.
     Write(String),
-    /// Delete it (undo of a file Keyward created and nobody wrote to since). No backup is
-    /// kept: the file holds only what Keyward wrote, perhaps a secret.
-    Remove,
+    /// Delete it (undo of a file Keyward created and nobody wrote to since), with its lock
+    /// file, and the folders its creation made (from its own up to `made_folder`) while each is
+    /// empty. No backup is kept: the file holds only what Keyward wrote, perhaps a secret.
+    Remove { made_folder: Option<PathBuf> },
 }
 
 impl From<Option<String>> for Change {
@@ -151,16 +152,7 @@ pub fn update<E>(
     let io_err = |action, source| UpdateError::Io { action, path: path.to_owned(), source };
     // Lock, back up and write the link's target, so the link stays a link.
     let path = &resolve_links(path).map_err(|e| io_err("follow the link", e))?;
-    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(folder).map_err(|e| io_err("create the folder of", e))?;
-    }
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(lock_path(path))
-        .map_err(|e| io_err("lock", e))?;
-    lock.lock().map_err(|e| io_err("lock", e))?;
+    let lock = take_lock(path).map_err(|e| io_err("lock", e))?;
     let current = match fs::read(path) {
         Ok(bytes) => Some(bytes),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -174,9 +166,22 @@ pub fn update<E>(
     };
     let new_text = match edit(text.as_deref()).map_err(UpdateError::Edit)? {
         Change::Keep => return Ok(Updated::Unchanged),
-        Change::Remove if current.is_none() => return Ok(Updated::Unchanged),
-        Change::Remove => {
+        Change::Remove { .. } if current.is_none() => return Ok(Updated::Unchanged),
+        Change::Remove { made_folder } => {
             fs::remove_file(path).map_err(|e| io_err("remove", e))?;
+            // The file is gone, which is what was asked; what stood around it goes if it can.
+            // The lock file goes while still held (see `take_lock`). On Windows a file another
+            // program holds open lingers after removal and cannot be opened again, which
+            // would fail that program's next update, so the lock file (and so its folder) stays.
+            if cfg!(unix) && remove_stale(&lock_path(path)).is_ok()
+                && let Some(made) = made_folder
+            {
+                for folder in path.ancestors().skip(1).take_while(|f| f.starts_with(&made)) {
+                    if fs::remove_dir(folder).is_err() {
+                        break; // Not empty: something else lives there now.
+                    }
+                }
+            }
             return Ok(Updated::Removed);
         }
         Change::Write(text) => text,
@@ -198,6 +203,28 @@ pub fn update<E>(
     write_atomically(path, new_text.as_bytes(), owner_only).map_err(|e| io_err("write", e))?;
     drop(lock);
     Ok(Updated::Written { backup })
+}
+
+/// Takes the lock on `path`, making its folder if need be: the lock file beside it, locked,
+/// and still the one at its path. Undoing a file Keyward created removes the lock file too
+/// (and the folder, if it made it and it is empty), while holding it; a writer that was
+/// waiting for it then holds a lock on a file no longer there, which guards nothing, so it
+/// takes the one now at the path instead.
+fn take_lock(path: &Path) -> io::Result<File> {
+    let at = lock_path(path);
+    loop {
+        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(folder)?;
+        }
+        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&at)?;
+        lock.lock()?;
+        match same_file::Handle::from_path(&at) {
+            Ok(there) if there == same_file::Handle::from_file(lock.try_clone()?)? => return Ok(lock),
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn remove_stale(path: &Path) -> io::Result<()> {

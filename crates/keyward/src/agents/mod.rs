@@ -252,9 +252,20 @@ struct Inverse {
     written: ServerEntry,
     /// The entry of the same name the file had before, every field as it was.
     replaced: Option<RawEntry>,
-    /// A digest of the whole file, if Keyward created it: while the file still matches,
-    /// nobody else has written to it and undo may delete it.
-    created: Option<[u8; 32]>,
+    /// If Keyward created the file: what undo needs to delete it.
+    created: Option<Created>,
+}
+
+/// A file [`connect`] created.
+#[derive(Clone, PartialEq, Eq)]
+struct Created {
+    /// A digest of the whole file: while the file still matches, nobody else has written to
+    /// it and undo may delete it.
+    digest: [u8; 32],
+    /// The outermost folder that creating the file made, if it made any: undo removes those
+    /// folders again while they are empty, since an assistant's folder that exists makes it
+    /// look installed.
+    made_folder: Option<PathBuf>,
 }
 
 impl fmt::Debug for Inverse {
@@ -265,6 +276,11 @@ impl fmt::Debug for Inverse {
             .field("created", &self.created.is_some())
             .finish()
     }
+}
+
+/// The outermost of the folders `path` is in that do not exist yet: what writing it would make.
+fn outermost_missing_folder(path: &Path) -> Option<PathBuf> {
+    path.ancestors().skip(1).take_while(|folder| !folder.as_os_str().is_empty() && !folder.exists()).last().map(Path::to_owned)
 }
 
 fn digest(text: &str) -> [u8; 32] {
@@ -356,6 +372,8 @@ pub fn connect(
         replaced: None,
         created: None,
     };
+    // Looked at before the write, which makes them.
+    let made_folder = outermost_missing_folder(path);
     let spec = agent.spec();
     let key = key_in(agent, name);
     let updated = update(agent, path, mode, |text| {
@@ -363,7 +381,7 @@ pub fn connect(
             spec.format
                 .upsert(text, spec.container, &key, &spec.shape.write(entry, &key))?;
         inverse.replaced = text.and_then(|t| raw_entry_in(agent, t, name));
-        inverse.created = new_text.as_deref().filter(|_| text.is_none()).map(digest);
+        inverse.created = new_text.as_deref().filter(|_| text.is_none()).map(|new| Created { digest: digest(new), made_folder: made_folder.clone() });
         Ok(new_text.into())
     })?;
     let (backup, changed) = match updated {
@@ -445,8 +463,8 @@ pub fn undo(wiring: &Wiring) -> Result<(), ConfigError> {
         let Some(text) = text else {
             return Ok(file::Change::Keep);
         };
-        if inverse.created.is_some_and(|d| d == digest(text)) {
-            return Ok(file::Change::Remove);
+        if let Some(created) = inverse.created.as_ref().filter(|c| c.digest == digest(text)) {
+            return Ok(file::Change::Remove { made_folder: created.made_folder.clone() });
         }
         let changed_since = || ConfigError::ChangedSince {
             path: path.display().to_string(),
