@@ -334,6 +334,7 @@ fn undo_keeps_a_file_keyward_created_once_someone_else_wrote_to_it() {
 }
 
 #[test]
+#[cfg(unix)] // Elsewhere the lock file, and so its folder, stays (see agents::file).
 fn undo_deletes_a_file_keyward_created_and_the_folders_it_made_so_the_assistant_no_longer_looks_installed() {
     for agent in Agent::all() {
         let home = tempfile::tempdir().unwrap();
@@ -345,10 +346,20 @@ fn undo_deletes_a_file_keyward_created_and_the_folders_it_made_so_the_assistant_
 
         let left: Vec<_> = std::fs::read_dir(home.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert!(left.is_empty(), "{agent}: the file, its lock and the folders Keyward made are gone: {left:?}");
+
+        // A second key wired since left a backup of the first one's file; undoing both leaves nothing.
+        let first = agents::connect(agent, &path, NAME, &entry("Ab12Cd34")).unwrap();
+        let second = agents::connect(agent, &path, "keyward-acme-asmk_Zz99Yy88", &entry("Zz99Yy88")).unwrap();
+        assert!(second.backup.is_some());
+        agents::undo(&second).unwrap();
+        agents::undo(&first).unwrap();
+        let left: Vec<_> = std::fs::read_dir(home.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(left.is_empty(), "{agent}: the backup went with the file: {left:?}");
     }
 }
 
 #[test]
+#[cfg(unix)] // Elsewhere the lock file, and so its folder, stays (see agents::file).
 fn undo_keeps_a_folder_that_was_there_before_or_holds_something_else_now() {
     for agent in Agent::all() {
         let home = tempfile::tempdir().unwrap();
@@ -366,6 +377,64 @@ fn undo_keeps_a_folder_that_was_there_before_or_holds_something_else_now() {
         assert!(!path.exists(), "{agent}: the file Keyward created goes");
         assert_eq!(std::fs::read_to_string(home.path().join(".other").join("notes.txt")).unwrap(), "mine", "{agent}: what else is in the folder stays");
     }
+}
+
+/// The undo that removes a file and its lock file, step by step: a writer that was already
+/// waiting on the removed lock file and a writer that comes after it must still take turns,
+/// not both write at once (the first holding a lock on the removed file, the second on a new one).
+#[test]
+#[cfg(unix)]
+fn a_writer_waiting_on_a_removed_lock_file_still_takes_turns_with_the_next() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, mpsc};
+
+    let home = tempfile::tempdir().unwrap();
+    let folder = home.path().join(".assistant");
+    let path = folder.join("config");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(&path, "{}").unwrap();
+    let inside = Arc::new(AtomicBool::new(false));
+    let overlapped = Arc::new(AtomicBool::new(false));
+    // A turn at the file: nobody else may be inside it meanwhile.
+    let turn = |inside: Arc<AtomicBool>, overlapped: Arc<AtomicBool>| {
+        move |_: Option<&str>| -> Result<file::Change, std::convert::Infallible> {
+            if inside.swap(true, Ordering::SeqCst) {
+                overlapped.store(true, Ordering::SeqCst);
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            inside.store(false, Ordering::SeqCst);
+            Ok(file::Change::Write("{}".into()))
+        }
+    };
+
+    // The undo takes the lock and waits, holding it, until the first writer is waiting too.
+    let (holding, go) = (mpsc::channel(), mpsc::channel::<()>());
+    let undo = {
+        let (path, made) = (path.clone(), folder.clone());
+        std::thread::spawn(move || {
+            file::update(&path, file::WriteMode::default(), |_| {
+                holding.0.send(()).unwrap();
+                go.1.recv().unwrap();
+                Ok::<_, std::convert::Infallible>(file::Change::Remove { made_folder: Some(made) })
+            })
+            .unwrap();
+        })
+    };
+    holding.1.recv().unwrap();
+    let waiting = {
+        let (path, edit) = (path.clone(), turn(inside.clone(), overlapped.clone()));
+        std::thread::spawn(move || file::update(&path, file::WriteMode::default(), edit).unwrap())
+    };
+    std::thread::sleep(Duration::from_millis(200)); // the first writer has opened the lock file and waits
+    go.0.send(()).unwrap();
+    undo.join().unwrap();
+    // The next writer comes once the undo removed the lock file (and its folder).
+    let next = file::update(&path, file::WriteMode::default(), turn(inside.clone(), overlapped.clone()));
+    waiting.join().unwrap();
+
+    assert!(next.is_ok());
+    assert!(!overlapped.load(Ordering::SeqCst), "two writers were inside the file at once");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "{}");
 }
 
 /// Undoing a created file removes its lock file while holding it; a writer waiting on that lock

@@ -170,9 +170,11 @@ pub fn update<E>(
         Change::Remove { made_folder } => {
             fs::remove_file(path).map_err(|e| io_err("remove", e))?;
             // The file is gone, which is what was asked; what stood around it goes if it can.
+            // A backup is of a version this undo takes back too (perhaps with a secret in it).
             // The lock file goes while still held (see `take_lock`). On Windows a file another
             // program holds open lingers after removal and cannot be opened again, which
             // would fail that program's next update, so the lock file (and so its folder) stays.
+            let _ = remove_stale(&backup_path(path));
             if cfg!(unix) && remove_stale(&lock_path(path)).is_ok()
                 && let Some(made) = made_folder
             {
@@ -206,25 +208,49 @@ pub fn update<E>(
 }
 
 /// Takes the lock on `path`, making its folder if need be: the lock file beside it, locked,
-/// and still the one at its path. Undoing a file Keyward created removes the lock file too
-/// (and the folder, if it made it and it is empty), while holding it; a writer that was
-/// waiting for it then holds a lock on a file no longer there, which guards nothing, so it
-/// takes the one now at the path instead.
+/// and (on Unix) still the one at its path. Undoing a file Keyward created removes the lock
+/// file, and the folder if it made it and nothing else is there, while holding the lock. A
+/// writer that was waiting then holds a lock on a file no longer there, which guards nothing,
+/// so it takes the one now at the path instead; if the folder went between making it and
+/// opening the lock file, it makes it again.
 fn take_lock(path: &Path) -> io::Result<File> {
     let at = lock_path(path);
-    loop {
+    // Each retry follows an undo that removed the lock file, which needs the lock: a few in a
+    // row are possible, a hundred would mean the file system does not keep a file's identity.
+    for _ in 0..100 {
         if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs::create_dir_all(folder)?;
         }
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&at)?;
-        lock.lock()?;
-        match same_file::Handle::from_path(&at) {
-            Ok(there) if there == same_file::Handle::from_file(lock.try_clone()?)? => return Ok(lock),
-            Ok(_) => continue,
+        let lock = match OpenOptions::new().create(true).truncate(false).write(true).open(&at) {
+            Ok(lock) => lock,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
+        };
+        lock.lock()?;
+        if still_at(&lock, &at)? {
+            return Ok(lock);
         }
     }
+    Err(io::Error::other("its lock file kept being replaced while Keyward waited for it"))
+}
+
+/// Whether the locked file `lock` is the file at `at` now, not one an undo removed.
+#[cfg(unix)]
+fn still_at(lock: &File, at: &Path) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let held = lock.metadata()?;
+    match fs::metadata(at) {
+        Ok(there) => Ok((there.dev(), there.ino()) == (held.dev(), held.ino())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Elsewhere the lock file is never removed (see the removal in [`update`]), so the locked
+/// file is always the one at its path.
+#[cfg(not(unix))]
+fn still_at(_: &File, _: &Path) -> io::Result<bool> {
+    Ok(true)
 }
 
 fn remove_stale(path: &Path) -> io::Result<()> {
