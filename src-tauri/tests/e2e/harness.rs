@@ -281,7 +281,7 @@ impl World {
 pub use keyward_testkit::keychain::lookup as keychain_lookup;
 
 /// Whether WebKitWebDriver refused a send before typing a character: the errors its
-/// file-input check gives when the page's answer to it is lost (see `World::type_into`).
+/// file-input check gives when the page's answer to it is lost (see `World::send`).
 fn failed_before_typing(e: &fantoccini::error::WebDriver) -> bool {
     e.error == fantoccini::error::ErrorStatus::UnknownError
         && (e.message.is_empty() || e.message.contains("element file upload information"))

@@ -182,7 +182,8 @@ enum Command {
     },
     /// Relay MCP between an assistant (stdio) and the key service. Assistants run this.
     Bridge {
-        /// The key's id; its secret is taken from the keychain.
+        /// The key's id; its secret is taken from the keychain, or from KEYWARD_API_KEY when an
+        /// inline entry sets it.
         #[arg(long = "key")]
         key_id: String,
         /// The key service's address (default: the one this machine is signed in to).
@@ -249,7 +250,7 @@ enum MirrorCommand {
 
 #[derive(Subcommand)]
 enum DevicesCommand {
-    /// Every device signed in to the store, and who signed it in.
+    /// Every device of the store, signed in or signed out, and who signed it in.
     List,
     /// Sign a device out (e.g. a lost laptop).
     SignOut {
@@ -524,8 +525,12 @@ async fn run(command: Command, out: &Out) -> Outcome {
         Command::Scan { paths, git, no_ignore, format, fix, overlap, yes } => {
             let format = if out.json && format == ScanFormat::Text { ScanFormat::Json } else { format };
             // A mistyped path would otherwise scan nothing and pass, in a hook or CI, as clean.
-            if let Some(missing) = paths.iter().find(|p| !p.exists()) {
-                return Err(Failure::usage(format!("{} does not exist, so it cannot be scanned. Give files or folders that exist.", missing.display())));
+            for path in &paths {
+                match path.try_exists() {
+                    Ok(true) => {}
+                    Ok(false) => return Err(Failure::usage(format!("{} does not exist, so it cannot be scanned. Give files or folders that exist.", path.display()))),
+                    Err(e) => return Err(Failure::usage(format!("Could not look at {} ({e}). Check its permissions, or scan another path.", path.display()))),
+                }
             }
             let request = keyward::manager::ScanRequest { paths, git, options: keyward::scan::Options { no_ignore } };
             let manager = manager()?;
@@ -581,7 +586,7 @@ async fn run(command: Command, out: &Out) -> Outcome {
                 let result = manager()?.sign_out_device(&id, revoke_keys).await?;
                 let text = if revoke_keys {
                     format!(
-                        "Signed out \"{}\"; {} created and {} granted from it revoked.",
+                        "Signed out \"{}\" and revoked the {} created and the {} granted from it.",
                         result.device.name,
                         output::count(result.revoked_keys, "key"),
                         output::count(result.revoked_connections, "web-chat connection")

@@ -28,7 +28,7 @@ async fn another_device_signs_the_laptop_out_and_revokes_its_keys() {
     let devices = desktop.json(&["devices"]).await;
     let lost = devices.as_array().unwrap().iter().find(|d| d["name"] == "Lost laptop").unwrap();
     let out = desktop.ok(&["devices", "sign-out", lost["id"].as_str().unwrap(), "--revoke-keys"]).await;
-    assert!(out.contains("1 key created and 1 web-chat connection granted from it revoked"), "{out}");
+    assert!(out.contains("and revoked the 1 key created and the 1 web-chat connection granted from it"), "{out}");
     assert_eq!(oauth::mcp_status(&laptop.server, &access).await, 401, "the connection granted from the laptop is refused");
 
     let refused = bridge.request(3, "tools/list", json!({})).await;
