@@ -33,6 +33,10 @@ pub struct Place {
     /// The commit, for a find in a repository's history.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// The repository's top folder, for a find in its history: the path after `COMMIT:` in
+    /// `file` is relative to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
 }
 
 /// What to look in and how.
@@ -120,7 +124,7 @@ impl Finder {
         if bytes[..bytes.len().min(8192)].contains(&0) {
             return;
         }
-        self.find(&bytes, |line, column, key| found(Place { file: path.display().to_string(), line, column, commit: None }, key));
+        self.find(&bytes, |line, column, key| found(Place { file: path.display().to_string(), line, column, commit: None, repository: None }, key));
     }
 
     /// Every key added in any commit of the repository at `repo` (all branches), found in the
@@ -137,6 +141,10 @@ impl Finder {
             let why = String::from_utf8_lossy(&output.stderr).trim().to_owned();
             return Err(format!("git could not read the history of {} ({why}). Give the folder of a git repository.", repo.display()));
         }
+        // The paths in the patches are relative to the repository's top folder, which `repo`
+        // may be inside of.
+        let top = std::process::Command::new("git").arg("-C").arg(repo).args(["rev-parse", "--show-toplevel"]).stdin(std::process::Stdio::null()).output();
+        let repository = top.ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim_end_matches(['\n', '\r']).to_owned());
         let (mut commit, mut file, mut line) = (String::new(), String::new(), 0usize);
         let finds = Mutex::new(Vec::new());
         for text in output.stdout.split(|&b| b == b'\n') {
@@ -154,7 +162,13 @@ impl Finder {
                     .unwrap_or(1);
             } else if let Some(added) = text.strip_prefix(b"+") {
                 self.find(added, |_, column, key| {
-                    let place = Place { file: format!("{}:{file}", &commit[..commit.len().min(12)]), line, column, commit: Some(commit.clone()) };
+                    let place = Place {
+                        file: format!("{}:{file}", &commit[..commit.len().min(12)]),
+                        line,
+                        column,
+                        commit: Some(commit.clone()),
+                        repository: repository.clone(),
+                    };
                     finds.lock().unwrap_or_else(|e| e.into_inner()).push((place, key));
                 });
                 line += 1;

@@ -340,6 +340,11 @@ export type Place = {
 	column: number,
 	/**  The commit, for a find in a repository's history. */
 	commit?: string | null,
+	/**
+	 *  The repository's top folder, for a find in its history: the path after `COMMIT:` in
+	 *  `file` is relative to it.
+	 */
+	repository?: string | null,
 };
 
 /**  What `keyward login` remembers. */

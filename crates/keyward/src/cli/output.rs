@@ -5,10 +5,12 @@ use keyward::agents::Wiring;
 use keyward::manager::{AssistantView, Find, KeyUsage, KeyView, Revoked, Rotated};
 use keyward::mirror::{StoreMirror, Verification};
 use keyward::profile::Profile;
+use keyward::scan::Place;
 use keyward_core::Timestamp;
 use keyward_core::wire::{AuditPage, Connection, ConnectionCode, Device, KeyRecord, StaffMember};
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
 
 pub struct Out {
     pub json: bool,
@@ -404,17 +406,18 @@ impl Out {
 /// The finds as SARIF 2.1.0, for code-scanning tools: one rule, an error per working key, a
 /// note per dead one. Locations only; never the secret.
 pub fn sarif(finds: &[Find]) -> Value {
+    // The folder it runs in: what `%SRCROOT%` stands for (in CI, the checkout).
+    let here = std::env::current_dir().ok().and_then(|here| std::fs::canonicalize(here).ok());
+    let source_root = here.as_deref().and_then(|here| Some((here, reqwest::Url::from_directory_path(here).ok()?)));
     let results: Vec<Value> = finds
         .iter()
         .map(|f| {
             let status = serde_json::to_value(f.status).unwrap_or_default();
-            // A find in history is named `COMMIT:PATH`; the artifact is the path in the repository.
-            let file = f.place.commit.as_ref().map_or(f.place.file.as_str(), |c| f.place.file.trim_start_matches(&format!("{}:", &c[..c.len().min(12)])));
             json!({
                 "ruleId": "keyward/leaked-key",
                 "level": if f.status.works() { "error" } else { "note" },
                 "message": {"text": format!("Keyward key {} ({}) is in this file.", f.key_prefix, status.as_str().unwrap_or("unknown").replace('_', " "))},
-                "locations": [{"physicalLocation": {"artifactLocation": artifact_location(file), "region": {"startLine": f.place.line, "startColumn": f.place.column}}}],
+                "locations": [{"physicalLocation": {"artifactLocation": artifact_location(&f.place, source_root.as_ref()), "region": {"startLine": f.place.line, "startColumn": f.place.column}}}],
                 "partialFingerprints": {"keywardKey/v1": f.key_id},
                 "properties": match &f.place.commit {
                     Some(commit) => json!({"status": status, "commit": commit}),
@@ -423,13 +426,12 @@ pub fn sarif(finds: &[Find]) -> Value {
             })
         })
         .collect();
-    // What `%SRCROOT%` stands for, so the log is whole without the folder it was made in.
-    let source_root = std::env::current_dir().ok().and_then(|here| reqwest::Url::from_directory_path(here).ok());
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
-            "originalUriBaseIds": source_root.map_or_else(|| json!({}), |root| json!({"%SRCROOT%": {"uri": root.as_str()}})),
+            // Said, so the log is whole without the folder it was made in.
+            "originalUriBaseIds": source_root.as_ref().map_or_else(|| json!({}), |(_, root)| json!({"%SRCROOT%": {"uri": root.as_str()}})),
             "tool": {"driver": {
                 "name": "keyward",
                 "version": env!("CARGO_PKG_VERSION"),
@@ -445,31 +447,36 @@ pub fn sarif(finds: &[Find]) -> Value {
     })
 }
 
-/// Where a find is, as SARIF names an artifact: a URI reference, so spaces and other reserved
-/// characters are percent-encoded. A path under the folder scanned from (`keyward scan .` in a
-/// checkout, or a path in a repository's history) stays relative, against `%SRCROOT%`, which is
-/// how code scanning maps results onto the repository's files; any other path becomes a
-/// `file://` URI of its absolute path.
-fn artifact_location(file: &str) -> Value {
-    use std::path::{Component, Path};
-    let path = Path::new(file);
-    let relative = path.strip_prefix("./").unwrap_or(path);
-    if !relative.as_os_str().is_empty() && relative.components().all(|c| matches!(c, Component::Normal(_))) {
-        // The path of `file:///RELATIVE`, percent-encoded by the URL library, less its `/`.
-        if let Ok(url) = reqwest::Url::from_file_path(Path::new("/").join(relative)) {
-            return json!({"uri": &url.path()[1..], "uriBaseId": "%SRCROOT%"});
+/// Where a find is, as SARIF names an artifact: a URI reference, percent-encoded. A file under
+/// `source_root` (the folder the scan ran in, with its URL) is named relative to it, against
+/// `%SRCROOT%`, which is how code scanning maps a result onto the repository's files; any
+/// other file by the `file://` URI of its absolute path. A find in history is a path in the
+/// repository's top folder, which need not be where the scan ran.
+fn artifact_location(place: &Place, source_root: Option<&(&Path, reqwest::Url)>) -> Value {
+    let path = match (&place.repository, &place.commit) {
+        (Some(repository), Some(commit)) => {
+            let in_repository = place.file.trim_start_matches(&format!("{}:", &commit[..commit.len().min(12)]));
+            Path::new(repository).join(in_repository)
         }
+        // A find is a file that was just read, so its real path is there to ask for.
+        _ => std::fs::canonicalize(&place.file).or_else(|_| std::path::absolute(&place.file)).unwrap_or_else(|_| PathBuf::from(&place.file)),
+    };
+    let Ok(url) = reqwest::Url::from_file_path(&path) else {
+        return json!({"description": {"text": place.file}});
+    };
+    if let Some((root, root_url)) = source_root
+        && path.starts_with(root)
+        && let Some(relative) = root_url.make_relative(&url)
+    {
+        // A relative reference's first segment must not hold a colon, or it reads as a scheme.
+        return json!({"uri": relative.replace(':', "%3A"), "uriBaseId": "%SRCROOT%"});
     }
-    // A find is a file that was just read, so it has a real path without `..` in it.
-    match std::fs::canonicalize(path).ok().and_then(|real| reqwest::Url::from_file_path(real).ok()) {
-        Some(url) => json!({"uri": url.as_str()}),
-        None => json!({"uri": file}),
-    }
+    json!({"uri": url.as_str()})
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{artifact_location, count};
+    use super::*;
     use serde_json::json;
 
     #[test]
@@ -478,19 +485,41 @@ mod tests {
     }
 
     #[test]
-    fn sarif_names_files_under_the_scanned_folder_relative_to_it_and_others_by_file_uri() {
-        assert_eq!(artifact_location("./config/prod settings.env"), json!({"uri": "config/prod%20settings.env", "uriBaseId": "%SRCROOT%"}));
-        assert_eq!(artifact_location("deploy.sh"), json!({"uri": "deploy.sh", "uriBaseId": "%SRCROOT%"}));
-
+    fn sarif_names_files_under_the_scan_s_folder_relative_to_it_and_others_by_file_uri() {
         let folder = tempfile::tempdir().unwrap();
-        let real = std::fs::canonicalize(folder.path()).unwrap().display().to_string();
-        std::fs::create_dir(folder.path().join("shop")).unwrap();
-        for name in ["shop/.env", "a#b c?.env"] {
-            std::fs::write(folder.path().join(name), "").unwrap();
+        let root = std::fs::canonicalize(folder.path()).unwrap();
+        let root_url = reqwest::Url::from_directory_path(&root).unwrap();
+        let source_root = (root.as_path(), root_url);
+        std::fs::create_dir_all(root.join("config")).unwrap();
+        for name in ["config/prod settings.env", "a#b c?.env", "x:y.env"] {
+            std::fs::write(root.join(name), "").unwrap();
         }
-        let odd = folder.path().join("a#b c?.env");
-        assert_eq!(artifact_location(odd.to_str().unwrap()), json!({"uri": format!("file://{real}/a%23b%20c%3F.env")}));
-        let above = folder.path().join("shop/../shop/.env");
-        assert_eq!(artifact_location(above.to_str().unwrap()), json!({"uri": format!("file://{real}/shop/.env")}));
+        let on_disk = |file: PathBuf| Place { file: file.display().to_string(), line: 1, column: 1, commit: None, repository: None };
+        let at = |place: &Place| artifact_location(place, Some(&source_root));
+
+        let relative = json!({"uri": "config/prod%20settings.env", "uriBaseId": "%SRCROOT%"});
+        assert_eq!(at(&on_disk(root.join("config/prod settings.env"))), relative, "an absolute path under the folder");
+        assert_eq!(at(&on_disk(root.join("config/../config/prod settings.env"))), relative);
+        assert_eq!(at(&on_disk(root.join("a#b c?.env"))), json!({"uri": "a%23b%20c%3F.env", "uriBaseId": "%SRCROOT%"}));
+        assert_eq!(at(&on_disk(root.join("x:y.env"))), json!({"uri": "x%3Ay.env", "uriBaseId": "%SRCROOT%"}));
+
+        let elsewhere = tempfile::tempdir().unwrap();
+        let other = std::fs::canonicalize(elsewhere.path()).unwrap().join("my .env");
+        std::fs::write(&other, "").unwrap();
+        assert_eq!(at(&on_disk(other.clone())), json!({"uri": format!("file://{}/my%20.env", other.parent().unwrap().display())}));
+
+        // History: the path is in the repository's top folder, wherever the scan ran.
+        let commit = "0123456789abcdef0123456789abcdef01234567".to_owned();
+        let in_history = |repository: &Path| Place {
+            file: format!("{}:deploy/run me.sh", &commit[..12]),
+            line: 2,
+            column: 5,
+            commit: Some(commit.clone()),
+            repository: Some(repository.display().to_string()),
+        };
+        assert_eq!(at(&in_history(&root)), json!({"uri": "deploy/run%20me.sh", "uriBaseId": "%SRCROOT%"}));
+        assert_eq!(at(&in_history(&root.join("vendor/shop"))), json!({"uri": "vendor/shop/deploy/run%20me.sh", "uriBaseId": "%SRCROOT%"}));
+        let outside = in_history(elsewhere.path());
+        assert_eq!(artifact_location(&outside, Some(&source_root))["uri"], format!("file://{}/deploy/run%20me.sh", elsewhere.path().display()));
     }
 }

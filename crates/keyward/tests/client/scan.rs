@@ -106,6 +106,7 @@ async fn the_real_keys_are_found_with_their_status_and_nothing_else() {
     assert_eq!(history.len(), 1, "{finds:?}");
     assert_eq!((history[0]["key_id"].as_str(), history[0]["line"].as_u64(), history[0]["status"].as_str()), (Some(committed.as_str()), Some(2), Some("active")));
     assert!(history[0]["file"].as_str().unwrap().ends_with(":deploy.sh"));
+    assert_eq!(history[0]["repository"].as_str().map(std::path::PathBuf::from), Some(std::fs::canonicalize(&t).unwrap()), "the path is in this repository");
     assert!(finds.iter().any(|f| f["file"].as_str().unwrap().ends_with("ignored.txt")));
 
     // People's output, and SARIF for code scanning: no secret anywhere.
