@@ -184,7 +184,14 @@ impl World {
 
     /// The text of the first element matching `css`, once it appears.
     pub async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.unwrap()
+        let mut tries = 0;
+        loop {
+            match self.find(css).await.text().await {
+                Ok(text) => return text,
+                Err(e) if e.is_stale_element_reference() && tries < 3 => tries += 1,
+                Err(e) => panic!("reading {css} failed: {e}"),
+            }
+        }
     }
 
     /// Waits for an element (10 s at most).
@@ -197,8 +204,18 @@ impl World {
             .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
     }
 
+    /// Clicks the first element matching `css`, once it appears. The screen may draw that
+    /// element afresh between finding and clicking it (a list reloading, say): WebDriver then
+    /// says the element is stale and nothing was clicked, so it is found again and clicked.
     pub async fn click(&self, css: &str) {
-        self.find(css).await.click().await.unwrap();
+        let mut tries = 0;
+        loop {
+            match self.find(css).await.click().await {
+                Ok(()) => return,
+                Err(e) if e.is_stale_element_reference() && tries < 3 => tries += 1,
+                Err(e) => panic!("clicking {css} failed: {e}"),
+            }
+        }
     }
 
     /// Types into an input. (Clearing first leaves WebKitWebDriver's input empty, so it does not.)
@@ -281,8 +298,10 @@ impl World {
 pub use keyward_testkit::keychain::lookup as keychain_lookup;
 
 /// Whether WebKitWebDriver refused a send before typing a character: the errors its
-/// file-input check gives when the page's answer to it is lost (see `World::send`).
+/// file-input check gives when the page's answer to it is lost (see `World::send`), and a
+/// stale element, one the screen drew afresh after it was found.
 fn failed_before_typing(e: &fantoccini::error::WebDriver) -> bool {
-    e.error == fantoccini::error::ErrorStatus::UnknownError
-        && (e.message.is_empty() || e.message.contains("element file upload information"))
+    use fantoccini::error::ErrorStatus;
+    e.error == ErrorStatus::StaleElementReference
+        || (e.error == ErrorStatus::UnknownError && (e.message.is_empty() || e.message.contains("element file upload information")))
 }

@@ -43,9 +43,9 @@ async fn a_new_key_is_shown_once_and_kept_in_the_keychain() {
     world.screenshot("create").await;
     world.click("[data-testid=submit-key]").await;
 
-    let secret = world.find("[data-testid=secret]").await.text().await.unwrap();
+    let secret = world.text("[data-testid=secret]").await;
     assert!(secret.starts_with("kw_") && secret.len() == 3 + 46, "{secret}");
-    assert!(world.find("[data-testid=reveal]").await.text().await.unwrap().contains("Saved to keychain"));
+    assert!(world.text("[data-testid=reveal]").await.contains("Saved to keychain"));
     world.screenshot("reveal").await;
     let id = &secret[3..11];
     assert_eq!(keychain_lookup(&world.server, id).as_deref(), Some(secret.as_str()), "the keychain holds the key");
