@@ -39,6 +39,23 @@ pub struct Place {
     pub repository: Option<String>,
 }
 
+impl Place {
+    /// A find in a repository's history: `file` is `COMMIT:PATH`, the commit cut short.
+    fn in_history(commit: &str, path: &str, line: usize, column: usize, repository: Option<String>) -> Place {
+        Place { file: format!("{}:{path}", short(commit)), line, column, commit: Some(commit.to_owned()), repository }
+    }
+
+    /// For a find in history, the path in the repository: what follows `COMMIT:` in `file`.
+    pub fn path_in_repository(&self) -> Option<&str> {
+        self.file.strip_prefix(short(self.commit.as_deref()?))?.strip_prefix(':')
+    }
+}
+
+/// A commit as a find names it: its first 12 characters, as git abbreviates them.
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(12)]
+}
+
 /// What to look in and how.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -162,13 +179,7 @@ impl Finder {
                     .unwrap_or(1);
             } else if let Some(added) = text.strip_prefix(b"+") {
                 self.find(added, |_, column, key| {
-                    let place = Place {
-                        file: format!("{}:{file}", &commit[..commit.len().min(12)]),
-                        line,
-                        column,
-                        commit: Some(commit.clone()),
-                        repository: repository.clone(),
-                    };
+                    let place = Place::in_history(&commit, &file, line, column, repository.clone());
                     finds.lock().unwrap_or_else(|e| e.into_inner()).push((place, key));
                 });
                 line += 1;

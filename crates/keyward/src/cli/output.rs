@@ -453,11 +453,8 @@ pub fn sarif(finds: &[Find]) -> Value {
 /// other file by the `file://` URI of its absolute path. A find in history is a path in the
 /// repository's top folder, which need not be where the scan ran.
 fn artifact_location(place: &Place, source_root: Option<&(&Path, reqwest::Url)>) -> Value {
-    let path = match (&place.repository, &place.commit) {
-        (Some(repository), Some(commit)) => {
-            let in_repository = place.file.trim_start_matches(&format!("{}:", &commit[..commit.len().min(12)]));
-            Path::new(repository).join(in_repository)
-        }
+    let path = match (&place.repository, place.path_in_repository()) {
+        (Some(repository), Some(in_repository)) => Path::new(repository).join(in_repository),
         // A find is a file that was just read, so its real path is there to ask for.
         _ => std::fs::canonicalize(&place.file).or_else(|_| std::path::absolute(&place.file)).unwrap_or_else(|_| PathBuf::from(&place.file)),
     };
