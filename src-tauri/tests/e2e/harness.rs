@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::error::CmdError;
 use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
 use keyward_core::Brand;
 use keyward_server::{AppState, Config};
@@ -184,14 +185,7 @@ impl World {
 
     /// The text of the first element matching `css`, once it appears.
     pub async fn text(&self, css: &str) -> String {
-        let mut tries = 0;
-        loop {
-            match self.find(css).await.text().await {
-                Ok(text) => return text,
-                Err(e) if e.is_stale_element_reference() && tries < 3 => tries += 1,
-                Err(e) => panic!("reading {css} failed: {e}"),
-            }
-        }
+        self.on_element(Some(css), "reading", CmdError::is_stale_element_reference, |element| async move { element.text().await }).await
     }
 
     /// Waits for an element (10 s at most).
@@ -204,50 +198,45 @@ impl World {
             .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
     }
 
-    /// Clicks the first element matching `css`, once it appears. The screen may draw that
-    /// element afresh between finding and clicking it (a list reloading, say): WebDriver then
-    /// says the element is stale and nothing was clicked, so it is found again and clicked.
+    /// Clicks the first element matching `css`, once it appears.
     pub async fn click(&self, css: &str) {
-        let mut tries = 0;
-        loop {
-            match self.find(css).await.click().await {
-                Ok(()) => return,
-                Err(e) if e.is_stale_element_reference() && tries < 3 => tries += 1,
-                Err(e) => panic!("clicking {css} failed: {e}"),
-            }
-        }
+        self.on_element(Some(css), "clicking", CmdError::is_stale_element_reference, |element| async move { element.click().await }).await
     }
 
     /// Types into an input. (Clearing first leaves WebKitWebDriver's input empty, so it does not.)
     pub async fn type_into(&self, css: &str, text: &str) {
-        self.send(Some(css), text).await;
+        self.on_element(Some(css), "typing into", failed_before_typing, |element| async move { element.send_keys(text).await }).await
     }
 
     /// Presses Escape in whatever has the focus.
     pub async fn press_escape(&self) {
-        self.send(None, &fantoccini::key::Key::Escape.to_string()).await;
+        let escape = &fantoccini::key::Key::Escape.to_string();
+        self.on_element(None, "pressing Escape in", failed_before_typing, |element| async move { element.send_keys(escape).await }).await
     }
 
-    /// Sends keys to the element `css` names, or to the focused one.
-    /// Before it types, WebKitWebDriver runs a script in the page to ask whether the element is a
-    /// file input; now and then that script's answer is lost (CI runs have seen an empty "unknown
-    /// error" and "Could not parse element file upload information", each on an input that was
-    /// there). Nothing has been typed when either comes back, so the send is retried, three
-    /// times at most, with the element found afresh. Any other error fails at once.
-    async fn send(&self, css: Option<&str>, keys: &str) {
+    /// Does `act` to the element `css` names (the focused one for `None`), once it appears.
+    /// When WebDriver answers that nothing was done (`nothing_done`), the element is found
+    /// afresh and `act` tried again, three times at most, a moment apart: the screen may have
+    /// drawn the element afresh between finding it and acting (a stale element), and typing has
+    /// errors of its own that come before anything is typed (see `failed_before_typing`). Any
+    /// other error fails at once, saying what failed on which element.
+    async fn on_element<T, Done>(&self, css: Option<&str>, doing: &str, nothing_done: fn(&CmdError) -> bool, act: impl Fn(Element) -> Done) -> T
+    where
+        Done: std::future::Future<Output = Result<T, CmdError>>,
+    {
         let mut tries = 0;
         loop {
             let element = match css {
                 Some(css) => self.find(css).await,
                 None => self.client.active_element().await.unwrap(),
             };
-            match element.send_keys(keys).await {
-                Ok(()) => return,
-                Err(fantoccini::error::CmdError::Standard(e)) if failed_before_typing(&e) && tries < 3 => {
+            match act(element).await {
+                Ok(done) => return done,
+                Err(e) if nothing_done(&e) && tries < 3 => {
                     tries += 1;
                     tokio::time::sleep(Duration::from_millis(300)).await;
                 }
-                Err(e) => panic!("sending keys to {} failed: {e}", css.unwrap_or("the focused element")),
+                Err(e) => panic!("{doing} {} failed: {e}", css.unwrap_or("the focused element")),
             }
         }
     }
@@ -297,11 +286,13 @@ impl World {
 /// Reads a secret back through the Secret Service, as another program would.
 pub use keyward_testkit::keychain::lookup as keychain_lookup;
 
-/// Whether WebKitWebDriver refused a send before typing a character: the errors its
-/// file-input check gives when the page's answer to it is lost (see `World::send`), and a
-/// stale element, one the screen drew afresh after it was found.
-fn failed_before_typing(e: &fantoccini::error::WebDriver) -> bool {
+/// Whether WebKitWebDriver refused to type before typing a character: a stale element (one the
+/// screen drew afresh after it was found), and the errors of its check whether the element is a
+/// file input, which runs a script in the page first and now and then loses its answer (CI
+/// runs have seen an empty "unknown error" and "Could not parse element file upload
+/// information", each on an input that was there).
+fn failed_before_typing(e: &CmdError) -> bool {
     use fantoccini::error::ErrorStatus;
-    e.error == ErrorStatus::StaleElementReference
-        || (e.error == ErrorStatus::UnknownError && (e.message.is_empty() || e.message.contains("element file upload information")))
+    e.is_stale_element_reference()
+        || matches!(e, CmdError::Standard(w) if w.error == ErrorStatus::UnknownError && (w.message.is_empty() || w.message.contains("element file upload information")))
 }
